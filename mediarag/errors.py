@@ -1,0 +1,41 @@
+"""Exceptions raised by mediarag.
+
+Every error a user can cause derives from :class:`MediaRagError`, so callers can catch one type.
+Errors about a file carry its path in ``.source`` and name it in the message.
+"""
+
+from __future__ import annotations
+
+
+class MediaRagError(Exception):
+    """Base class of every error mediarag raises on purpose."""
+
+
+class ConfigError(MediaRagError, ValueError):
+    """A setting or argument has a value mediarag cannot use; the message names it."""
+
+
+class MediaError(MediaRagError):
+    """A media file cannot be read: missing, empty, corrupt, or without an audio stream."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")
+
+
+class ModelError(MediaRagError):
+    """A model cannot be found, assembled or loaded."""
+
+
+class IndexStoreError(MediaRagError):
+    """An index directory cannot be read or written."""
+
+
+class MissingDependencyError(MediaRagError, ImportError):
+    """An optional dependency is not installed; the message says which extra provides it."""
+
+    def __init__(self, package: str, extra: str | None = None, purpose: str = "") -> None:
+        hint = f"pip install 'mediarag[{extra}]'" if extra else f"pip install {package}"
+        what = f" for {purpose}" if purpose else ""
+        super().__init__(f"{package} is required{what}: {hint}")

