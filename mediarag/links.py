@@ -1,0 +1,39 @@
+"""Links that open a media file at a moment (W3C Media Fragments: ``#t=start,end``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+_REMOTE_SCHEMES = ("http", "https", "s3", "gs", "file")
+
+
+def is_url(source: str) -> bool:
+    """Whether a source is a URL (http, https, s3, gs, file) rather than a local path."""
+    scheme = urlsplit(source).scheme.lower()
+    return scheme in _REMOTE_SCHEMES
+
+
+def media_link(source: str, start: float, end: float | None = None) -> str:
+    """A link that plays ``source`` from ``start`` (to ``end``) seconds.
+
+    Local paths become absolute ``file://`` URIs; URLs keep their form. Any fragment the source
+    already has is replaced.
+    """
+    base = source if is_url(source) else Path(source).expanduser().resolve().as_uri()
+    base = base.split("#", 1)[0]
+    fragment = f"t={_seconds(start)}" + (f",{_seconds(end)}" if end is not None else "")
+    return f"{base}#{fragment}"
+
+
+def _seconds(value: float) -> str:
+    text = f"{max(value, 0.0):.1f}"
+    return text
+
+
+def clock(seconds: float) -> str:
+    """``mm:ss`` (or ``h:mm:ss`` past an hour) for display."""
+    total = int(max(seconds, 0.0))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"

@@ -1,0 +1,373 @@
+"""``MediaQA``: the facade that ingests media and answers questions with citations."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from typing import TYPE_CHECKING
+
+from .errors import ConfigError, MediaError, MediaRagError
+from .export import export
+from .links import is_url, media_link
+from .media import decode_audio, file_sha256, find_media
+from .progress import progress_bar
+from .schema import Answer, Chunk, Citation, Hit, Message, SourceInfo, Task, Transcript
+from .sentences import merge_sentences
+from .settings import Settings
+
+if TYPE_CHECKING:  # the protocols' packages import their implementations lazily
+    from .embed.base import Embedder
+    from .generate.base import Generator
+    from .segment.base import Segmenter
+    from .store.base import VectorStore
+    from .transcribe.base import Transcriber
+
+NO_ANSWER = "I don't know: nothing in the indexed media answers this question."
+NO_KNOWLEDGE_BASE = (
+    "The knowledge base is switched off and this generator answers only from indexed media."
+)
+
+
+class IngestFailure(BaseModel):
+    """A file that could not be indexed, and why."""
+
+    source: str
+    error: str
+
+
+class IngestReport(BaseModel):
+    """What one :meth:`MediaQA.ingest` call did, file by file."""
+
+    ingested: list[SourceInfo] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list)
+    failed: list[IngestFailure] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+class MediaQA:
+    """Index video and audio files, then search them and answer questions with citations.
+
+    Built from :class:`Settings` (defaults work offline) or from explicit components; a
+    component passed in replaces the one the settings describe::
+
+        qa = MediaQA("my-index")
+        qa.ingest(["talks/"])
+        answer = qa.ask("When is the deadline?")
+        for c in answer.citations:
+            print(c.source, c.start, c.end, c.link)
+
+    Models load on first use, or all at once with :meth:`warm_up`.
+    """
+
+    def __init__(
+        self,
+        index_dir: str | os.PathLike[str] | None = None,
+        *,
+        settings: Settings | None = None,
+        transcriber: Transcriber | None = None,
+        segmenter: Segmenter | None = None,
+        embedder: Embedder | None = None,
+        store: VectorStore | None = None,
+        generator: Generator | None = None,
+    ) -> None:
+        settings = settings or Settings()
+        if index_dir is not None:
+            settings = settings.model_copy(update={"index_dir": Path(index_dir)})
+        self.settings = settings
+        self._transcriber = transcriber
+        self._segmenter = segmenter
+        self._embedder = embedder
+        self._store = store
+        self._generator = generator
+
+    # Components, built from settings on first use -------------------------------------------
+
+    @property
+    def transcriber(self) -> Transcriber:
+        if self._transcriber is None:
+            s = self.settings
+            if s.transcriber == "transformers":
+                from .transcribe.transformers import TransformersTranscriber
+
+                self._transcriber = TransformersTranscriber(
+                    s.whisper_model,
+                    device=s.device,
+                    chunk_length_s=s.chunk_length_s,
+                    stride_length_s=s.stride_length_s,
+                )
+            else:
+                from .transcribe.faster_whisper import FasterWhisperTranscriber
+
+                self._transcriber = FasterWhisperTranscriber(
+                    s.whisper_model,
+                    device=s.device,
+                    compute_type=s.compute_type,
+                    beam_size=s.beam_size,
+                    vad=s.vad,
+                )
+        return self._transcriber
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            from .embed.sentence_transformers import SentenceTransformerEmbedder
+
+            self._embedder = SentenceTransformerEmbedder(self.settings.embedder_model)
+        return self._embedder
+
+    @property
+    def segmenter(self) -> Segmenter:
+        if self._segmenter is None:
+            s = self.settings
+            if s.segmenter == "recursive":
+                from .segment.recursive import RecursiveCharacterSegmenter
+
+                self._segmenter = RecursiveCharacterSegmenter(s.chunk_size, s.chunk_overlap)
+            elif s.segmenter == "window":
+                from .segment.window import FixedWindowSegmenter
+
+                self._segmenter = FixedWindowSegmenter(s.window_seconds, s.window_overlap)
+            else:
+                from .segment.semantic import CosineMinimaSegmenter
+
+                self._segmenter = CosineMinimaSegmenter(
+                    self.embedder,
+                    p_size=s.p_size,
+                    order=s.order,
+                    min_duration=s.min_passage_seconds,
+                    max_duration=s.max_passage_seconds,
+                    min_chars=s.min_passage_chars,
+                    max_chars=s.max_passage_chars,
+                )
+        return self._segmenter
+
+    @property
+    def store(self) -> VectorStore:
+        if self._store is None:
+            from .store.faiss import FaissStore
+
+            self._store = FaissStore(self.settings.index_dir, embedder_name=self.embedder.name)
+        return self._store
+
+    @property
+    def generator(self) -> Generator:
+        if self._generator is None:
+            from .generate.extractive import ExtractiveGenerator
+
+            self._generator = ExtractiveGenerator()
+        return self._generator
+
+    def warm_up(self, *, ingest: bool = True) -> None:
+        """Load the models now rather than on first use (``ingest=False``: only what questions need)."""
+        self.embedder.warm_up()
+        self.generator.warm_up()
+        if ingest:
+            self.transcriber.warm_up()
+            self.segmenter.warm_up()
+
+    # Ingest ------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+        *,
+        language: str | None = None,
+        translate_to: str | None = None,
+        prune: bool = False,
+    ) -> IngestReport:
+        """Transcribe, segment, embed and index media files.
+
+        ``paths`` are files or directories (searched recursively for media extensions). Files
+        whose content is unchanged since they were indexed are skipped; changed files are
+        replaced. Each file is committed to the index as soon as it is done, so an interruption
+        loses at most the file in progress. A file that fails is reported in ``failed`` and the
+        others go on. ``prune=True`` also removes indexed local files that no longer exist.
+        """
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        task = translation_task(translate_to or self.settings.translate_to)
+        language = language if language is not None else self.settings.language
+        if language is not None and language.lower() == "auto":
+            language = None
+        report = IngestReport()
+        files: list[Path] = []
+        for raw in paths:
+            try:
+                files.extend(find_media([raw]))
+            except MediaError as exc:
+                report.failed.append(IngestFailure(source=exc.source, error=str(exc)))
+        with progress_bar(total=len(files), desc="Ingesting", unit="file", leave=True) as bar:
+            for path in files:
+                source = str(path.resolve())
+                bar.set_postfix_str(path.name, refresh=True)
+                try:
+                    info = self._ingest_file(path, source, language, task)
+                except MediaRagError as exc:
+                    report.failed.append(IngestFailure(source=source, error=_message(exc, source)))
+                except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
+                    report.failed.append(
+                        IngestFailure(source=source, error=f"{source}: {type(exc).__name__}: {exc}")
+                    )
+                else:
+                    (report.ingested.append(info) if info else report.skipped.append(source))
+                bar.update(1)
+        if prune:
+            self.prune()
+        return report
+
+    def _ingest_file(self, path: Path, source: str, language: str | None, task: Task) -> SourceInfo | None:
+        sha = file_sha256(path)
+        known = self.store.sources().get(source)
+        if known is not None and known.sha256 == sha and known.task == task:
+            return None
+        audio = decode_audio(path)
+        with progress_bar(
+            total=round(audio.duration, 1), desc=f"Transcribing {path.name}", unit="s"
+        ) as bar:
+
+            def advance(done: float) -> None:
+                bar.update(max(0.0, round(done, 1) - bar.n))
+
+            transcript = self.transcriber.transcribe(
+                audio, language=language, task=task, progress=advance
+            )
+        del audio
+        sentences = merge_sentences(transcript.segments)
+        passages = self.segmenter.split(sentences) if sentences else []
+        chunks = [
+            Chunk(
+                id=f"{sha[:16]}-{i:05d}",
+                source=source,
+                start=p.start,
+                end=p.end,
+                text=p.text,
+                language=p.language,
+                original_text=p.original_text,
+            )
+            for i, p in enumerate(passages)
+        ]
+        vectors = self.embedder.embed_passages([c.text for c in chunks])
+        stored = transcript.model_copy(
+            update={"source": source, "segments": [s.model_copy(update={"words": ()}) for s in sentences]}
+        )
+        info = SourceInfo(
+            source=source,
+            sha256=sha,
+            duration=transcript.duration,
+            language=transcript.language,
+            languages=transcript.languages if transcript.segments else [],
+            chunks=len(chunks),
+            task=task,
+        )
+        self.store.add_source(info, stored, chunks, vectors)
+        self.store.commit()
+        return info
+
+    def prune(self) -> list[str]:
+        """Remove indexed local files that no longer exist; return their sources."""
+        gone = [s for s in self.store.sources() if not is_url(s) and not Path(s).exists()]
+        for source in gone:
+            self.store.delete_source(source)
+        if gone:
+            self.store.commit()
+        return gone
+
+    def remove(self, source: str | os.PathLike[str]) -> int:
+        """Remove one file from the index; return how many passages went with it."""
+        key = str(source) if is_url(str(source)) else str(Path(source).resolve())
+        removed = self.store.delete_source(key)
+        self.store.commit()
+        return removed
+
+    # Questions ---------------------------------------------------------------------------
+
+    def search(self, query: str, k: int | None = None, min_score: float | None = None) -> list[Citation]:
+        """The passages most similar to ``query``, best first, as citations."""
+        return [self._citation(h) for h in self._retrieve(query, k, min_score)]
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        use_knowledge_base: bool = True,
+        history: Sequence[Message] | None = None,
+        min_score: float | None = None,
+    ) -> Answer:
+        """Answer a question from the indexed media, citing the passages the answer rests on.
+
+        When no passage reaches ``min_score`` the answer says it does not know, cites nothing
+        and has ``grounded=False``. Citations come from the index, never from generated text.
+        """
+        if not question.strip():
+            raise ConfigError("the question is empty")
+        if not use_knowledge_base:
+            return Answer(question=question, text=NO_KNOWLEDGE_BASE, grounded=False)
+        hits = self._retrieve(question, k, min_score)
+        if not hits:
+            return Answer(question=question, text=NO_ANSWER, grounded=False)
+        generation = self.generator.generate(question, hits, list(history or ()))
+        used = [i for i in dict.fromkeys(generation.used) if 0 <= i < len(hits)]
+        citations = [self._citation(hits[i]) for i in used]
+        text = generation.text.strip()
+        if not text or not citations:
+            return Answer(question=question, text=text or NO_ANSWER, grounded=False)
+        return Answer(question=question, text=text, citations=citations, grounded=True)
+
+    def _retrieve(self, query: str, k: int | None, min_score: float | None) -> list[Hit]:
+        if len(self.store) == 0:
+            return []
+        vector = self.embedder.embed_queries([query])[0]
+        return self.store.search(
+            vector,
+            k=k or self.settings.k,
+            min_score=self.settings.min_score if min_score is None else min_score,
+        )
+
+    @staticmethod
+    def _citation(hit: Hit) -> Citation:
+        c = hit.chunk
+        return Citation(
+            source=c.source,
+            start=c.start,
+            end=c.end,
+            text=c.text,
+            score=round(float(hit.score), 4),
+            link=media_link(c.source, c.start, c.end),
+        )
+
+    # Transcripts -------------------------------------------------------------------------
+
+    def sources(self) -> dict[str, SourceInfo]:
+        """Every indexed file, by source."""
+        return self.store.sources()
+
+    def transcript(self, source: str | os.PathLike[str]) -> Transcript:
+        """The stored transcript (one segment per sentence) of an indexed file."""
+        key = str(source) if is_url(str(source)) else str(Path(source).resolve())
+        return self.store.transcript(key)
+
+    def export_transcript(self, source: str | os.PathLike[str], fmt: str = "srt") -> str:
+        """An indexed file's transcript as ``srt``, ``vtt``, ``json`` or ``txt``."""
+        return export(self.transcript(source), fmt)
+
+
+def translation_task(translate_to: str | None) -> Task:
+    """The Whisper task for a ``translate_to`` setting: ``transcribe``, or ``translate`` for 'en'."""
+    if translate_to is None:
+        return "transcribe"
+    if translate_to.lower() != "en":
+        raise ConfigError(f"translate_to={translate_to!r}: Whisper translates only to English ('en')")
+    return "translate"
+
+
+def _message(exc: MediaRagError, source: str) -> str:
+    text = str(exc)
+    return text if source in text else f"{source}: {text}"

@@ -1,0 +1,159 @@
+"""Rebuilding whole sentences, with their times, from a transcriber's fragments.
+
+Whisper cuts its output where its 30 s windows and timestamp tokens fall, not where sentences end.
+:func:`merge_sentences` joins the fragments and cuts them again at sentence ends. Compared with the
+AWS sample this started from: a trailing fragment without a final period is kept; ``! ? …`` and
+the CJK and Arabic full stops end sentences; abbreviations ("Dr.", "e.g.") and decimals ("3.5")
+do not; with word timestamps a sentence's times are those of its first and last words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .schema import Segment, Word
+
+_TERMINALS = (".", "!", "?", "…", "。", "！", "？", "؟", "।")
+_CLOSERS = "\"'”’»)]}）」』"
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st vs etc e.g i.e a.m p.m u.s u.k no vol fig approx dept inc ltd
+    co corp mt ft jan feb mar apr jun jul aug sep sept oct nov dec sra sres dra av ca bzw z.b usw
+    d.h mme mlle""".split()
+)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
+_CJK_STOP = re.compile(r"(?<=[。！？])")  # CJK sentences follow each other without spaces
+
+#: A sentence that runs longer than this without punctuation is cut at the next pause.
+MAX_SENTENCE_SECONDS = 30.0
+#: A silence at least this long between words ends a sentence even without punctuation.
+PAUSE_SECONDS = 2.0
+
+
+def ends_sentence(token: str, following: str | None = None) -> bool:
+    """Whether a word (with its punctuation) ends a sentence.
+
+    ``following`` is the next word, if known: a lower-case continuation after "." means the
+    period did not end the sentence.
+    """
+    word = token.strip().rstrip(_CLOSERS)
+    if not word:
+        return False
+    if word[-1] in "。！？؟!?…":
+        return True
+    if not word.endswith("."):
+        return False
+    if word.endswith("..."):
+        return True
+    stem = word[:-1].lower().lstrip("¿¡\"'“‘«([")
+    if stem in _ABBREVIATIONS or (len(stem) == 1 and stem.isalpha()):
+        return False
+    if re.fullmatch(r"(?:[a-z]\.)+[a-z]", stem):  # u.s.a.
+        return False
+    if following is not None:
+        nxt = following.strip()
+        if nxt[:1].isdigit() and stem[-1:].isdigit():  # "3." + "5" split across tokens
+            return False
+        if nxt[:1].islower():
+            return False
+    return True
+
+
+def join_texts(texts: Iterable[str]) -> str:
+    """Join pieces of text with single spaces, except next to CJK characters."""
+    out = ""
+    for piece in texts:
+        piece = piece.strip()
+        if not piece:
+            continue
+        if out and not (_CJK.search(out[-1]) or _CJK.search(piece[0])):
+            out += " "
+        out += piece
+    return out
+
+
+@dataclass
+class _Token:
+    text: str
+    start: float
+    end: float
+    language: str | None
+
+
+def merge_sentences(
+    fragments: Sequence[Segment],
+    *,
+    max_seconds: float = MAX_SENTENCE_SECONDS,
+    pause_seconds: float = PAUSE_SECONDS,
+) -> list[Segment]:
+    """Merge timed fragments into sentences.
+
+    Every word of the input appears in exactly one output sentence, in order, and sentence times
+    never decrease. A sentence also ends where the language changes, at a pause of at least
+    ``pause_seconds``, and at the next pause once it is longer than ``max_seconds``.
+    """
+    tokens = list(_tokens(fragments))
+    sentences: list[Segment] = []
+    current: list[_Token] = []
+
+    def flush() -> None:
+        if current:
+            text = join_texts(t.text for t in current)
+            language = current[0].language
+            words = tuple(Word(start=t.start, end=t.end, text=t.text.strip()) for t in current)
+            sentences.append(
+                Segment(
+                    start=current[0].start,
+                    end=current[-1].end,
+                    text=text,
+                    language=language,
+                    words=words,
+                )
+            )
+            current.clear()
+
+    for i, tok in enumerate(tokens):
+        if current:
+            prev = current[-1]
+            gap = tok.start - prev.end
+            too_long = tok.end - current[0].start > max_seconds and gap > 0.3
+            if tok.language != prev.language or gap >= pause_seconds or too_long:
+                flush()
+        current.append(tok)
+        following = tokens[i + 1].text if i + 1 < len(tokens) else None
+        if ends_sentence(tok.text, following):
+            flush()
+    flush()
+    return sentences
+
+
+def _tokens(fragments: Sequence[Segment]) -> Iterable[_Token]:
+    """Words with times: the transcriber's word timestamps, or, without them, each fragment's
+    words with times spread over the fragment in proportion to their length."""
+    last = 0.0
+    for frag in fragments:
+        if frag.words:
+            pieces = [(w.text, w.start, w.end) for w in frag.words if w.text.strip()]
+        else:
+            pieces = _interpolate(frag)
+        for text, start, end in pieces:
+            start = max(start, last)
+            end = max(end, start)
+            last = start
+            yield _Token(text=text, start=start, end=end, language=frag.language)
+
+
+def _interpolate(frag: Segment) -> list[tuple[str, float, float]]:
+    text = frag.text.strip()
+    if not text:
+        return []
+    words = [piece for token in text.split() for piece in _CJK_STOP.split(token) if piece]
+    total = sum(len(w) for w in words) or 1
+    span = frag.end - frag.start
+    out, offset = [], 0
+    for w in words:
+        start = frag.start + span * offset / total
+        offset += len(w)
+        out.append((w, start, frag.start + span * offset / total))
+    return out

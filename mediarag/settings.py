@@ -1,0 +1,63 @@
+"""Settings: every knob of the default pipeline, with defaults that work offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Settings(BaseModel):
+    """Configuration of :class:`~mediarag.MediaQA`. Every field has a working offline default.
+
+    Build it from keyword arguments, or from a JSON file with ``Settings.model_validate_json``.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    index_dir: Path = Field(Path("mediarag-index"), description="Where the index is stored.")
+
+    # Transcription
+    transcriber: Literal["faster-whisper", "transformers"] = "faster-whisper"
+    whisper_model: str = Field(
+        "base", description="'base' (packaged, multilingual), 'tiny.en', a directory or a hub name."
+    )
+    language: str | None = Field(None, description="Spoken language (ISO 639-1); None detects it.")
+    translate_to: Literal["en"] | None = Field(
+        None, description="Translate speech to this language at ingest (Whisper: English only)."
+    )
+    device: str = "cpu"
+    compute_type: str = "int8"
+    beam_size: int = Field(5, ge=1)
+    vad: bool = True
+    chunk_length_s: float = Field(20.0, gt=0, description="transformers backend: window length.")
+    stride_length_s: float = Field(5.0, ge=0, description="transformers backend: window overlap.")
+
+    # Segmentation
+    segmenter: Literal["semantic", "recursive", "window"] = "semantic"
+    p_size: int = Field(10, ge=1, description="semantic: similarities weighted after each sentence.")
+    order: int = Field(5, ge=1, description="semantic: neighbours a split point must be below.")
+    min_passage_seconds: float = Field(0.0, ge=0)
+    max_passage_seconds: float = Field(120.0, gt=0)
+    min_passage_chars: int = Field(0, ge=0)
+    max_passage_chars: int = Field(2000, gt=0)
+    chunk_size: int = Field(500, gt=0, description="recursive: characters per chunk.")
+    chunk_overlap: int = Field(0, ge=0, description="recursive: characters shared by neighbours.")
+    window_seconds: float = Field(30.0, gt=0, description="window: length of each window.")
+    window_overlap: float = Field(5.0, ge=0, description="window: seconds shared by neighbours.")
+
+    # Retrieval and answers
+    embedder_model: str = Field("all-MiniLM-L6-v2", description="sentence-transformers model.")
+    k: int = Field(4, ge=1, description="Passages retrieved per question.")
+    min_score: float = Field(
+        0.25, ge=-1.0, le=1.0, description="Cosine similarity below which a passage is ignored."
+    )
+    generator: Literal["extractive"] = "extractive"
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is None or value.lower() == "auto":
+            return None
+        return value.lower()

@@ -1,0 +1,75 @@
+"""Shared fixtures: real test media (tests/data, see its README) and models loaded once."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("MEDIARAG_PROGRESS", "0")
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def clip_spans() -> dict[str, list[dict]]:
+    """True spans of the clips inside the concatenated files, by file name."""
+    spans: dict[str, list[dict]] = {}
+    for line in (DATA / "segments.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        spans.setdefault(Path(row["file"]).name, []).append(row)
+    return spans
+
+
+def normalize(text: str) -> list[str]:
+    text = re.sub(r"[^\w\s']", " ", text.lower()).replace("'", "")
+    return text.split()
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate after lower-casing and removing punctuation."""
+    ref, hyp = normalize(reference), normalize(hypothesis)
+    previous = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, start=1):
+        current = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, start=1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
+        previous = current
+    return previous[-1] / max(len(ref), 1)
+
+
+@pytest.fixture(scope="session")
+def tiny_en():
+    from mediarag.transcribe import FasterWhisperTranscriber
+
+    t = FasterWhisperTranscriber("tiny.en")
+    t.warm_up()
+    return t
+
+
+@pytest.fixture(scope="session")
+def whisper_base():
+    from mediarag.transcribe import FasterWhisperTranscriber
+
+    t = FasterWhisperTranscriber("base")
+    t.warm_up()
+    return t
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from mediarag.embed import SentenceTransformerEmbedder
+
+    e = SentenceTransformerEmbedder()
+    e.warm_up()
+    return e
