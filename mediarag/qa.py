@@ -145,6 +145,7 @@ class MediaQA:
                     max_duration=s.max_passage_seconds,
                     min_chars=s.min_passage_chars,
                     max_chars=s.max_passage_chars,
+                    split_below=s.split_below,
                 )
         return self._segmenter
 

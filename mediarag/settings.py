@@ -36,12 +36,15 @@ class Settings(BaseModel):
 
     # Segmentation
     segmenter: Literal["semantic", "recursive", "window"] = "semantic"
-    p_size: int = Field(10, ge=1, description="semantic: similarities weighted after each sentence.")
-    order: int = Field(5, ge=1, description="semantic: neighbours a split point must be below.")
+    p_size: int = Field(5, ge=1, description="semantic: similarities weighted after each sentence.")
+    order: int = Field(2, ge=1, description="semantic: neighbours a split point must be below.")
+    split_below: float | None = Field(
+        0.1, description="semantic: also split between consecutive sentences less similar than this."
+    )
     min_passage_seconds: float = Field(0.0, ge=0)
     max_passage_seconds: float = Field(120.0, gt=0)
     min_passage_chars: int = Field(0, ge=0)
-    max_passage_chars: int = Field(2000, gt=0)
+    max_passage_chars: int = Field(500, gt=0)
     chunk_size: int = Field(500, gt=0, description="recursive: characters per chunk.")
     chunk_overlap: int = Field(0, ge=0, description="recursive: characters shared by neighbours.")
     window_seconds: float = Field(30.0, gt=0, description="window: length of each window.")
@@ -51,7 +54,7 @@ class Settings(BaseModel):
     embedder_model: str = Field("all-MiniLM-L6-v2", description="sentence-transformers model.")
     k: int = Field(4, ge=1, description="Passages retrieved per question.")
     min_score: float = Field(
-        0.25, ge=-1.0, le=1.0, description="Cosine similarity below which a passage is ignored."
+        0.2, ge=-1.0, le=1.0, description="Cosine similarity below which a passage is ignored."
     )
     generator: Literal["extractive"] = "extractive"
 
