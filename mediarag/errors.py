@@ -1,6 +1,6 @@
 """Exceptions raised by mediarag.
 
-Every error a user can cause derives from :class:`MediaRagError`, so callers can catch one type.
+Every error a user can cause derives from `MediaRagError`, so callers can catch one type.
 Errors about a file carry its path in ``.source`` and name it in the message.
 """
 

@@ -48,12 +48,13 @@ class Audio:
 
 
 def is_media_file(path: Path) -> bool:
+    """Whether a path has one of the `MEDIA_EXTENSIONS`."""
     return path.suffix.lower() in MEDIA_EXTENSIONS
 
 
 def find_media(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
     """Yield media files: each path given as a file (whatever its extension), and the media files
-    found recursively under each directory, sorted. A missing path raises :class:`MediaError`."""
+    found recursively under each directory, sorted. A missing path raises `MediaError`."""
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
@@ -61,7 +62,7 @@ def find_media(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
         elif path.exists():
             yield path
         else:
-            raise MediaError(str(path), "no such file or directory")
+            raise MediaError(str(path.absolute()), "no such file or directory")
 
 
 def file_sha256(path: str | os.PathLike[str], block: int = 1 << 20) -> str:
@@ -76,7 +77,7 @@ def file_sha256(path: str | os.PathLike[str], block: int = 1 << 20) -> str:
 def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> Audio:
     """Decode the first audio stream of a media file to mono float32 at ``sample_rate``.
 
-    Raises :class:`MediaError` naming the file when it is missing, empty, not media, or has no
+    Raises `MediaError` naming the file when it is missing, empty, not media, or has no
     audio stream. Samples are written into one buffer that grows as needed, so a long file is
     held in memory about once.
     """

@@ -40,7 +40,7 @@ class IngestFailure(BaseModel):
 
 
 class IngestReport(BaseModel):
-    """What one :meth:`MediaQA.ingest` call did, file by file."""
+    """What one `MediaQA.ingest` call did, file by file."""
 
     ingested: list[SourceInfo] = Field(default_factory=list)
     skipped: list[str] = Field(default_factory=list)
@@ -48,13 +48,14 @@ class IngestReport(BaseModel):
 
     @property
     def ok(self) -> bool:
+        """True when no file failed."""
         return not self.failed
 
 
 class MediaQA:
     """Index video and audio files, then search them and answer questions with citations.
 
-    Built from :class:`Settings` (defaults work offline) or from explicit components; a
+    Built from `Settings` (defaults work offline) or from explicit components; a
     component passed in replaces the one the settings describe::
 
         qa = MediaQA("my-index")
@@ -63,7 +64,7 @@ class MediaQA:
         for c in answer.citations:
             print(c.source, c.start, c.end, c.link)
 
-    Models load on first use, or all at once with :meth:`warm_up`.
+    Models load on first use, or all at once with `warm_up`.
     """
 
     def __init__(
@@ -91,6 +92,7 @@ class MediaQA:
 
     @property
     def transcriber(self) -> Transcriber:
+        """The transcriber (built from the settings on first use)."""
         if self._transcriber is None:
             s = self.settings
             if s.transcriber == "transformers":
@@ -116,6 +118,7 @@ class MediaQA:
 
     @property
     def embedder(self) -> Embedder:
+        """The embedder (built from the settings on first use)."""
         if self._embedder is None:
             from .embed.sentence_transformers import SentenceTransformerEmbedder
 
@@ -124,6 +127,7 @@ class MediaQA:
 
     @property
     def segmenter(self) -> Segmenter:
+        """The segmenter (built from the settings on first use)."""
         if self._segmenter is None:
             s = self.settings
             if s.segmenter == "recursive":
@@ -151,6 +155,7 @@ class MediaQA:
 
     @property
     def store(self) -> VectorStore:
+        """The vector store holding the index (opened on first use)."""
         if self._store is None:
             from .store.faiss import FaissStore
 
@@ -159,6 +164,7 @@ class MediaQA:
 
     @property
     def generator(self) -> Generator:
+        """The answer generator (built from the settings on first use)."""
         if self._generator is None:
             from .generate.extractive import ExtractiveGenerator
 
@@ -197,6 +203,7 @@ class MediaQA:
         language = language if language is not None else self.settings.language
         if language is not None and language.lower() == "auto":
             language = None
+        _check_language(language)
         report = IngestReport()
         files: list[Path] = []
         for raw in paths:
@@ -367,6 +374,13 @@ def translation_task(translate_to: str | None) -> Task:
     if translate_to.lower() != "en":
         raise ConfigError(f"translate_to={translate_to!r}: Whisper translates only to English ('en')")
     return "translate"
+
+
+def _check_language(language: str | None) -> None:
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    if language is not None and language not in _LANGUAGE_CODES:
+        raise ConfigError(f"language {language!r} is not a Whisper language code (e.g. 'en', 'es', 'de')")
 
 
 def _message(exc: MediaRagError, source: str) -> str:

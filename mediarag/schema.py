@@ -1,7 +1,7 @@
 """The data model every part of mediarag shares.
 
 Times are seconds from the start of the media file, as floats. Every timed object keeps
-``0 <= start <= end``; a :class:`Transcript` also keeps its segments within ``[0, duration]``.
+``0 <= start <= end``; a `Transcript` also keeps its segments within ``[0, duration]``.
 All types are pydantic v2 models, so they validate on construction and serialize to JSON with
 ``model_dump_json()``.
 """

@@ -1,7 +1,7 @@
 """Rebuilding whole sentences, with their times, from a transcriber's fragments.
 
 Whisper cuts its output where its 30 s windows and timestamp tokens fall, not where sentences end.
-:func:`merge_sentences` joins the fragments and cuts them again at sentence ends. Compared with the
+`merge_sentences` joins the fragments and cuts them again at sentence ends. Compared with the
 AWS sample this started from: a trailing fragment without a final period is kept; ``! ? …`` and
 the CJK and Arabic full stops end sentences; abbreviations ("Dr.", "e.g.") and decimals ("3.5")
 do not; with word timestamps a sentence's times are those of its first and last words.
@@ -22,7 +22,6 @@ _ABBREVIATIONS = frozenset(
     co corp mt ft jan feb mar apr jun jul aug sep sept oct nov dec sra sres dra av ca bzw z.b usw
     d.h mme mlle""".split()
 )
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
 _CJK_STOP = re.compile(r"(?<=[。！？])")  # CJK sentences follow each other without spaces
 
 #: A sentence that runs longer than this without punctuation is cut at the next pause.
@@ -60,17 +59,50 @@ def ends_sentence(token: str, following: str | None = None) -> bool:
     return True
 
 
+# Scripts written without spaces between words: Han, kana, bopomofo, CJK punctuation and
+# full-width forms. Hangul is left out on purpose: Korean separates words with spaces.
+_CJK = re.compile(
+    "[\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u31a0-\u31ff\u3200-\u9fff"
+    "\uf900-\ufaff\uff00-\uff9f\U00020000-\U0003134f]"
+)
+
+
+def is_cjk(char: str) -> bool:
+    """Whether ``char`` belongs to a script written without spaces between words."""
+    return bool(_CJK.match(char))
+
+
+def joiner(left: str, right: str) -> str:
+    """The separator between two stripped, non-empty texts: none next to CJK, else one space."""
+    return "" if is_cjk(left[-1]) or is_cjk(right[0]) else " "
+
+
+def join_with_offsets(texts: Iterable[str]) -> tuple[str, list[tuple[int, int]]]:
+    """Join stripped texts as `join_texts` does and return each text's ``(start, end)``.
+
+    An empty (or blank) text gets an empty span at the position where it would have been.
+    """
+    parts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    length = 0
+    last = ""
+    for raw in texts:
+        text = raw.strip()
+        if text and last:
+            sep = joiner(last, text)
+            parts.append(sep)
+            length += len(sep)
+        spans.append((length, length + len(text)))
+        if text:
+            parts.append(text)
+            length += len(text)
+            last = text
+    return "".join(parts), spans
+
+
 def join_texts(texts: Iterable[str]) -> str:
-    """Join pieces of text with single spaces, except next to CJK characters."""
-    out = ""
-    for piece in texts:
-        piece = piece.strip()
-        if not piece:
-            continue
-        if out and not (_CJK.search(out[-1]) or _CJK.search(piece[0])):
-            out += " "
-        out += piece
-    return out
+    """Join texts with one space, or with nothing where either side of the join is CJK."""
+    return join_with_offsets(texts)[0]
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Settings(BaseModel):
-    """Configuration of :class:`~mediarag.MediaQA`. Every field has a working offline default.
+    """Configuration of `mediarag.MediaQA`. Every field has a working offline default.
 
     Build it from keyword arguments, or from a JSON file with ``Settings.model_validate_json``.
     """

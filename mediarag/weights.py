@@ -93,10 +93,12 @@ def resolve(name: str, aliases: dict[str, PackagedModel]) -> str:
 
 
 def resolve_whisper(name: str) -> str:
+    """A Whisper model name as faster-whisper takes it (see `resolve`)."""
     return resolve(name, WHISPER_ALIASES)
 
 
 def resolve_embedder(name: str) -> str:
+    """An embedding model name as sentence-transformers takes it (see `resolve`)."""
     return resolve(name, EMBEDDER_ALIASES)
 
 

@@ -23,7 +23,7 @@ from mediarag.segment import (
     RecursiveCharacterSegmenter,
     Segmenter,
 )
-from mediarag.segment.window import join_texts
+from mediarag.sentences import join_texts
 
 FAST = settings(max_examples=50, deadline=None)
 

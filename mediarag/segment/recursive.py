@@ -18,7 +18,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..schema import Segment
-from .window import join_with_offsets, joined_original, majority_language
+from ..sentences import join_with_offsets
+from ._passages import joined_original, majority_language
 
 Span = tuple[int, int]
 

@@ -17,7 +17,8 @@ from scipy.signal import argrelextrema
 from ..embed.base import Embedder
 from ..errors import ConfigError
 from ..schema import Segment
-from .window import join_texts, merge_sentences
+from ..sentences import join_texts
+from ._passages import passage_from
 
 
 def activation_weights(p: int) -> np.ndarray:
@@ -43,7 +44,7 @@ def activate_similarities(similarities: np.ndarray, p_size: int = 10) -> np.ndar
 
 
 def activate_vectors(units: np.ndarray, p_size: int = 10) -> np.ndarray:
-    """:func:`activate_similarities` of ``units @ units.T``, without building the n x n matrix."""
+    """`activate_similarities` of ``units @ units.T``, without building the n x n matrix."""
     n = units.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.float64)
@@ -141,7 +142,7 @@ class CosineMinimaSegmenter:
         ``vectors`` are the sentences' embeddings, one row each, when the caller already has them.
         """
         groups = self.split_indices(sentences, vectors)
-        return [merge_sentences([sentences[i] for i in group]) for group in groups]
+        return [passage_from([sentences[i] for i in group]) for group in groups]
 
     def split_indices(
         self, sentences: Sequence[Segment], vectors: np.ndarray | None = None

@@ -1,87 +1,15 @@
-"""Fixed time windows, plus the helpers every segmenter uses to build passages from sentences."""
+"""Fixed time windows: the simplest segmenter, a baseline for the benchmarks."""
 
 from __future__ import annotations
 
 import math
-import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..schema import Segment
-
-# Scripts written without spaces between words: Han, kana, bopomofo, CJK punctuation and
-# full-width forms. Hangul is left out on purpose: Korean separates words with spaces.
-_CJK = re.compile(
-    "[\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u31a0-\u31ff\u3200-\u9fff"
-    "\uf900-\ufaff\uff00-\uff9f\U00020000-\U0003134f]"
-)
-
-
-def is_cjk(char: str) -> bool:
-    """Whether ``char`` belongs to a script written without spaces between words."""
-    return bool(_CJK.match(char))
-
-
-def joiner(left: str, right: str) -> str:
-    """The separator between two stripped, non-empty texts: none next to CJK, else one space."""
-    return "" if is_cjk(left[-1]) or is_cjk(right[0]) else " "
-
-
-def join_with_offsets(texts: Iterable[str]) -> tuple[str, list[tuple[int, int]]]:
-    """Join stripped texts as :func:`join_texts` does and return each text's ``(start, end)``.
-
-    An empty (or blank) text gets an empty span at the position where it would have been.
-    """
-    parts: list[str] = []
-    spans: list[tuple[int, int]] = []
-    length = 0
-    last = ""
-    for raw in texts:
-        text = raw.strip()
-        if text and last:
-            sep = joiner(last, text)
-            parts.append(sep)
-            length += len(sep)
-        spans.append((length, length + len(text)))
-        if text:
-            parts.append(text)
-            length += len(text)
-            last = text
-    return "".join(parts), spans
-
-
-def join_texts(texts: Iterable[str]) -> str:
-    """Join texts with one space, or with nothing where either side of the join is CJK."""
-    return join_with_offsets(texts)[0]
-
-
-def majority_language(sentences: Iterable[Segment]) -> str | None:
-    """The most common language among ``sentences`` (the first seen on a tie), else ``None``."""
-    counts = Counter(s.language for s in sentences if s.language)
-    return counts.most_common(1)[0][0] if counts else None
-
-
-def joined_original(sentences: Sequence[Segment]) -> str | None:
-    """Joined ``original_text`` if any sentence has one (others give their ``text``), else None."""
-    if not any(s.original_text is not None for s in sentences):
-        return None
-    return join_texts(s.original_text if s.original_text is not None else s.text for s in sentences)
-
-
-def merge_sentences(sentences: Sequence[Segment]) -> Segment:
-    """One passage from consecutive sentences: their span, joined text, majority language."""
-    if not sentences:
-        raise ValueError("cannot merge an empty list of sentences")
-    return Segment(
-        start=min(s.start for s in sentences),
-        end=max(s.end for s in sentences),
-        text=join_texts(s.text for s in sentences),
-        language=majority_language(sentences),
-        original_text=joined_original(sentences),
-    )
+from ._passages import passage_from
 
 
 class FixedWindowSegmenter:
@@ -116,7 +44,7 @@ class FixedWindowSegmenter:
         """Nothing to load."""
 
     def split(self, sentences: Sequence[Segment]) -> list[Segment]:
-        return [merge_sentences([sentences[i] for i in g]) for g in self.split_indices(sentences)]
+        return [passage_from([sentences[i] for i in g]) for g in self.split_indices(sentences)]
 
     def split_indices(self, sentences: Sequence[Segment]) -> list[list[int]]:
         """The sentence indices of each passage, in order."""

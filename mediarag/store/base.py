@@ -14,8 +14,8 @@ from ..schema import Chunk, Hit, SourceInfo, Transcript
 class VectorStore(Protocol):
     """Holds the passages of many files with their vectors and transcripts.
 
-    Changes are staged in memory by :meth:`add_source` and :meth:`delete_source` and become
-    durable, all at once, on :meth:`commit`; a crash before that leaves what was last committed.
+    Changes are staged in memory by `add_source` and `delete_source` and become
+    durable, all at once, on `commit`; a crash before that leaves what was last committed.
     """
 
     def add_source(

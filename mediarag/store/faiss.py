@@ -1,4 +1,4 @@
-"""A :class:`~mediarag.store.base.VectorStore` kept in memory and persisted with FAISS.
+"""A `mediarag.store.base.VectorStore` kept in memory and persisted with FAISS.
 
 On-disk layout of an index directory::
 
@@ -92,7 +92,7 @@ class FaissStore:
     """Chunks, vectors and transcripts of many media files, searchable by cosine similarity.
 
     ``index_dir`` need not exist: a missing or empty directory is an empty store, created on
-    the first :meth:`commit`. ``dimension`` and ``embedder_name`` must match what an existing
+    the first `commit`. ``dimension`` and ``embedder_name`` must match what an existing
     index was built with (``None`` takes the index's values); the first added source fixes the
     dimension when it is not known. ``index_type`` is ``"flat"`` (exact) or ``"hnsw"``
     (approximate); ``None`` takes the index's type, ``"flat"`` for a new index.
@@ -160,7 +160,7 @@ class FaissStore:
 
     @property
     def has_changes(self) -> bool:
-        """Whether there are changes not yet written by :meth:`commit`."""
+        """Whether there are changes not yet written by `commit`."""
         return self._changed
 
     def __len__(self) -> int:
@@ -205,7 +205,7 @@ class FaissStore:
     def search_many(
         self, vectors: np.ndarray, k: int = 4, min_score: float | None = None
     ) -> list[list[Hit]]:
-        """:meth:`search` for each row of ``vectors`` (shape ``(n, d)``), in one batch."""
+        """`search` for each row of ``vectors`` (shape ``(n, d)``), in one batch."""
         queries = np.array(vectors, dtype=np.float32, copy=True, order="C")
         if queries.ndim == 1:
             queries = queries.reshape(1, -1)

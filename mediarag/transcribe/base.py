@@ -14,9 +14,9 @@ ProgressCallback = Callable[[float], None]
 
 @runtime_checkable
 class Transcriber(Protocol):
-    """Turns decoded audio into a :class:`~mediarag.schema.Transcript`.
+    """Turns decoded audio into a `mediarag.schema.Transcript`.
 
-    Implementations load their model in :meth:`warm_up` (called once, idempotent) and return
+    Implementations load their model in `warm_up` (called once, idempotent) and return
     segments in time order, each within ``[0, audio.duration]`` and tagged with its language.
     ``language=None`` means detect it; ``task="translate"`` translates the speech to English.
     """

@@ -1,0 +1,120 @@
+"""The mediarag command line as a script would use it: real subprocesses, real index."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "MEDIARAG_PROGRESS": "0"}
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mediarag.cli", *args], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory, data_dir):
+    root = tmp_path_factory.mktemp("cli")
+    media = root / "media"
+    media.mkdir()
+    shutil.copy(data_dir / "jfk.flac", media / "jfk.flac")
+    (media / "broken.mp4").write_text("not a video")
+    result = run("ingest", str(media), "--index", str(root / "idx"), "--model", "tiny.en", "--json")
+    return root, result
+
+
+def test_ingest_json_and_exit_code_1_when_a_file_fails(index):
+    root, result = index
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert [Path(i["source"]).name for i in report["ingested"]] == ["jfk.flac"]
+    assert set(report["ingested"][0]) == {"source", "duration", "language", "chunks"}
+    assert report["ingested"][0]["language"] == "en" and report["ingested"][0]["chunks"] >= 1
+    assert report["skipped"] == []
+    assert [Path(f["source"]).name for f in report["failed"]] == ["broken.mp4"]
+    assert "broken.mp4" in report["failed"][0]["error"]
+
+
+def test_reingest_skips_unchanged_and_exits_0(index):
+    root, _ = index
+    result = run("ingest", str(root / "media" / "jfk.flac"), "--index", str(root / "idx"), "--model", "tiny.en", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["skipped"] == [str((root / "media" / "jfk.flac").resolve())]
+
+
+def test_ask_json(index):
+    root, _ = index
+    result = run("ask", "What should you ask?", "--index", str(root / "idx"), "--json", "-k", "2")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert set(answer) == {"question", "answer", "grounded", "citations"}
+    assert answer["grounded"] is True
+    citation = answer["citations"][0]
+    assert set(citation) == {"source", "start", "end", "text", "score", "link"}
+    assert citation["source"] == str((root / "media" / "jfk.flac").resolve())
+    assert citation["link"].startswith("file://") and "#t=" in citation["link"]
+    assert 0 <= citation["start"] < citation["end"] <= 11.1
+
+
+def test_ask_many_questions_from_a_file(index, tmp_path):
+    root, _ = index
+    questions = tmp_path / "q.txt"
+    questions.write_text("What can you do for your country?\n\nWho are my fellow citizens?\n")
+    result = run("ask", "--questions", str(questions), "--index", str(root / "idx"))
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["question"] for line in lines] == ["What can you do for your country?", "Who are my fellow citizens?"]
+
+
+def test_ask_human_output_lists_sources(index):
+    root, _ = index
+    result = run("ask", "What should you ask?", "--index", str(root / "idx"))
+    assert result.returncode == 0
+    assert "Sources:" in result.stdout and "jfk.flac  00:0" in result.stdout
+
+
+def test_search_json(index):
+    root, _ = index
+    result = run("search", "country", "--index", str(root / "idx"), "--json")
+    hits = json.loads(result.stdout)["hits"]
+    assert hits and set(hits[0]) == {"source", "start", "end", "text", "score", "link"}
+
+
+def test_sources(index):
+    root, _ = index
+    result = run("sources", "--index", str(root / "idx"), "--json")
+    assert [Path(s["source"]).name for s in json.loads(result.stdout)["sources"]] == ["jfk.flac"]
+
+
+def test_transcribe_srt(data_dir):
+    result = run("transcribe", str(data_dir / "jfk.flac"), "--format", "srt", "--model", "tiny.en")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("1\n00:00:00,") and "country" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ingest"],
+        ["ask", "question", "--index", "x", "-k", "0"],
+        ["ingest", "a.mp4", "--translate-to", "fr"],
+        ["transcribe", "x.mp4", "--format", "doc"],
+        ["bogus"],
+    ],
+)
+def test_usage_errors_exit_2(args):
+    assert run(*args).returncode == 2
+
+
+def test_missing_index_is_a_clear_error(tmp_path):
+    result = run("ask", "anything", "--index", str(tmp_path / "none"))
+    assert result.returncode == 1
+    assert "no index at" in result.stderr and str(tmp_path / "none") in result.stderr
