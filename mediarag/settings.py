@@ -51,7 +51,11 @@ class Settings(BaseModel):
     window_overlap: float = Field(5.0, ge=0, description="window: seconds shared by neighbours.")
 
     # Retrieval and answers
-    embedder_model: str = Field("all-MiniLM-L6-v2", description="sentence-transformers model.")
+    embedder_model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="'all-MiniLM-L6-v2' (packaged), 'multilingual-e5-small' (packaged, needs the "
+        "e5 extra), or any sentence-transformers directory or hub name.",
+    )
     k: int = Field(4, ge=1, description="Passages retrieved per question.")
     min_score: float = Field(
         0.2, ge=-1.0, le=1.0, description="Cosine similarity below which a passage is ignored."

@@ -126,15 +126,14 @@ class FasterWhisperTranscriber:
             return Transcript(
                 source=audio.source, language=language or "und", duration=duration, task=task
             )
-        samples = _level_speech(audio.samples, windows.regions)
         try:
-            segments = self._decode(samples, windows.spans, language, task, duration, progress)
+            segments = self._decode(audio, windows.regions, windows.spans, language, task, progress)
             # Regions a window's decode skipped (another language in the same window, a stretch
             # Whisper jumped over) are decoded again on their own.
             missed = _uncovered(windows.regions, segments)
             if missed:
                 spans = _pack(missed, WINDOW_SECONDS)
-                segments += self._decode(samples, spans, language, task, duration, None)
+                segments += self._decode(audio, windows.regions, spans, language, task, None)
         except Exception as exc:  # noqa: BLE001 - CTranslate2 raises plain RuntimeErrors
             raise ModelError(f"{audio.source}: transcription failed: {exc}") from exc
         if progress:
@@ -150,8 +149,31 @@ class FasterWhisperTranscriber:
 
     def _decode(
         self,
+        audio: Audio,
+        regions: list[tuple[float, float]],
+        spans: list[tuple[float, float]],
+        language: str | None,
+        task: Task,
+        progress: ProgressCallback | None,
+    ) -> list[Segment]:
+        """Decode windows, a few batches at a time so memory stays flat on long files."""
+        segments: list[Segment] = []
+        group = 4 * self.batch_size
+        for first in range(0, len(spans), group):
+            batch = spans[first : first + group]
+            offset, stop = batch[0][0], batch[-1][1]
+            piece = audio.slice(offset, stop).copy()
+            inside = [(max(a, offset) - offset, min(b, stop) - offset) for a, b in regions if b > offset and a < stop]
+            _level_speech(piece, inside, audio.sample_rate)
+            local = [(a - offset, b - offset) for a, b in batch]
+            segments += self._decode_piece(piece, local, offset, language, task, audio.duration, progress)
+        return segments
+
+    def _decode_piece(
+        self,
         samples: np.ndarray,
         spans: list[tuple[float, float]],
+        offset: float,
         language: str | None,
         task: Task,
         duration: float,
@@ -161,22 +183,23 @@ class FasterWhisperTranscriber:
         pipeline.chunk_languages = {}
         segments: list[Segment] = []
         raw_segments, _info = pipeline.transcribe(
-                samples,
-                language=language or "en",  # with multilingual=True each window's own is used
-                multilingual=language is None,
-                task=task,
-                beam_size=self.beam_size,
-                batch_size=self.batch_size,
-                word_timestamps=self.word_timestamps,
-                vad_filter=False,
-            clip_timestamps=[{"start": s, "end": e} for s, e in spans],
+            samples,
+            language=language or "en",  # with multilingual=True each window's own is used
+            multilingual=language is None,
+            task=task,
+            beam_size=self.beam_size,
+            batch_size=self.batch_size,
+            word_timestamps=self.word_timestamps,
+            vad_filter=False,
+            clip_timestamps=[{"start": a, "end": b} for a, b in spans],
         )
         for raw in raw_segments:
             if progress:
-                progress(min(float(raw.end), duration))
+                progress(min(offset + float(raw.end), duration))
             if _is_hallucination(raw):
                 continue
-            segment = _to_segment(raw, language or pipeline.language_at(raw.seek), duration)
+            spoken = language or pipeline.language_at(raw.seek)
+            segment = _to_segment(raw, spoken, offset, duration)
             if segment.text:
                 segments.append(segment)
         return segments
@@ -241,26 +264,23 @@ def _pack(regions: list[tuple[float, float]], limit: float) -> list[tuple[float,
     return spans
 
 
-def _level_speech(samples: np.ndarray, regions: list[tuple[float, float]]) -> np.ndarray:
-    """A copy of ``samples`` with each quiet speech region amplified towards ``TARGET_RMS``.
-
-    Returns ``samples`` itself when no region needs it."""
-    out = samples
+def _level_speech(samples: np.ndarray, regions: list[tuple[float, float]], sample_rate: int) -> None:
+    """Amplify, in place, each speech region quieter than ``TARGET_RMS`` towards it."""
     for start, end in regions:
-        a, b = int(start * 16_000), int(end * 16_000)
-        rms = float(np.sqrt(np.mean(np.square(samples[a:b], dtype=np.float64)))) if b > a else 0.0
-        if rms <= 0.0 or rms >= TARGET_RMS:
+        a, b = int(start * sample_rate), int(end * sample_rate)
+        if b <= a:
             continue
-        if out is samples:
-            out = samples.copy()
-        gain = min(TARGET_RMS / rms, MAX_GAIN)
-        np.clip(out[a:b] * gain, -1.0, 1.0, out=out[a:b])
-    return out
+        rms = float(np.sqrt(np.mean(np.square(samples[a:b], dtype=np.float64))))
+        if 0.0 < rms < TARGET_RMS:
+            gain = min(TARGET_RMS / rms, MAX_GAIN)
+            np.clip(samples[a:b] * gain, -1.0, 1.0, out=samples[a:b])
 
 
-def _to_segment(raw: Any, language: str, duration: float) -> Segment:
+def _to_segment(raw: Any, language: str, offset: float, duration: float) -> Segment:
+    """Our Segment from faster-whisper's, its times moved by ``offset`` and kept in the file."""
+
     def clamp(t: float) -> float:
-        return float(min(max(float(t), 0.0), duration))
+        return float(min(max(offset + float(t), 0.0), duration))
 
     words: list[Word] = []
     last = 0.0
