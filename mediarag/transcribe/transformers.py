@@ -1,0 +1,364 @@
+"""Transcription with the Hugging Face ``transformers`` speech-recognition pipeline.
+
+Configured the way the AWS sample does it: ``pipeline("automatic-speech-recognition")`` over a
+Whisper model, audio cut into overlapping chunks (``chunk_length_s`` with ``stride_length_s`` on
+each side), segment timestamps from Whisper's timestamp tokens, and ``language``/``task`` passed to
+``generate``. The packaged models (``base``, ``tiny.en``) ship in CTranslate2 format and are
+converted once into a transformers checkpoint in the cache (see `._ct2_to_hf`). ``torch`` and
+``transformers`` are imported when the model is loaded, not when this module is.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+from ..errors import ConfigError, MissingDependencyError, ModelError
+from ..media import SAMPLE_RATE, Audio
+from ..schema import Segment, Task, Transcript
+from .base import ProgressCallback
+
+#: Seconds of audio the language is detected from (one Whisper window).
+DETECT_SECONDS = 30.0
+_TASKS = ("transcribe", "translate")
+
+
+class TransformersTranscriber:
+    """A :class:`~mediarag.transcribe.base.Transcriber` running Whisper through ``transformers``.
+
+    ``model`` is a packaged alias (``base``, ``tiny.en``), a local transformers or CTranslate2
+    Whisper directory, or a hub name. ``device`` is ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or
+    ``auto``. ``dtype`` (``float32``, ``float16``, ``bfloat16`` or a ``torch.dtype``) defaults to
+    float16 on a GPU and float32 otherwise.
+
+    Audio longer than one Whisper window (30 s) is cut into ``chunk_length_s`` chunks (at most 30)
+    overlapping by ``stride_length_s`` on each side, decoded ``batch_size`` at a time and merged
+    by the pipeline; ``chunk_length_s=0`` leaves it to Whisper's sequential long-form decoding
+    instead, which measured both faster and more accurate on 2 CPU cores. Shorter audio is
+    decoded whole. ``generate_kwargs`` go to ``generate``; decoding follows the pipeline's
+    default (5 beams), ``{"num_beams": 1}`` makes it greedy and about 2x faster on a CPU.
+
+    With ``language=None`` the language is detected once, from the first 30 s, and every segment
+    is tagged with it; English-only models always report ``en``. With ``task="translate"`` the
+    text is English and the languages reported are still the spoken one.
+    """
+
+    def __init__(
+        self,
+        model: str = "base",
+        device: str = "cpu",
+        chunk_length_s: float | None = 20.0,
+        stride_length_s: float | None = 5.0,
+        batch_size: int = 1,
+        dtype: Any = None,
+        *,
+        generate_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        chunk = float(chunk_length_s or 0.0)
+        if not math.isfinite(chunk) or chunk < 0 or chunk > 30:
+            raise ConfigError(
+                f"chunk_length_s must be between 0 and 30 seconds, got {chunk_length_s}"
+            )
+        stride = float(stride_length_s) if stride_length_s is not None else chunk / 6
+        if chunk and (not math.isfinite(stride) or stride < 0 or 2 * stride >= chunk):
+            raise ConfigError(
+                f"stride_length_s ({stride_length_s}) must be at least 0 and less than half of "
+                f"chunk_length_s ({chunk_length_s})"
+            )
+        if int(batch_size) < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+        self.model_name = model
+        self.device = device
+        self.chunk_length_s = chunk
+        self.stride_length_s = stride
+        self.batch_size = int(batch_size)
+        self.dtype = dtype
+        self.generate_kwargs = dict(generate_kwargs or {})
+        self._pipe: Any = None
+        self._model: Any = None
+        self._processor: Any = None
+        self._path: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return f"transformers:{self.model_name}"
+
+    @property
+    def is_multilingual(self) -> bool:
+        self.warm_up()
+        gen = self._model.generation_config
+        flag = getattr(gen, "is_multilingual", None)
+        if flag is None:
+            flag = int(self._model.config.vocab_size) >= 51865
+        return bool(flag) and bool(getattr(gen, "lang_to_id", None))
+
+    # ------------------------------------------------------------------ loading
+
+    def warm_up(self) -> None:
+        if self._pipe is not None:
+            return
+        with self._lock:
+            if self._pipe is not None:
+                return
+            self._load()
+
+    def _load(self) -> None:
+        try:
+            import torch
+            import transformers
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "transformers", extra="transformers", purpose="the transformers transcriber"
+            ) from exc
+        from ._ct2_to_hf import hf_whisper_dir
+
+        path = hf_whisper_dir(self.model_name)  # raises ModelError itself
+        self._path = path
+        device = _torch_device(self.device, torch)
+        dtype = _torch_dtype(self.dtype, device, torch)
+        try:
+            processor = transformers.AutoProcessor.from_pretrained(path)
+            model = transformers.AutoModelForSpeechSeq2Seq.from_pretrained(
+                path, **{_dtype_kwarg(transformers): dtype}
+            )
+            model = model.to(device).eval()
+            pipe = transformers.pipeline(
+                "automatic-speech-recognition",
+                model=model,
+                tokenizer=processor.tokenizer,
+                feature_extractor=processor.feature_extractor,
+                device=device,
+            )
+        except Exception as exc:  # noqa: BLE001 - any loading failure becomes one clear error
+            where = f" ({path})" if path != self.model_name else ""
+            raise ModelError(
+                f"cannot load Whisper model '{self.model_name}'{where} with transformers: {exc}"
+            ) from exc
+        if getattr(model.config, "model_type", "") != "whisper":
+            raise ModelError(
+                f"'{self.model_name}' is a {model.config.model_type!r} model; the transformers "
+                "transcriber needs a Whisper model"
+            )
+        self._processor, self._model, self._pipe = processor, model, pipe
+
+    # ------------------------------------------------------------------ transcription
+
+    def transcribe(
+        self,
+        audio: Audio,
+        *,
+        language: str | None = None,
+        task: Task = "transcribe",
+        progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        if task not in _TASKS:
+            raise ConfigError(f"task must be 'transcribe' or 'translate', got {task!r}")
+        if audio.sample_rate != SAMPLE_RATE:
+            raise ConfigError(f"audio must be sampled at {SAMPLE_RATE} Hz, got {audio.sample_rate}")
+        self.warm_up()
+        multilingual = self.is_multilingual
+        if not multilingual:
+            if task == "translate":
+                raise ConfigError(
+                    f"model '{self.model_name}' is English-only and cannot translate; "
+                    "use a multilingual model such as 'base'"
+                )
+            if language is not None and _normalize_language(language) != "en":
+                raise ConfigError(
+                    f"model '{self.model_name}' is English-only; got language={language!r}"
+                )
+            lang = "en"
+        elif language is not None:
+            lang = self._check_language(language)
+        else:
+            lang = ""  # detected below
+        duration = audio.duration
+        if audio.samples.size == 0:
+            if progress:
+                progress(0.0)
+            return Transcript(source=audio.source, language=lang or "und", duration=0.0, task=task)
+
+        try:
+            if not lang:
+                lang = self.detect_language(audio)
+            generate_kwargs = dict(self.generate_kwargs)
+            if multilingual:
+                generate_kwargs.update(language=lang, task=task)
+            call: dict[str, Any] = {
+                "return_timestamps": True,
+                "generate_kwargs": generate_kwargs,
+                "batch_size": self.batch_size,
+            }
+            # Audio that fits one Whisper window is decoded whole: chunking it would only add the
+            # pipeline's chunk-merging errors (text repeated or lost where chunks overlap).
+            window = float(getattr(self._processor.feature_extractor, "chunk_length", 30) or 30)
+            if self.chunk_length_s and duration > window:
+                call["chunk_length_s"] = self.chunk_length_s
+                call["stride_length_s"] = self.stride_length_s
+                call["ignore_warning"] = True  # the caveat about chunking seq2seq models
+            import numpy as np
+
+            samples = np.ascontiguousarray(audio.samples, dtype=np.float32)
+            result = self._pipe({"raw": samples, "sampling_rate": SAMPLE_RATE}, **call)
+        except (ConfigError, ModelError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - inference failures name the model and file
+            raise ModelError(
+                f"Whisper model '{self.model_name}' (transformers) failed on {audio.source}: {exc}"
+            ) from exc
+
+        segments = _segments_from_chunks(_chunks_of(result), duration, lang)
+        if progress:
+            progress(duration)
+        return Transcript(
+            source=audio.source, language=lang, duration=duration, segments=segments, task=task
+        )
+
+    def detect_language(self, audio: Audio) -> str:
+        """The language spoken in the first 30 s as an ISO code; ``en`` for English-only models."""
+        self.warm_up()
+        if not self.is_multilingual:
+            return "en"
+        import torch
+
+        model, fe = self._model, self._processor.feature_extractor
+        lang_to_id: dict[str, int] = dict(model.generation_config.lang_to_id)
+        head = audio.samples[: int(DETECT_SECONDS * audio.sample_rate)]
+        try:
+            features = fe(head, sampling_rate=audio.sample_rate, return_tensors="pt").input_features
+            features = features.to(model.device, dtype=model.dtype)
+            start = torch.tensor(
+                [[model.generation_config.decoder_start_token_id]], device=model.device
+            )
+            with torch.inference_mode():
+                logits = model(
+                    input_features=features, decoder_input_ids=start, use_cache=False
+                ).logits[0, -1]
+            ids = torch.tensor(list(lang_to_id.values()), device=logits.device)
+            best = int(ids[int(torch.argmax(logits[ids]))])
+        except Exception as exc:  # noqa: BLE001
+            raise ModelError(
+                f"Whisper model '{self.model_name}' (transformers) could not detect the language "
+                f"of {audio.source}: {exc}"
+            ) from exc
+        token = next(t for t, i in lang_to_id.items() if i == best)
+        return token.strip("<|>")
+
+    def _check_language(self, language: str) -> str:
+        code = _normalize_language(language)
+        known = {t.strip("<|>") for t in self._model.generation_config.lang_to_id}
+        if code not in known:
+            raise ConfigError(
+                f"language {language!r} is not one model '{self.model_name}' knows; "
+                f"use an ISO code such as {', '.join(sorted(known)[:8])}, ..."
+            )
+        return code
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _normalize_language(language: str) -> str:
+    code = language.strip().lower().removeprefix("<|").removesuffix("|>")
+    try:
+        from transformers.models.whisper.tokenization_whisper import TO_LANGUAGE_CODE
+    except ImportError:  # pragma: no cover - transformers is present whenever this runs
+        return code
+    return str(TO_LANGUAGE_CODE.get(code, code))
+
+
+def _chunks_of(result: Any) -> list[dict[str, Any]]:
+    if isinstance(result, list):  # a batch of one
+        result = result[0] if result else {}
+    chunks = result.get("chunks") if isinstance(result, dict) else None
+    if chunks is None:  # no timestamps came back: one chunk over the whole audio
+        text = result.get("text", "") if isinstance(result, dict) else ""
+        return [{"timestamp": (0.0, None), "text": text}]
+    return list(chunks)
+
+
+def _as_time(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        return None
+    return t if math.isfinite(t) else None
+
+
+def _segments_from_chunks(
+    chunks: list[dict[str, Any]], duration: float, language: str
+) -> list[Segment]:
+    """Turn the pipeline's chunks into segments that keep the transcript's invariants.
+
+    Empty chunks are dropped; a missing start is the previous segment's end and a missing end
+    (the pipeline's last chunk) is the audio's end; times are clamped into ``[0, duration]``,
+    starts made non-decreasing, and an end before its start is moved to the next start (or to
+    the start itself).
+    """
+    spans: list[list[Any]] = []
+    floor = 0.0
+    for chunk in chunks:
+        text = str(chunk.get("text") or "").strip()
+        if not text:
+            continue
+        stamp = chunk.get("timestamp") or (None, None)
+        start, end = (_as_time(stamp[0]), _as_time(stamp[1])) if len(stamp) == 2 else (None, None)
+        if start is None:
+            start = spans[-1][1] if spans else 0.0
+        start = min(max(start, floor, 0.0), duration)
+        if end is None:
+            end = max(duration, start)
+        end = min(max(end, 0.0), duration)
+        spans.append([start, end, text])
+        floor = start
+    for i, span in enumerate(spans):
+        if span[1] < span[0]:
+            nxt = spans[i + 1][0] if i + 1 < len(spans) else span[0]
+            span[1] = max(span[0], nxt)
+    return [Segment(start=s, end=e, text=t, language=language) for s, e, t in spans]
+
+
+def _torch_device(device: str, torch: Any) -> Any:
+    name = (device or "cpu").strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            name = "cuda"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            name = "mps"
+        else:
+            name = "cpu"
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError) as exc:
+        raise ConfigError(
+            f"device {device!r} is not a torch device (cpu, cuda, cuda:N, mps, auto)"
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} was asked for but torch sees no CUDA GPU")
+    return dev
+
+
+def _torch_dtype(dtype: Any, device: Any, torch: Any) -> Any:
+    if dtype is None or dtype == "auto":
+        return torch.float16 if device.type in ("cuda", "mps") else torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    value = getattr(torch, str(dtype).removeprefix("torch."), None)
+    if not isinstance(value, torch.dtype) or not value.is_floating_point:
+        raise ConfigError(
+            f"dtype {dtype!r} is not a floating torch dtype (float32, float16, bfloat16)"
+        )
+    return value
+
+
+def _dtype_kwarg(transformers: Any) -> str:
+    """``from_pretrained`` takes ``dtype`` from transformers 4.56 on, ``torch_dtype`` before."""
+    try:
+        major, minor = (int(p) for p in transformers.__version__.split(".")[:2])
+    except ValueError:
+        return "dtype"
+    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
