@@ -6,8 +6,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .._threads import one_thread
 from ..errors import ModelError
 from ..weights import resolve_embedder
+
+
+#: Query batches up to this size are embedded on one thread (latency, not throughput).
+SMALL_BATCH = 4
 
 
 class SentenceTransformerEmbedder:
@@ -59,7 +64,11 @@ class SentenceTransformerEmbedder:
             raise ModelError(f"cannot load embedding model '{self.model_name}' ({path}): {exc}") from exc
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode([self.query_prefix + t for t in texts])
+        texts = [self.query_prefix + t for t in texts]
+        if len(texts) <= SMALL_BATCH:
+            with one_thread():
+                return self._encode(texts)
+        return self._encode(texts)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode([self.passage_prefix + t for t in texts])

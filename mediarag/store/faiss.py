@@ -29,6 +29,7 @@ import faiss
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .._threads import one_thread
 from ..errors import ConfigError, IndexStoreError
 from ..schema import Chunk, Hit, SourceInfo, Transcript
 
@@ -222,7 +223,11 @@ class FaissStore:
         kk = min(int(k), int(self._index.ntotal))
         if self._index_type == "hnsw":
             faiss.downcast_index(self._index.index).hnsw.efSearch = max(HNSW_EF_SEARCH, kk)
-        scores, ids = self._index.search(queries, kk)
+        if len(queries) == 1:
+            with one_thread():
+                scores, ids = self._index.search(queries, kk)
+        else:
+            scores, ids = self._index.search(queries, kk)
         results: list[list[Hit]] = []
         for row_scores, row_ids in zip(scores.tolist(), ids.tolist()):
             hits = []
