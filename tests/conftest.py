@@ -48,6 +48,24 @@ def wer(reference: str, hypothesis: str) -> float:
     return previous[-1] / max(len(ref), 1)
 
 
+def write_video_without_audio(path: Path, frames: int = 10) -> Path:
+    """A real mp4 holding a few black frames and no audio stream."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("mpeg4", rate=5)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+            frame.pts = i
+            for packet in video.encode(frame):
+                container.mux(packet)
+        for packet in video.encode(None):
+            container.mux(packet)
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_en():
     from mediarag.transcribe import FasterWhisperTranscriber

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import write_video_without_audio
 from mediarag.errors import MediaError
 from mediarag.media import SAMPLE_RATE, decode_audio, file_sha256, find_media
 
@@ -85,19 +86,7 @@ def test_truncated_file(data_dir, tmp_path):
 
 
 def test_file_without_audio_stream(tmp_path):
-    import av
-
-    silent_video = tmp_path / "picture_only.mp4"
-    with av.open(str(silent_video), "w") as container:
-        video = container.add_stream("mpeg4", rate=5)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        for i in range(10):
-            frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
-            frame.pts = i
-            for packet in video.encode(frame):
-                container.mux(packet)
-        for packet in video.encode(None):
-            container.mux(packet)
+    silent_video = write_video_without_audio(tmp_path / "picture_only.mp4")
     with pytest.raises(MediaError, match=r"picture_only\.mp4.*no audio stream"):
         decode_audio(silent_video)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import write_video_without_audio
 from mediarag import MediaQA, Settings
 from mediarag.export import export
 
@@ -95,24 +96,12 @@ def test_video_without_speech(tmp_path, data_dir, tiny_en, embedder):
 
 def _bad_files(folder: Path, data_dir: Path) -> dict[str, str]:
     """Bad inputs beside one good file; values are what the error must mention."""
-    import av
-    import numpy as np
-
     folder.mkdir()
     shutil.copy(data_dir / "jfk.flac", folder / "good.flac")
     (folder / "empty.wav").write_bytes(b"")
     (folder / "text.mp4").write_text("not a video\n" * 50)
     (folder / "corrupt.ogg").write_bytes((data_dir / "fleurs-en-000.ogg").read_bytes()[:200])
-    with av.open(str(folder / "noaudio.mp4"), "w") as container:
-        video = container.add_stream("mpeg4", rate=5)
-        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
-        for i in range(5):
-            frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
-            frame.pts = i
-            for packet in video.encode(frame):
-                container.mux(packet)
-        for packet in video.encode(None):
-            container.mux(packet)
+    write_video_without_audio(folder / "noaudio.mp4", frames=5)
     return {"empty.wav": "empty", "text.mp4": "not a readable media file", "corrupt.ogg": "corrupt.ogg",
             "noaudio.mp4": "no audio stream"}
 
