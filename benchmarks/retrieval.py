@@ -1155,11 +1155,22 @@ class Benchmark:
                     pooled_x.append(r[key])
                     pooled_y.append(self.results[f"{r['language']}/{c.name}/minilm"].metrics["hit@5"])
             by_sep = max(range(len(xs)), key=lambda i: xs[i])
+            per_language = {}
+            for lang in self.languages:
+                rows = {r["chunker"]: r for r in self.separation_rows if r["language"] == lang}
+                per_language[lang] = {
+                    metric: spearman(
+                        [rows[c.name][key] for c in self.chunkers],
+                        [self.results[f"{lang}/{c.name}/minilm"].metrics[metric] for c in self.chunkers],
+                    )
+                    for metric in ("hit@5", "mrr@10", BUDGET_KEY)
+                }
             sep[key] = {
                 "macro": spearman(xs, ys),
                 "pooled": spearman(pooled_x, pooled_y),
                 "most_separated": self.chunkers[by_sep].name,
                 "predicts_winner": self.chunkers[by_sep].name == winner,
+                "per_language": per_language,
             }
         return {"per_chunker": summary, "ranking": ranking, "winner": winner, "versus_winner": versus,
                 "default_vs_winner": default_vs, "separation_vs_hit5": sep,
@@ -1586,6 +1597,19 @@ def write_report(bench: Benchmark, data: dict[str, Any], previous: dict[str, Any
             for k, v in sep.items()
         ],
     )  # fmt: skip
+    md += [
+        "",
+        f"Per language (one point per chunker; hit@5, MRR@10 and {BUDGET_KEY} of that language):",
+        "",
+    ]
+    md += _table(
+        ["separation measure", "language", "rho vs hit@5 (p)", "rho vs MRR@10 (p)", f"rho vs {BUDGET_KEY} (p)"],
+        [
+            [k, lang] + [f"{_f(v['per_language'][lang][m]['rho'], 2)} ({_f(v['per_language'][lang][m]['p'], 3)})"
+                         for m in ("hit@5", "mrr@10", BUDGET_KEY)]
+            for k, v in sep.items() for lang in langs
+        ],
+    )  # fmt: skip
     md += [""]
     for lang in langs:
         md += [f"![PCA {lang}]({data['figures_dir']}/pca_{lang}.png)", ""]
@@ -1696,6 +1720,14 @@ def findings(bench: Benchmark, summary: dict[str, Any], cross_summary: dict[str,
             f"{v['most_separated']} ({'the winner' if v['predicts_winner'] else 'not the winner'})"
         )
     predictive = [k for k, v in sep.items() if v["predicts_winner"] and v["macro"]["rho"] > 0.5 and v["macro"]["p"] < 0.05]
+    against = sorted(
+        {
+            f"{k} in {lang}"
+            for k, v in sep.items()
+            for lang, m in v["per_language"].items()
+            if m[BUDGET_KEY]["p"] < 0.05 and m[BUDGET_KEY]["rho"] < 0
+        }
+    )
     out.append(
         "PCA-style separation as a predictor of retrieval: "
         + "; ".join(parts)
@@ -1707,6 +1739,13 @@ def findings(bench: Benchmark, summary: dict[str, Any], cross_summary: dict[str,
             if predictive
             else "No separation measure both picks the winner and correlates significantly and positively "
             "with hit@5: a PCA plot is not evidence for a chunker; measure retrieval."
+        )
+        + (
+            f" Separation correlates significantly *negatively* with {BUDGET_KEY} ({', '.join(against)}): "
+            "it rises with passage length (fewer, longer passages separate better by article) rather "
+            "than with how fast a listener reaches the evidence."
+            if against
+            else ""
         )
     )
     if cross_summary:
