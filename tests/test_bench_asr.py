@@ -217,3 +217,12 @@ def test_load_clips_skips_weak_and_missing(asr, tmp_path):
     clips, skipped = asr.load_clips(tmp_path)
     assert [c.file for c in clips] == ["en/a.wav"]
     assert {s["file"] for s in skipped} == {"en/b.wav", "fr/c.wav", "zh/d.flac"}
+
+
+def test_other_language_segments(asr):
+    segs = [
+        {"start": 0.0, "end": 1.0, "text": "Hallo", "language": "de"},
+        {"start": 1.0, "end": 2.0, "text": "С вами.", "language": "ru"},
+    ]
+    assert asr._other_language(segs, "de") == [{"start": 1.0, "end": 2.0, "language": "ru", "text": "С вами."}]
+    assert asr._other_language([{"start": 0.0, "end": 1.0, "text": "x"}], "de") is None
