@@ -1216,7 +1216,8 @@ class Benchmark:
             }
         return {"per_chunker": summary, "ranking": ranking, "winner": winner, "versus_winner": versus,
                 "default_vs_winner": default_vs, "separation_vs_hit5": sep,
-                "best_by": {"hit@5": winner, BUDGET_KEY: by_budget, "mrr@10": by_mrr, "mean_tiou@10": by_tiou}}  # fmt: skip
+                "best_by": {"hit@5": winner, BUDGET_KEY: by_budget, "mrr@10": by_mrr, "mean_tiou@10": by_tiou},
+                "recommended": recommended_chunker(summary, versus, winner)}  # fmt: skip
 
     # -- figures -------------------------------------------------------------------------------
 
@@ -1717,6 +1718,15 @@ def _dist(d: dict[str, float], digits: int) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def recommended_chunker(per: dict[str, Any], versus: dict[str, Any], winner: str) -> str:
+    """The rule the default chunker is chosen by: among the chunkers whose hit@5 is not
+    distinguishable from the hit@5 winner's (paired bootstrap), the one that reaches the gold
+    moment within the listening budget most often (hit@120s; ties: MRR@10). hit@k alone would
+    pick ever longer passages, which cite a wider stretch of the file than the answer needs."""
+    tied = [winner] + [name for name, v in versus.items() if not v["hit@5"]["lo"] > 0]
+    return max(tied, key=lambda name: (per[name][BUDGET_KEY], per[name]["mrr@10"]))
+
+
 def findings(bench: Benchmark, summary: dict[str, Any], cross_summary: dict[str, Any]) -> list[str]:
     out = []
     per = summary["per_chunker"]
@@ -1749,6 +1759,13 @@ def findings(bench: Benchmark, summary: dict[str, Any], cross_summary: dict[str,
     tied = [n for n, v in summary["versus_winner"].items() if not (v["hit@5"]["lo"] > 0)]
     if tied:
         out.append("Chunkers whose hit@5 is not distinguishable from the winner's: " + ", ".join(tied) + ".")
+    rec = summary["recommended"]
+    out.append(
+        f"Recommended default (among those tied with the hit@5 winner, the best {BUDGET_KEY}, then MRR@10): "
+        f"**{rec}** ({BUDGET_KEY} {per[rec][BUDGET_KEY]:.3f}, hit@5 {per[rec]['hit@5']:.3f}, MRR@10 "
+        f"{per[rec]['mrr@10']:.3f}, mean tIoU {per[rec]['mean_tiou@10']:.3f}, {per[rec]['passages_per_hour']:.0f} passages/h)"
+        + (" = mediarag's current default." if rec == DEFAULT_CHUNKER else f"; mediarag's current default is {DEFAULT_CHUNKER}.")
+    )
     if DEFAULT_CHUNKER != winner and summary["default_vs_winner"]:
         v = summary["default_vs_winner"]["hit@5"]
         out.append(

@@ -348,3 +348,18 @@ def test_seconds_to_evidence_and_hit_within_seconds(ev, run):
     assert ev.HitWithinSeconds(25).per_query(run).tolist() == [1.0, 1.0, 0.0, 0.0]
     with pytest.raises(ValueError):
         ev.HitWithinSeconds(0)
+
+
+def test_recommended_chunker_prefers_listening_budget_among_ties(rt):
+    key = rt.BUDGET_KEY
+    per = {
+        "long": {"hit@5": 0.95, "mrr@10": 0.90, key: 0.80},
+        "tight": {"hit@5": 0.94, "mrr@10": 0.85, key: 0.93},
+        "worse": {"hit@5": 0.80, "mrr@10": 0.70, key: 0.99},
+    }
+    versus = {
+        "tight": {"hit@5": {"diff": 0.01, "lo": -0.01, "hi": 0.03}},  # tied with the winner
+        "worse": {"hit@5": {"diff": 0.15, "lo": 0.10, "hi": 0.20}},  # clearly behind
+    }
+    assert rt.recommended_chunker(per, versus, "long") == "tight"
+    assert rt.recommended_chunker(per, {}, "long") == "long"
