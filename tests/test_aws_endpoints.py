@@ -213,3 +213,36 @@ def test_labels_are_renumbered_in_citation_order():
     assert generation.used == [2, 0, 1]
     assert generation.text == "Floods come in spring [1]. Kennedy spoke [2][1] and. Eggs [3][3]."
     assert cited("I don't know.", 3).used == []
+
+
+# The whole pipeline on endpoints, configured through Settings -----------------------------------
+
+
+def test_mediaqa_on_sagemaker_endpoints(runtime, monkeypatch, tmp_path, data_dir):
+    from mediarag import MediaQA, Settings
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", runtime.url)
+    monkeypatch.setenv("wp_ep_name", "whisper")
+    monkeypatch.setenv("falcon_ep_name", "falcon")
+    settings = Settings(index_dir=tmp_path / "idx", transcriber="sagemaker", embedder_model="sagemaker:gpt-j-embedding",
+                        generator="sagemaker", segmenter="window", language="en")  # fmt: skip
+    qa = MediaQA(settings=settings)
+    assert qa.ingest(data_dir / "jfk.flac").ok
+    answer = qa.ask("What did Kennedy ask his fellow Americans to do?")
+    assert answer.grounded and answer.citations[0].source == str((data_dir / "jfk.flac").resolve())
+    assert "[1]" in answer.text and "country" in answer.text
+    assert {runtime.calls["whisper"], runtime.calls["falcon"]} == {1} and runtime.calls["gpt-j-embedding"] >= 2
+    assert MediaQA(settings=settings).store.embedder_name == "sagemaker:gpt-j-embedding"
+
+
+def test_aws_modules_import_boto3_only_when_used():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mediarag, mediarag.aws.processing, mediarag.embed.sagemaker, mediarag.generate.sagemaker,"
+        " mediarag.transcribe.sagemaker, mediarag.transcribe.aws_transcribe, mediarag.aws.s3;"
+        "print([m for m in ('boto3', 'botocore') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -324,3 +324,17 @@ def test_translate_errors_name_the_service():
     stub.add_client_error("translate_text", "TextSizeLimitExceededException", "Input text size exceeds limit", 400)
     with stub, pytest.raises(ServiceError, match="Amazon Translate: invalid.*TextSizeLimitExceeded"):
         AmazonTranslator("en", client=client).translate([Segment(start=0, end=1, text="Hola.", language="es")])
+
+
+def test_cli_with_an_index_on_s3(s3, data_dir, capsys):
+    from mediarag.cli import main
+
+    bucket(s3, "cli-index")
+    assert main(["sources", "--index", "s3://cli-index/idx"]) == 1
+    assert "no index at s3://cli-index/idx" in capsys.readouterr().err
+    assert main(["ingest", str(data_dir / "jfk.flac"), "--index", "s3://cli-index/idx", "--model", "tiny.en",
+                 "--segmenter", "window", "--json"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["search", "fellow Americans", "--index", "s3://cli-index/idx", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    assert hits and hits[0]["source"] == str((data_dir / "jfk.flac").resolve())
