@@ -54,7 +54,9 @@ class ProcessingJob:
         role_arn: the IAM role the job runs as (reads ``input_url``, writes ``output_url``).
         input_url: ``s3://`` prefix of the media.
         output_url: ``s3://`` prefix the instances' indexes are uploaded to.
-        instance_count, instance_type, volume_size_gb: the cluster.
+        instance_count: instances the media are shared out among.
+        instance_type: the instances' type (GPU types need a CUDA image and ``device=cuda``).
+        volume_size_gb: each instance's disk, which holds its share of the media.
         settings: `mediarag.Settings` fields (``{"whisper_model": "base"}``), passed as
             ``--set name=value`` arguments.
         environment: extra environment variables of the container.

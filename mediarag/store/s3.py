@@ -42,7 +42,9 @@ class S3SyncedStore:
     Args:
         url: the index's location, ``s3://bucket/prefix``.
         working_dir: the local copy; default `default_working_dir`.
-        dimension, embedder_name, index_type: as for `FaissStore`.
+        dimension: as for `FaissStore`.
+        embedder_name: as for `FaissStore`.
+        index_type: as for `FaissStore`.
         config: region, credentials and retries; or ``s3``: a ready `mediarag.aws.s3.S3`.
 
     Raises:

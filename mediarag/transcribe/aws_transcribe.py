@@ -66,7 +66,8 @@ class AmazonTranscriber:
             chooses among; recommended when the language is not given.
         multiple_languages: identify several languages in one file (IdentifyMultipleLanguages).
         translate_to: target language of ``task="translate"`` (Amazon Translate).
-        poll_seconds, max_poll_seconds: the first and the longest wait between status checks.
+        poll_seconds: the first wait between status checks.
+        max_poll_seconds: the longest wait between status checks (the wait grows by half each time).
         timeout: seconds a job may take before `ServiceError` (``timeout``).
         keep_files: leave the staged audio, the result JSON and the job in place.
         config: region, credentials and retries; ``client``, ``s3`` and ``translator``: ready ones.
