@@ -146,7 +146,14 @@ class FakeSageMakerRuntime:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 for part in parts:
-                    frame = payload_part(part)
+                    if isinstance(part, tuple):  # (error code, message): an exception event
+                        code, message = part
+                        frame = event_message(
+                            {":message-type": "exception", ":exception-type": code, ":content-type": "application/json"},
+                            json.dumps({"Message": message, "ErrorCode": "StreamBroken"}).encode(),
+                        )
+                    else:
+                        frame = payload_part(part)
                     self.wfile.write(f"{len(frame):x}\r\n".encode() + frame + b"\r\n")
                     self.wfile.flush()
                 self.wfile.write(b"0\r\n\r\n")
@@ -241,6 +248,9 @@ def tgi_stream_model(body: bytes) -> Iterator[bytes]:
     events += b"data:" + json.dumps({"token": {"id": -1, "text": "</s>", "special": True}, "generated_text": answer}).encode() + b"\n\n"
     step = 37  # parts end mid-event, as network reads do
     for first in range(0, len(events), step):
+        if "break the stream" in request["inputs"] and first > len(events) // 2:
+            yield ("ModelStreamError", "The connection to the model was reset")  # type: ignore[misc]
+            return
         yield events[first : first + step]
 
 

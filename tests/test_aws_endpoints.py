@@ -206,6 +206,17 @@ def test_generator_streams_through_the_event_stream(config, runtime):
     assert generation.used == [2] and "two eggs" in generation.text and generation.text.endswith("[1]")
 
 
+def test_an_error_event_mid_stream_names_the_endpoint(config):
+    from mediarag.generate.sagemaker import SageMakerGenerator
+
+    generator = SageMakerGenerator("falcon", config=config, stream=True)
+    pieces = []
+    with pytest.raises(ServiceError, match="'falcon': failed.*ModelStreamError.*reset"):
+        for piece in generator.stream("Does the river flood? break the stream", hits(*PASSAGES)):
+            pieces.append(piece)
+    assert pieces  # the first tokens arrived before the error
+
+
 def test_labels_are_renumbered_in_citation_order():
     from mediarag.generate.sagemaker import cited
 

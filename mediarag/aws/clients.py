@@ -120,6 +120,8 @@ def service_error(resource: str, exc: BaseException) -> ServiceError:
         return ServiceError(resource, "not_found", detail)
     if status == 429 or code in _THROTTLED:
         return ServiceError(resource, "throttled", detail + " (still throttled after retries)")
+    if code in ("ModelStreamError", "InternalStreamFailure"):  # an error event mid-stream
+        return ServiceError(resource, "failed", detail)
     if code == "ModelError":  # the container itself answered with an error
         original = error.get("OriginalStatusCode") or exc.response.get("OriginalStatusCode")
         body = exc.response.get("OriginalMessage") or message

@@ -14,7 +14,6 @@ a commit refuses to replace a generation it has not read.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -116,7 +115,7 @@ class S3SyncedStore:
 
     def commit(self) -> None:
         """Commit locally, then publish the new generation to S3 (manifest last)."""
-        if not self._store.has_changes and self._store._generation is not None:
+        if not self._store.has_changes and self._remote_generation is not None:
             return
         remote = self._remote_manifest()
         if (remote.generation if remote else None) != self._remote_generation:
@@ -168,8 +167,8 @@ class S3SyncedStore:
         remote = self._remote_manifest()
         directory = self.working_dir
         if remote is None:
-            if directory.exists():  # a copy of an index that is gone: start empty
-                shutil.rmtree(directory)
+            # A copy of an index that is gone: start empty (the next commit removes the rest).
+            (directory / MANIFEST).unlink(missing_ok=True)
             return None
         directory.mkdir(parents=True, exist_ok=True)
         (directory / TRANSCRIPTS).mkdir(exist_ok=True)
