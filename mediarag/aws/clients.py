@@ -139,6 +139,6 @@ def service_errors(resource: str) -> Iterator[None]:
     except ServiceError:
         raise
     except Exception as exc:
-        if type(exc).__module__.startswith(("botocore", "boto3", "urllib3")):
+        if type(exc).__module__.startswith(("botocore", "boto3", "s3transfer", "urllib3")):
             raise service_error(resource, exc) from exc
         raise
