@@ -107,7 +107,12 @@ class MediaQA:
 
                 if s.aws_staging_url is None:
                     raise ConfigError("transcriber 'aws-transcribe' needs aws_staging_url (an s3:// prefix)")
-                self._transcriber = AmazonTranscriber(s.aws_staging_url, config=self.aws_config)
+                self._transcriber = AmazonTranscriber(
+                    s.aws_staging_url,
+                    language_options=s.transcribe_language_options,
+                    multiple_languages=s.transcribe_multiple_languages,
+                    config=self.aws_config,
+                )
             elif s.transcriber == "transformers":
                 from .transcribe.transformers import TransformersTranscriber
 

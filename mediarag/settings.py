@@ -76,6 +76,12 @@ class Settings(BaseModel):
     aws_staging_url: str | None = Field(
         None, description="aws-transcribe: s3:// prefix for uploaded audio and transcription results."
     )
+    transcribe_language_options: list[str] | None = Field(
+        None, description="aws-transcribe: languages identification chooses among, e.g. ['en-US', 'es-ES']."
+    )
+    transcribe_multiple_languages: bool = Field(
+        False, description="aws-transcribe: identify several languages in one file."
+    )
     index_url: str | None = Field(
         None, description="Keep the index at this s3:// prefix (index_dir is then unused)."
     )

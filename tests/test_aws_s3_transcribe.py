@@ -13,7 +13,7 @@ from conftest import wer
 from mediarag import MediaQA, Settings
 from mediarag.aws.clients import AwsConfig, make_client
 from mediarag.aws.s3 import S3
-from mediarag.errors import IndexStoreError, ServiceError
+from mediarag.errors import ConfigError, IndexStoreError, ServiceError
 from mediarag.media import decode_audio
 from mediarag.schema import Segment
 
@@ -212,6 +212,16 @@ def test_mediaqa_with_amazon_transcribe(s3, transcribe_service, data_dir, embedd
     assert report.ok, report.failed
     assert transcribe_service[-1]["LanguageCode"] == "en-US"
     assert qa.ask("What did Kennedy ask his fellow Americans?").grounded
+
+
+def test_settings_ask_transcribe_for_several_languages(aws_env):
+    settings = Settings(transcriber="aws-transcribe", aws_staging_url="s3://staging/x",
+                        transcribe_language_options=["en-US", "es"], transcribe_multiple_languages=True)  # fmt: skip
+    request = MediaQA(settings=settings).transcriber.job_request("job-1", "s3://staging/x/job-1.wav", 16000, None)
+    assert request["IdentifyMultipleLanguages"] is True and request["LanguageOptions"] == ["en-US", "es-ES"]
+    assert "LanguageCode" not in request and request["OutputKey"] == "x/job-1.json"
+    with pytest.raises(ConfigError, match="aws_staging_url"):
+        MediaQA(settings=Settings(transcriber="aws-transcribe")).transcriber  # noqa: B018
 
 
 def stubbed(service: str):
