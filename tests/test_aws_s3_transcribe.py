@@ -103,6 +103,7 @@ def test_s3_index_refuses_a_stale_writer_and_keeps_the_committed_generation(s3, 
         transcript = Transcript(source=source, language="en", duration=5)
         store.add_source(info, transcript, [chunk], embedder.embed_passages([chunk.text]))
 
+    s3.put("s3://indexes/race/index-page.html", b"<p>not ours</p>")  # never deleted by a commit
     first = S3SyncedStore("s3://indexes/race", tmp_path / "a", embedder_name=embedder.name)
     add(first, "apples")
     first.commit()
@@ -116,7 +117,9 @@ def test_s3_index_refuses_a_stale_writer_and_keeps_the_committed_generation(s3, 
     assert manifest["generation"] == 2
     fresh = S3SyncedStore("s3://indexes/race", tmp_path / "c")
     assert sorted(fresh.sources()) == ["s3://media/apples.mp3", "s3://media/pears.mp3"]
-    assert not any("-3." in k for k in s3.keys("s3://indexes/race/"))  # nothing of the refused commit
+    keys = s3.keys("s3://indexes/race/")
+    assert not any("-3." in k for k in keys)  # nothing of the refused commit
+    assert "race/index-page.html" in keys and "race/meta-1.json" not in keys  # old generation gone
 
 
 # Amazon Transcribe -------------------------------------------------------------------------------

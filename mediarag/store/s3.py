@@ -14,6 +14,7 @@ a commit refuses to replace a generation it has not read.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,10 @@ from ..errors import IndexStoreError
 from ..schema import Chunk, Hit, SourceInfo, Transcript
 from ..weights import cache_dir
 from .faiss import MANIFEST, TRANSCRIPTS, FaissStore, _Manifest, _Meta
+
+
+#: Names of the files a commit writes; nothing else under the prefix is ever deleted.
+_INDEX_FILE = re.compile(rf"(?:index-\d+\.faiss|meta-\d+\.json|{TRANSCRIPTS}/[0-9a-f]{{64}}\.json)")
 
 
 def default_working_dir(url: str) -> Path:
@@ -144,8 +149,7 @@ class S3SyncedStore:
         stale = []
         for key in self.s3.keys(self.url.child("")):
             name = key[len(prefix) :]
-            is_ours = name.startswith(("index-", "meta-")) or name.startswith(TRANSCRIPTS + "/")
-            if is_ours and name not in keep:
+            if _INDEX_FILE.fullmatch(name) and name not in keep:
                 stale.append(str(S3Url(self.url.bucket, key)))
         if stale:
             self.s3.delete(stale)
