@@ -11,6 +11,7 @@ from .errors import (
     MediaRagError,
     MissingDependencyError,
     ModelError,
+    ServiceError,
 )
 from .media import Audio, decode_audio
 from .qa import IngestFailure, IngestReport, MediaQA
@@ -36,6 +37,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelError",
     "Segment",
+    "ServiceError",
     "Settings",
     "SourceInfo",
     "Transcript",

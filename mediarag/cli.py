@@ -29,14 +29,18 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def index_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--index", default=DEFAULT_INDEX, help=f"index directory (default: {DEFAULT_INDEX})")
+        p.add_argument(
+            "--index", default=DEFAULT_INDEX,
+            help=f"index directory or s3:// prefix (default: {DEFAULT_INDEX})",
+        )  # fmt: skip
 
     def model_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--language", default="auto", help="spoken language code, or 'auto' (default)")
         p.add_argument("--translate-to", choices=["en"], help="translate speech to English")
         p.add_argument("--model", default="base", help="Whisper model: base, tiny.en, a directory or hub name")
         p.add_argument(
-            "--backend", choices=["faster-whisper", "transformers"], default="faster-whisper",
+            "--backend", choices=["faster-whisper", "transformers", "sagemaker", "aws-transcribe"],
+            default="faster-whisper",
             help="transcription backend",
         )  # fmt: skip
 
@@ -101,8 +105,9 @@ def _qa(args: argparse.Namespace, **overrides: Any):  # type: ignore[no-untyped-
     from .qa import MediaQA
     from .settings import Settings
 
+    where = {"index_url": args.index} if args.index.lower().startswith("s3://") else {"index_dir": Path(args.index)}
     try:
-        settings = Settings(index_dir=Path(args.index), **overrides)
+        settings = Settings(**where, **overrides)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     return MediaQA(settings=settings)
@@ -237,7 +242,13 @@ def _sources(args: argparse.Namespace) -> int:
 def _require_index(index: str) -> None:
     from .store.faiss import FaissStore
 
-    if not FaissStore.exists(index):
+    if index.lower().startswith("s3://"):
+        from .store.s3 import S3SyncedStore
+
+        exists = S3SyncedStore.exists(index)
+    else:
+        exists = FaissStore.exists(index)
+    if not exists:
         raise MediaRagError(f"no index at {index}: run 'mediarag ingest PATH --index {index}' first")
 
 

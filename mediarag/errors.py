@@ -39,3 +39,19 @@ class MissingDependencyError(MediaRagError, ImportError):
         hint = f"pip install 'mediarag[{extra}]'" if extra else f"pip install {package}"
         what = f" for {purpose}" if purpose else ""
         super().__init__(f"{package} is required{what}: {hint}")
+
+
+class ServiceError(MediaRagError):
+    """A remote service (an AWS endpoint, job, bucket or API) refused or failed a request.
+
+    ``resource`` names what was called (an endpoint, a job, an ``s3://`` URL) and ``reason`` is
+    one of ``not_found``, ``access_denied``, ``too_large``, ``throttled``, ``failed``,
+    ``timeout`` or ``invalid``; the message carries both and the service's own words.
+    """
+
+    def __init__(self, resource: str, reason: str, detail: str = "") -> None:
+        self.resource = resource
+        self.reason = reason
+        self.detail = detail
+        text = f"{resource}: {reason.replace('_', ' ')}"
+        super().__init__(f"{text} ({detail})" if detail else text)

@@ -47,6 +47,21 @@ class Audio:
         return self.samples[a:b]
 
 
+def wav_bytes(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """Mono float samples in [-1, 1] as a 16-bit PCM WAV file's bytes."""
+    import io
+    import wave
+
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(pcm.tobytes())
+    return buffer.getvalue()
+
+
 def is_media_file(path: Path) -> bool:
     """Whether a path has one of the `MEDIA_EXTENSIONS`."""
     return path.suffix.lower() in MEDIA_EXTENSIONS

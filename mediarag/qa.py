@@ -20,6 +20,7 @@ from .sentences import merge_sentences
 from .settings import Settings
 
 if TYPE_CHECKING:  # the protocols' packages import their implementations lazily
+    from .aws.clients import AwsConfig
     from .embed.base import Embedder
     from .generate.base import Generator
     from .segment.base import Segmenter
@@ -95,7 +96,22 @@ class MediaQA:
         """The transcriber (built from the settings on first use)."""
         if self._transcriber is None:
             s = self.settings
-            if s.transcriber == "transformers":
+            if s.transcriber == "sagemaker":
+                from .transcribe.sagemaker import SageMakerWhisperTranscriber
+
+                self._transcriber = SageMakerWhisperTranscriber(s.whisper_endpoint, config=self.aws_config)
+            elif s.transcriber == "aws-transcribe":
+                from .transcribe.aws_transcribe import AmazonTranscriber
+
+                if s.aws_staging_url is None:
+                    raise ConfigError("transcriber 'aws-transcribe' needs aws_staging_url (an s3:// prefix)")
+                self._transcriber = AmazonTranscriber(
+                    s.aws_staging_url,
+                    language_options=s.transcribe_language_options,
+                    multiple_languages=s.transcribe_multiple_languages,
+                    config=self.aws_config,
+                )
+            elif s.transcriber == "transformers":
                 from .transcribe.transformers import TransformersTranscriber
 
                 self._transcriber = TransformersTranscriber(
@@ -120,9 +136,16 @@ class MediaQA:
     def embedder(self) -> Embedder:
         """The embedder (built from the settings on first use)."""
         if self._embedder is None:
-            from .embed import make_embedder
+            name = self.settings.embedder_model
+            if name.lower() == "sagemaker" or name.lower().startswith("sagemaker:"):
+                from .embed.sagemaker import SageMakerEmbedder
 
-            self._embedder = make_embedder(self.settings.embedder_model)
+                endpoint = name.partition(":")[2] or None
+                self._embedder = SageMakerEmbedder(endpoint, config=self.aws_config)
+            else:
+                from .embed import make_embedder
+
+                self._embedder = make_embedder(name)
         return self._embedder
 
     @property
@@ -165,19 +188,38 @@ class MediaQA:
     def store(self) -> VectorStore:
         """The vector store holding the index (opened on first use)."""
         if self._store is None:
-            from .store.faiss import FaissStore
+            if self.settings.index_url is not None:
+                from .store.s3 import S3SyncedStore
 
-            self._store = FaissStore(self.settings.index_dir, embedder_name=self.embedder.name)
+                self._store = S3SyncedStore(
+                    self.settings.index_url, embedder_name=self.embedder.name, config=self.aws_config
+                )
+            else:
+                from .store.faiss import FaissStore
+
+                self._store = FaissStore(self.settings.index_dir, embedder_name=self.embedder.name)
         return self._store
 
     @property
     def generator(self) -> Generator:
         """The answer generator (built from the settings on first use)."""
         if self._generator is None:
-            from .generate.extractive import ExtractiveGenerator
+            if self.settings.generator == "sagemaker":
+                from .generate.sagemaker import SageMakerGenerator
 
-            self._generator = ExtractiveGenerator()
+                self._generator = SageMakerGenerator(self.settings.generator_endpoint, config=self.aws_config)
+            else:
+                from .generate.extractive import ExtractiveGenerator
+
+                self._generator = ExtractiveGenerator()
         return self._generator
+
+    @property
+    def aws_config(self) -> AwsConfig:
+        """Region and profile for the AWS components, from the settings (aws extra)."""
+        from .aws.clients import AwsConfig
+
+        return AwsConfig(region=self.settings.aws_region, profile=self.settings.aws_profile)
 
     def warm_up(self, *, ingest: bool = True) -> None:
         """Load the models now rather than on first use (``ingest=False``: only what questions need)."""
@@ -196,10 +238,16 @@ class MediaQA:
         language: str | None = None,
         translate_to: str | None = None,
         prune: bool = False,
+        base_url: str | None = None,
     ) -> IngestReport:
         """Transcribe, segment, embed and index media files.
 
-        ``paths`` are files or directories (searched recursively for media extensions). Files
+        ``paths`` are files or directories (searched recursively for media extensions), or
+        ``s3://`` URLs of objects or prefixes (aws extra; each object is downloaded to a temporary
+        file and indexed under its URL). ``base_url`` records local files under a URL instead of
+        their path: a file found under a directory given in ``paths`` becomes ``base_url`` plus
+        its path relative to that directory (how a SageMaker Processing job keeps the ``s3://``
+        URLs of the files it was handed). Files
         whose content is unchanged since they were indexed are skipped; changed files are
         replaced. Each file is committed to the index as soon as it is done, so an interruption
         loses at most the file in progress. A file that fails is reported in ``failed`` and the
@@ -211,20 +259,22 @@ class MediaQA:
         language = language if language is not None else self.settings.language
         if language is not None and language.lower() == "auto":
             language = None
-        _check_language(language)
+        if self.settings.transcriber != "aws-transcribe":  # Transcribe takes its own codes
+            _check_language(language)
         report = IngestReport()
-        files: list[Path] = []
+        files: list[tuple[Path | None, str]] = []  # (local file, source); None: an s3:// object
         for raw in paths:
             try:
-                files.extend(find_media([raw]))
+                files.extend(self._find(raw, base_url))
             except MediaError as exc:
                 report.failed.append(IngestFailure(source=exc.source, error=str(exc)))
+            except MediaRagError as exc:
+                report.failed.append(IngestFailure(source=str(raw), error=_message(exc, str(raw))))
         with progress_bar(total=len(files), desc="Ingesting", unit="file", leave=True) as bar:
-            for path in files:
-                source = str(path.resolve())
-                bar.set_postfix_str(path.name, refresh=True)
+            for path, source in files:
+                bar.set_postfix_str(source.rsplit("/", 1)[-1], refresh=True)
                 try:
-                    info = self._ingest_file(path, source, language, task)
+                    info = self._ingest_one(path, source, language, task)
                 except MediaRagError as exc:
                     report.failed.append(IngestFailure(source=source, error=_message(exc, source)))
                 except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
@@ -237,6 +287,30 @@ class MediaQA:
         if prune:
             self.prune()
         return report
+
+    def _find(self, raw: str | os.PathLike[str], base_url: str | None) -> list[tuple[Path | None, str]]:
+        if isinstance(raw, str) and raw.lower().startswith("s3://"):
+            return [(None, url) for url in self._s3().media_urls(raw)]
+        found = list(find_media([raw]))
+        if base_url is None:
+            return [(p, str(p.resolve())) for p in found]
+        root = Path(raw).expanduser()
+        base = base_url.rstrip("/")
+        return [
+            (p, f"{base}/{(p.relative_to(root) if root.is_dir() else Path(p.name)).as_posix()}")
+            for p in found
+        ]
+
+    def _s3(self):  # type: ignore[no-untyped-def]
+        from .aws.s3 import S3
+
+        return S3(self.aws_config)
+
+    def _ingest_one(self, path: Path | None, source: str, language: str | None, task: Task) -> SourceInfo | None:
+        if path is not None:
+            return self._ingest_file(path, source, language, task)
+        with self._s3().downloaded(source) as local:
+            return self._ingest_file(local, source, language, task)
 
     def _ingest_file(self, path: Path, source: str, language: str | None, task: Task) -> SourceInfo | None:
         sha = file_sha256(path)
@@ -284,6 +358,10 @@ class MediaQA:
         )
         self.store.add_source(info, stored, chunks, vectors)
         self.store.commit()
+        if self.settings.transcripts_url is not None:
+            from .aws.s3 import write_outputs
+
+            write_outputs(self._s3(), self.settings.transcripts_url, stored, chunks, sha)
         return info
 
     def prune(self) -> list[str]:

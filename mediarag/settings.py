@@ -19,7 +19,10 @@ class Settings(BaseModel):
     index_dir: Path = Field(Path("mediarag-index"), description="Where the index is stored.")
 
     # Transcription
-    transcriber: Literal["faster-whisper", "transformers"] = "faster-whisper"
+    transcriber: Literal["faster-whisper", "transformers", "sagemaker", "aws-transcribe"] = Field(
+        "faster-whisper",
+        description="'sagemaker': a Whisper endpoint; 'aws-transcribe': Amazon Transcribe (aws extra).",
+    )
     whisper_model: str = Field(
         "base", description="'base' (packaged, multilingual), 'tiny.en', a directory or a hub name."
     )
@@ -55,7 +58,8 @@ class Settings(BaseModel):
         "multilingual-e5-small",
         description="'multilingual-e5-small' (packaged, ~100 languages in one space: English "
         "questions find Spanish or German speech), 'all-MiniLM-L6-v2' (packaged, English only), "
-        "or any sentence-transformers directory or hub name.",
+        "'sagemaker:<endpoint>' (or 'sagemaker' to read embed_ep_name; aws extra), or any "
+        "sentence-transformers directory or hub name.",
     )
     k: int = Field(4, ge=1, description="Passages retrieved per question.")
     min_score: float | None = Field(
@@ -65,7 +69,37 @@ class Settings(BaseModel):
         description="Cosine similarity below which a passage is ignored; None uses the "
         "embedder's own measured threshold (0.78 for multilingual-e5-small, 0.35 for MiniLM).",
     )
-    generator: Literal["extractive"] = "extractive"
+    generator: Literal["extractive", "sagemaker"] = Field(
+        "extractive", description="'sagemaker': an LLM endpoint speaking TGI (aws extra)."
+    )
+
+    # AWS (the aws extra): names left None come from the AWS sample's environment variables.
+    whisper_endpoint: str | None = Field(None, description="Whisper endpoint; else $wp_ep_name.")
+    generator_endpoint: str | None = Field(None, description="LLM endpoint; else $falcon_ep_name.")
+    aws_region: str | None = Field(None, description="AWS region; None uses the standard chain.")
+    aws_profile: str | None = Field(None, description="AWS profile; None uses the standard chain.")
+    aws_staging_url: str | None = Field(
+        None, description="aws-transcribe: s3:// prefix for uploaded audio and transcription results."
+    )
+    transcribe_language_options: list[str] | None = Field(
+        None, description="aws-transcribe: languages identification chooses among, e.g. ['en-US', 'es-ES']."
+    )
+    transcribe_multiple_languages: bool = Field(
+        False, description="aws-transcribe: identify several languages in one file."
+    )
+    index_url: str | None = Field(
+        None, description="Keep the index at this s3:// prefix (index_dir is then unused)."
+    )
+    transcripts_url: str | None = Field(
+        None, description="Also write each ingested file's transcript and passages under this s3:// prefix."
+    )
+
+    @field_validator("aws_staging_url", "index_url", "transcripts_url")
+    @classmethod
+    def _s3_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith("s3://"):
+            raise ValueError(f"expected an s3://bucket/prefix URL, got {value!r}")
+        return value
 
     @field_validator("language")
     @classmethod

@@ -91,3 +91,7 @@ def embedder():
     e = SentenceTransformerEmbedder()
     e.warm_up()
     return e
+
+
+# AWS stand-ins (real wire protocols on loopback ports); see tests/aws_fakes.py.
+from aws_fakes import aws_env, moto_server, runtime, sagemaker_runtime  # noqa: E402, F401

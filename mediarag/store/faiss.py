@@ -193,6 +193,14 @@ class FaissStore:
         except ValidationError as exc:
             raise IndexStoreError(f"{path}: corrupt transcript of {source}: {exc}") from exc
 
+    def vectors(self, source: str) -> np.ndarray:
+        """The stored unit-length vectors of one file's chunks, in the order of `chunks`."""
+        entry = self._entry(source)
+        self._flush()
+        if not len(entry.ids):
+            return np.zeros((0, self._dimension or 0), dtype=np.float32)
+        return np.vstack([self._index.reconstruct(int(i)) for i in entry.ids.tolist()]).astype(np.float32)
+
     def search(self, vector: np.ndarray, k: int = 4, min_score: float | None = None) -> list[Hit]:
         """The ``k`` chunks most similar to ``vector`` (shape ``(d,)`` or ``(1, d)``), best first.
 

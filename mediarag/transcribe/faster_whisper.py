@@ -213,20 +213,32 @@ class FasterWhisperTranscriber:
                 (t, min(t + step, audio.duration)) for t in np.arange(0.0, audio.duration, step)
             ]
             return _Windows(regions=[], spans=[(float(s), float(e)) for s, e in spans])
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-        options = VadOptions(max_speech_duration_s=WINDOW_SECONDS, min_silence_duration_ms=160)
-        rate = audio.sample_rate
-        # In blocks: Silero VAD pads and copies whatever it is given, ~0.7 GB for an hour.
-        regions: list[tuple[float, float]] = []
-        block = int(VAD_BLOCK_SECONDS * rate)
-        for first in range(0, len(audio.samples), block):
-            piece = audio.samples[first : first + block]
-            regions += [
-                ((first + r["start"]) / rate, (first + r["end"]) / rate)
-                for r in get_speech_timestamps(piece, options, sampling_rate=rate)
-            ]
+        regions = speech_regions(audio, WINDOW_SECONDS)
         return _Windows(regions=regions, spans=_pack(regions, WINDOW_SECONDS))
+
+
+def speech_regions(audio: Audio, max_region_seconds: float = WINDOW_SECONDS) -> list[tuple[float, float]]:
+    """Speech regions ``(start, end)`` in seconds, found by Silero VAD, each at most
+    ``max_region_seconds`` long (longer speech is cut at its quietest moment)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(max_speech_duration_s=max_region_seconds, min_silence_duration_ms=160)
+    rate = audio.sample_rate
+    # In blocks: Silero VAD pads and copies whatever it is given, ~0.7 GB for an hour.
+    regions: list[tuple[float, float]] = []
+    block = int(VAD_BLOCK_SECONDS * rate)
+    for first in range(0, len(audio.samples), block):
+        piece = audio.samples[first : first + block]
+        regions += [
+            ((first + r["start"]) / rate, (first + r["end"]) / rate)
+            for r in get_speech_timestamps(piece, options, sampling_rate=rate)
+        ]
+    return regions
+
+
+def pack_regions(regions: list[tuple[float, float]], limit: float) -> list[tuple[float, float]]:
+    """Join consecutive speech regions into spans no longer than ``limit`` seconds."""
+    return _pack(regions, limit)
 
 
 class _Windows:
