@@ -39,3 +39,7 @@ class MissingDependencyError(MediaRagError, ImportError):
         hint = f"pip install 'mediarag[{extra}]'" if extra else f"pip install {package}"
         what = f" for {purpose}" if purpose else ""
         super().__init__(f"{package} is required{what}: {hint}")
+
+
+class GeneratorError(MediaRagError):
+    """A generator could not write an answer: an endpoint refused or failed, or it timed out."""
