@@ -1,0 +1,116 @@
+"""The local LLM generator: the packaged Qwen2.5-Coder-0.5B GGUF on real retrieved passages."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+pytest.importorskip("llama_cpp", reason="the llm extra is not installed: pip install 'mediarag[llm]'")
+
+from llm_support import media_index, qwen  # noqa: E402
+from mediarag import GeneratorError, MediaQA, ModelError, Settings  # noqa: E402
+from mediarag.generate.llama_cpp import LlamaCppGenerator  # noqa: E402
+from mediarag.generate.prompt import fit_prompt  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def qa(tiny_en, embedder):
+    return MediaQA(media_index(tiny_en, embedder), transcriber=tiny_en, embedder=embedder, generator=qwen())
+
+
+def test_answer_is_generated_from_the_retrieved_passage_and_cites_it(qa):
+    answer = qa.ask("What did Kennedy ask his fellow Americans to do?")
+    assert answer.grounded, answer
+    assert answer.citations[0].source.endswith("jfk.flac")
+    assert answer.citations[0].link.endswith("#t=0.0,10.4") or "#t=0." in answer.citations[0].link
+    assert "country" in answer.text.lower()
+    # Every label left in the text names a citation, numbered in order of first mention.
+    labels = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+    assert all(1 <= n <= len(answer.citations) for n in labels)
+    assert labels == [] or labels[0] == 1
+    # The model wrote it: it is not a sentence copied from the passage.
+    assert answer.text not in answer.citations[0].text
+
+
+def test_streaming_gives_the_same_answer_piece_by_piece(qa):
+    question = "Which town was made famous by Lord Byron?"
+    whole = qa.ask(question)
+    reply = qa.ask_stream(question)
+    pieces = list(reply)
+    assert len(pieces) > 3
+    assert "".join(pieces).strip() == reply.answer.text == whole.text
+    assert reply.answer.citations == whole.citations
+    assert "sintra" in whole.text.lower() and whole.citations[0].source.endswith("fleurs_en_concat.ogg")
+
+
+def test_instructions_spoken_in_a_recording_are_not_followed(qa):
+    hits = qa.search("When does the city library open?", k=1)
+    assert "banana" in hits[0].text.lower()  # the injection is in the very passage that answers
+    answer = qa.ask("When does the city library open?")
+    assert "banana" not in answer.text.lower(), answer.text
+    assert re.search(r"\b(nine|9)\b", answer.text.lower()), answer.text
+    assert answer.grounded and answer.citations[0].source.endswith("library_notice.wav")
+
+
+def test_model_says_it_does_not_know_when_the_passages_do_not_answer(qa):
+    answer = qa.ask("What is the boiling point of liquid nitrogen?", min_score=-1.0, k=2)
+    # Passages were given (min_score -1 lets anything through) but none answers.
+    assert not answer.grounded and answer.citations == []
+    assert "know" in answer.text.lower()
+
+
+def test_no_passage_above_min_score_means_no_model_call(qa):
+    generator = qa.generator
+    before = generator.calls
+    started = time.monotonic()
+    answer = qa.ask("What did Kennedy ask his fellow Americans to do?", min_score=0.99)
+    assert generator.calls == before and time.monotonic() - started < 2.0
+    assert not answer.grounded and answer.citations == [] and "don't know" in answer.text
+    qa.ask("What did Kennedy ask his fellow Americans to do?")
+    assert generator.calls == before + 1
+
+
+def test_prompt_fits_the_context_window_by_the_model_tokenizer(qa):
+    generator = qa.generator
+    hits = [h for h in qa._retrieve("language and history and science", 8, -1.0)]
+    assert len(hits) == 8
+    prompt = fit_prompt("Summarize.", hits, context_window=600, max_tokens=100, count=generator.count_tokens)
+    assert 1 <= prompt.kept < len(hits)
+    used = sum(generator.count_tokens(m["content"]) + 8 for m in prompt.messages)
+    assert used + 100 <= 600
+
+
+def test_timeout_stops_a_slow_answer(qa):
+    slow = LlamaCppGenerator("qwen2.5-0.5b", context_window=2048, max_tokens=60, timeout=0.01)
+    slow._llm = qwen().llm  # the same loaded model, a much shorter timeout
+    hits = qa._retrieve("What did Kennedy ask his fellow Americans to do?", 2, None)
+    with pytest.raises(GeneratorError, match="within 0.01 s"):
+        list(slow.stream("What did Kennedy ask?", hits))
+
+
+def test_model_names(tmp_path):
+    with pytest.raises(ModelError, match="no GGUF file"):
+        LlamaCppGenerator(str(tmp_path / "missing.gguf")).warm_up()
+    with pytest.raises(ModelError, match="unknown local model"):
+        LlamaCppGenerator("no-such-model").warm_up()
+    # A hub repository goes to llama-cpp-python's downloader; offline (HF_HUB_OFFLINE=1) it fails.
+    with pytest.raises(ModelError, match="cannot load the GGUF model 'Qwen/Qwen2.5-0.5B-Instruct-GGUF'"):
+        LlamaCppGenerator("Qwen/Qwen2.5-0.5B-Instruct-GGUF").warm_up()
+    generator = MediaQA(settings=Settings(generator="local")).generator
+    assert isinstance(generator, LlamaCppGenerator) and generator.model == "qwen2.5-0.5b"
+    assert not generator.loaded  # built from settings, loaded only on first use
+
+
+def test_conversation_rewrites_a_follow_up_with_the_model(qa):
+    chat = qa.conversation()
+    first = chat.ask("Which town was made famous by Lord Byron?")
+    assert first.grounded and "sintra" in first.text.lower()
+    calls = qa.generator.calls
+    follow = chat.ask("Who wrote a glowing account of it?")
+    assert qa.generator.calls == calls + 2  # one rewrite, one answer
+    standalone = follow.standalone_question.lower()
+    assert standalone != "who wrote a glowing account of it?" and ("sintra" in standalone or "town" in standalone)
+    assert follow.grounded and follow.citations[0].source.endswith("fleurs_en_concat.ogg")
+    assert "byron" in follow.text.lower()
