@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
             help="local: qwen2.5-0.5b (default), qwen2.5-1.5b, smollm2-135m, a .gguf file or a hub "
             "repository; openai: the endpoint's model name",
         )  # fmt: skip
+        p.add_argument("--llm-timeout", type=float, default=None, metavar="S",
+                       help="seconds one LLM answer may take (default 120)")  # fmt: skip
+        p.add_argument("--llm-threads", type=int, default=None, metavar="N",
+                       help="local: CPU threads (default: all cores)")  # fmt: skip
         p.add_argument("--no-stream", action="store_true", help="print the answer when it is complete")
 
     p = sub.add_parser("ask", help="answer a question from the index, with citations")
@@ -205,6 +209,10 @@ def _generator_settings(args: argparse.Namespace) -> dict[str, Any]:
         out["generator"] = generator
     if args.llm_model:
         out["llm_model"] = args.llm_model
+    if args.llm_timeout is not None:
+        out["llm_timeout"] = args.llm_timeout
+    if args.llm_threads is not None:
+        out["llm_threads"] = args.llm_threads
     return out
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_support import media_index
+from llm_support import THREADS, media_index
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "MEDIARAG_PROGRESS": "0"}
 for name in ("OPENAI_MODEL", "OPENAI_BASE_URL", "OPENAI_API_KEY", "MEDIARAG_GENERATOR"):
@@ -76,7 +76,8 @@ def test_chat_json_lines_and_load(index, tmp_path):
 def test_ask_with_the_local_model_streams_to_stdout(index):
     pytest.importorskip("llama_cpp", reason="the llm extra is not installed")
     result = run("ask", "What did Kennedy ask his fellow Americans to do?", "--index", str(index),
-                 "--generator", "local", "--llm-model", "qwen2.5-0.5b")  # fmt: skip
+                 "--generator", "local", "--llm-model", "qwen2.5-0.5b", "--llm-timeout", "900", "-k", "2",
+                 "--llm-threads", str(THREADS))  # fmt: skip
     assert result.returncode == 0, result.stderr
     text, _, sources = result.stdout.partition("\nSources:\n")
     assert "country" in text.lower() and "[1] jfk.flac  00:00-00:10" in sources
