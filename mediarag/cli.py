@@ -197,8 +197,11 @@ def _answer_json(answer: Any) -> dict[str, Any]:
 
 
 def _print_sources(citations: Sequence[Any]) -> None:
+    from .links import is_text_source
+
     for i, c in enumerate(citations, start=1):
-        print(f"  [{i}] {Path(c.source).name}  {clock(c.start)}-{clock(c.end)}  (score {c.score:.2f})")
+        when = "" if is_text_source(c.source) else f"  {clock(c.start)}-{clock(c.end)}"
+        print(f"  [{i}] {Path(c.source).name}{when}  (score {c.score:.2f})")
         print(f"      {c.link}")
 
 
