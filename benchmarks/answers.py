@@ -162,14 +162,14 @@ def passages_by_article(corpus: Any, timings: Any) -> dict[int, list[Any]]:
     return out
 
 
-def generator_for(name: str) -> Any:
+def generator_for(name: str, threads: int | None) -> Any:
     if name == "extractive":
         from mediarag.generate import ExtractiveGenerator
 
         return ExtractiveGenerator()
     from mediarag.generate.llama_cpp import LlamaCppGenerator
 
-    return LlamaCppGenerator(name, context_window=4096, max_tokens=96)
+    return LlamaCppGenerator(name, context_window=4096, max_tokens=96, threads=threads, timeout=900)
 
 
 # Run -----------------------------------------------------------------------------------------
@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     results: dict[str, Any] = {}
     for name in args.generators.split(","):
-        generator = generator_for(name)
+        generator = generator_for(name, args.threads)
         started = time.perf_counter()
         generator.warm_up()
         load_s = time.perf_counter() - started
@@ -231,6 +231,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "command": " ".join(sys.argv),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "load_average": os.getloadavg(),
+        "threads": args.threads or os.cpu_count(),
         "articles": args.articles,
         "questions": len(questions),
         "k": K,
@@ -257,7 +258,8 @@ def report(data: dict[str, Any]) -> str:
         "",
         f"`{data['command']}` on {data['date']}; {data['questions']} English questions over "
         f"{data['articles']} articles, k = {data['k']}, min_score = {data['min_score']}; load average "
-        f"at the end {data['load_average'][0]:.1f} (timings on a busy machine are slower).",
+        f"at the end {data['load_average'][0]:.1f} (timings on a busy machine are slower); "
+        f"llama.cpp threads: {data['threads']}.",
         "",
         "| generator | EM | F1 | contains | groundedness | grounded | refused | s/answer | TTFT (median s) | tokens/s (median) |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -279,6 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--articles", type=int)
     parser.add_argument("--questions", type=int)
     parser.add_argument("--generators", help="comma-separated: extractive and local model names")
+    parser.add_argument("--threads", type=int, help="llama.cpp threads (default: all cores)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else FULL
