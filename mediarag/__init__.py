@@ -4,8 +4,10 @@ The public surface is re-exported here; heavy dependencies (faster-whisper, torc
 only when a model or an index is first used, so ``import mediarag`` stays fast.
 """
 
+from .conversation import AttachedFile, Conversation, ConversationState
 from .errors import (
     ConfigError,
+    GeneratorError,
     IndexStoreError,
     MediaError,
     MediaRagError,
@@ -14,7 +16,7 @@ from .errors import (
     ServiceError,
 )
 from .media import Audio, decode_audio
-from .qa import IngestFailure, IngestReport, MediaQA
+from .qa import AnswerStream, IngestFailure, IngestReport, MediaQA
 from .schema import Answer, Chunk, Citation, Hit, Message, Segment, SourceInfo, Transcript, Word
 from .settings import Settings
 
@@ -22,10 +24,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Answer",
+    "AnswerStream",
+    "AttachedFile",
     "Audio",
     "Chunk",
     "Citation",
     "ConfigError",
+    "Conversation",
+    "ConversationState",
+    "GeneratorError",
     "Hit",
     "IndexStoreError",
     "IngestFailure",

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, MediaRagError
+from .errors import ConfigError, GeneratorError, MediaRagError
 from .export import FORMATS
 from .links import clock
 
@@ -52,12 +52,47 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--prune", action="store_true", help="also drop indexed files that no longer exist")
     p.add_argument("--json", action="store_true", help="print a JSON report")
 
+    def generator_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--generator", choices=["extractive", "local", "openai", "sagemaker"], default=None,
+            help="how answers are written (default: extractive, or $MEDIARAG_GENERATOR)",
+        )  # fmt: skip
+        p.add_argument(
+            "--llm-model", default=None,
+            help="local: qwen2.5-0.5b (default), qwen2.5-1.5b, smollm2-135m, a .gguf file or a hub "
+            "repository; openai: the endpoint's model name",
+        )  # fmt: skip
+        p.add_argument("--llm-timeout", type=float, default=None, metavar="S",
+                       help="seconds one LLM answer may take (default 120)")  # fmt: skip
+        p.add_argument("--llm-threads", type=int, default=None, metavar="N",
+                       help="local: CPU threads (default: all cores)")  # fmt: skip
+        p.add_argument("--no-stream", action="store_true", help="print the answer when it is complete")
+
     p = sub.add_parser("ask", help="answer a question from the index, with citations")
     p.add_argument("question", nargs="?")
     p.add_argument("--questions", type=Path, help="file with one question per line (JSON lines out)")
     index_arg(p)
     p.add_argument("-k", type=int, default=None, help="passages to retrieve")
+    generator_args(p)
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser(
+        "chat",
+        help="a conversation: questions from standard input, one per line",
+        description="Questions are read from standard input, one per line; follow-ups may refer to "
+        "earlier turns. Lines starting with '/' are commands: /file PATH (add a text or media file "
+        "to this conversation), /kb on|off (search the index or not), /save PATH, /reset, /quit.",
+    )
+    index_arg(p)
+    p.add_argument("--file", action="append", default=[], type=Path, metavar="F",
+                   help="add a text, audio or video file to the conversation (repeatable)")  # fmt: skip
+    p.add_argument("--no-kb", action="store_true", help="answer from the added files only, not the index")
+    p.add_argument("--load", type=Path, help="continue a conversation saved with /save or --save")
+    p.add_argument("--save", type=Path, help="save the conversation to this JSON file at the end")
+    p.add_argument("-k", type=int, default=None, help="passages to retrieve")
+    p.add_argument("--model", default="base", help="Whisper model for added media files")
+    generator_args(p)
+    p.add_argument("--json", action="store_true", help="one JSON line per answer")
 
     p = sub.add_parser("search", help="find the passages most similar to a query")
     p.add_argument("query")
@@ -85,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = {
             "ingest": _ingest,
             "ask": _ask,
+            "chat": _chat,
             "search": _search,
             "transcribe": _transcribe,
             "sources": _sources,
@@ -166,9 +202,44 @@ def _answer_json(answer: Any) -> dict[str, Any]:
 
 
 def _print_sources(citations: Sequence[Any]) -> None:
+    from .links import is_text_source
+
     for i, c in enumerate(citations, start=1):
-        print(f"  [{i}] {Path(c.source).name}  {clock(c.start)}-{clock(c.end)}  (score {c.score:.2f})")
+        when = "" if is_text_source(c.source) else f"  {clock(c.start)}-{clock(c.end)}"
+        print(f"  [{i}] {Path(c.source).name}{when}  (score {c.score:.2f})")
         print(f"      {c.link}")
+
+
+def _generator_settings(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    generator = args.generator or os.environ.get("MEDIARAG_GENERATOR")
+    if generator:
+        out["generator"] = generator
+    if args.llm_model:
+        out["llm_model"] = args.llm_model
+    if args.llm_timeout is not None:
+        out["llm_timeout"] = args.llm_timeout
+    if args.llm_threads is not None:
+        out["llm_threads"] = args.llm_threads
+    return out
+
+
+def _print_answer(reply: Any, stream: bool) -> Any:
+    """Print an answer (piece by piece when streaming) and its sources; return the Answer."""
+    if stream:
+        for piece in reply:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        answer = reply.answer
+        sys.stdout.write("\n")
+    else:
+        answer = reply.answer
+        print(answer.text)
+    if answer.citations:
+        print("\nSources:")
+        _print_sources(answer.citations)
+    sys.stdout.flush()
+    return answer
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -176,7 +247,8 @@ def _ask(args: argparse.Namespace) -> int:
         print("mediarag ask: error: give a QUESTION or --questions FILE (not both)", file=sys.stderr)
         return 2
     _require_index(args.index)
-    qa = _qa(args)
+    qa = _qa(args, **_generator_settings(args))
+    qa.generator  # noqa: B018 - a generator that cannot be built is a usage error, before any work
     if args.questions is not None:
         try:
             lines = args.questions.read_text(encoding="utf-8").splitlines()
@@ -187,15 +259,84 @@ def _ask(args: argparse.Namespace) -> int:
             if question:
                 print(json.dumps(_answer_json(qa.ask(question, k=args.k)), ensure_ascii=False), flush=True)
         return 0
-    answer = qa.ask(args.question, k=args.k)
     if args.json:
+        answer = qa.ask(args.question, k=args.k)
         print(json.dumps(_answer_json(answer), ensure_ascii=False))
     else:
-        print(answer.text)
-        if answer.citations:
-            print("\nSources:")
-            _print_sources(answer.citations)
+        _print_answer(qa.ask_stream(args.question, k=args.k), stream=not args.no_stream)
     return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from .conversation import Conversation
+
+    qa = _qa(args, whisper_model=args.model, **_generator_settings(args))
+    qa.generator  # noqa: B018 - fail early on a generator that cannot be built
+    if not args.no_kb:
+        _require_index(args.index)
+    chat = Conversation.load(args.load, qa) if args.load else qa.conversation()
+    if args.no_kb:
+        chat.use_knowledge_base = False
+    for path in args.file:
+        _attach(chat, path)
+    interactive = sys.stdin.isatty()
+    while True:
+        if interactive:
+            print("> ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("/"):
+            if _chat_command(chat, line):
+                break
+            continue
+        try:
+            reply = chat.ask_stream(line, k=args.k, stream=not (args.json or args.no_stream))
+            if args.json:
+                answer = reply.answer
+                out = _answer_json(answer)
+                out["standalone_question"] = answer.standalone_question
+                print(json.dumps(out, ensure_ascii=False), flush=True)
+            else:
+                _print_answer(reply, stream=not args.no_stream)
+                print(flush=True)
+        except GeneratorError as exc:
+            print(f"mediarag: error: {exc}", file=sys.stderr, flush=True)
+    if args.save:
+        chat.save(args.save)
+    return 0
+
+
+def _attach(chat: Any, path: Path) -> None:
+    attached = chat.add_file(path)
+    print(f"added  {Path(attached.source).name}  {len(attached.chunks)} passages", file=sys.stderr, flush=True)
+
+
+def _chat_command(chat: Any, line: str) -> bool:
+    """Run a /command of the chat; True to stop."""
+    name, _, rest = line.partition(" ")
+    rest = rest.strip()
+    if name in ("/quit", "/exit"):
+        return True
+    if name == "/file" and rest:
+        try:
+            _attach(chat, Path(rest))
+        except MediaRagError as exc:
+            print(f"mediarag: error: {exc}", file=sys.stderr, flush=True)
+    elif name == "/kb" and rest in ("on", "off"):
+        chat.use_knowledge_base = rest == "on"
+        print(f"knowledge base {rest}", file=sys.stderr, flush=True)
+    elif name == "/save" and rest:
+        chat.save(rest)
+        print(f"saved  {rest}", file=sys.stderr, flush=True)
+    elif name == "/reset":
+        chat.reset()
+    else:
+        print("commands: /file PATH, /kb on|off, /save PATH, /reset, /quit", file=sys.stderr, flush=True)
+    return False
 
 
 def _search(args: argparse.Namespace) -> int:

@@ -55,3 +55,7 @@ class ServiceError(MediaRagError):
         self.detail = detail
         text = f"{resource}: {reason.replace('_', ' ')}"
         super().__init__(f"{text} ({detail})" if detail else text)
+
+
+class GeneratorError(MediaRagError):
+    """A generator could not write an answer: an endpoint refused or failed, or it timed out."""

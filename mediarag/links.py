@@ -7,6 +7,9 @@ from urllib.parse import urlsplit
 
 _REMOTE_SCHEMES = ("http", "https", "s3", "gs", "file")
 
+#: Extensions of text documents a conversation can hold (`mediarag.Conversation.add_file`).
+TEXT_EXTENSIONS = frozenset({".txt", ".text", ".md", ".markdown", ".rst"})
+
 
 def is_url(source: str) -> bool:
     """Whether a source is a URL (http, https, s3, gs, file) rather than a local path."""
@@ -14,14 +17,22 @@ def is_url(source: str) -> bool:
     return scheme in _REMOTE_SCHEMES
 
 
+def is_text_source(source: str) -> bool:
+    """Whether a source is a text document (by extension) rather than audio or video."""
+    return Path(urlsplit(source).path if is_url(source) else source).suffix.lower() in TEXT_EXTENSIONS
+
+
 def media_link(source: str, start: float, end: float | None = None) -> str:
     """A link that plays ``source`` from ``start`` (to ``end``) seconds.
 
     Local paths become absolute ``file://`` URIs; URLs keep their form. Any fragment the source
-    already has is replaced.
+    already has is replaced. A text document (`is_text_source`) has no time: its link is the
+    document itself.
     """
     base = source if is_url(source) else Path(source).expanduser().resolve().as_uri()
     base = base.split("#", 1)[0]
+    if is_text_source(source):
+        return base
     fragment = f"t={_seconds(start)}" + (f",{_seconds(end)}" if end is not None else "")
     return f"{base}#{fragment}"
 

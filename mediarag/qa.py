@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -15,14 +15,17 @@ from .export import export
 from .links import is_url, media_link
 from .media import decode_audio, file_sha256, find_media
 from .progress import progress_bar
-from .schema import Answer, Chunk, Citation, Hit, Message, SourceInfo, Task, Transcript
+from .schema import Answer, Chunk, Citation, Hit, Message, Segment, SourceInfo, Task, Transcript
 from .sentences import merge_sentences
 from .settings import Settings
 
 if TYPE_CHECKING:  # the protocols' packages import their implementations lazily
+    import numpy as np
+
     from .aws.clients import AwsConfig
+    from .conversation import Conversation
     from .embed.base import Embedder
-    from .generate.base import Generator
+    from .generate.base import Generation, GenerationStream, Generator
     from .segment.base import Segmenter
     from .store.base import VectorStore
     from .transcribe.base import Transcriber
@@ -51,6 +54,47 @@ class IngestReport(BaseModel):
     def ok(self) -> bool:
         """True when no file failed."""
         return not self.failed
+
+
+class AnswerStream:
+    """An answer as the generator writes it: iterate for text pieces, then read `answer`.
+
+    A generator that cannot stream gives its whole text as one piece. Reading `answer` before
+    the end consumes the rest.
+    """
+
+    def __init__(self, pieces: Iterator[str], finish: Callable[[], Answer]) -> None:
+        self._pieces = pieces
+        self._finish = finish
+        self._answer: Answer | None = None
+        self._callbacks: list[Callable[[Answer], None]] = []
+
+    def on_answer(self, callback: Callable[[Answer], None]) -> AnswerStream:
+        """Call ``callback`` with the `Answer` once it is complete; returns this stream."""
+        self._callbacks.append(callback)
+        return self
+
+    def __iter__(self) -> AnswerStream:
+        return self
+
+    def __next__(self) -> str:
+        if self._answer is not None:
+            raise StopIteration
+        try:
+            return next(self._pieces)
+        except StopIteration:
+            self._answer = self._finish()
+            for callback in self._callbacks:
+                callback(self._answer)
+            raise
+
+    @property
+    def answer(self) -> Answer:
+        """The complete `Answer`, with its citations."""
+        for _ in self:
+            pass
+        assert self._answer is not None
+        return self._answer
 
 
 class MediaQA:
@@ -204,7 +248,16 @@ class MediaQA:
     def generator(self) -> Generator:
         """The answer generator (built from the settings on first use)."""
         if self._generator is None:
-            if self.settings.generator == "sagemaker":
+            kind = self.settings.generator
+            if kind == "local":
+                from .generate.llama_cpp import LlamaCppGenerator
+
+                self._generator = LlamaCppGenerator.from_settings(self.settings)
+            elif kind == "openai":
+                from .generate.openai import OpenAICompatibleGenerator
+
+                self._generator = OpenAICompatibleGenerator.from_settings(self.settings)
+            elif kind == "sagemaker":
                 from .generate.sagemaker import SageMakerGenerator
 
                 self._generator = SageMakerGenerator(self.settings.generator_endpoint, config=self.aws_config)
@@ -317,32 +370,7 @@ class MediaQA:
         known = self.store.sources().get(source)
         if known is not None and known.sha256 == sha and known.task == task:
             return None
-        audio = decode_audio(path)
-        with progress_bar(
-            total=round(audio.duration, 1), desc=f"Transcribing {path.name}", unit="s"
-        ) as bar:
-
-            def advance(done: float) -> None:
-                bar.update(max(0.0, round(done, 1) - bar.n))
-
-            transcript = self.transcriber.transcribe(
-                audio, language=language, task=task, progress=advance
-            )
-        del audio
-        sentences = merge_sentences(transcript.segments)
-        passages = self.segmenter.split(sentences) if sentences else []
-        chunks = [
-            Chunk(
-                id=f"{sha[:16]}-{i:05d}",
-                source=source,
-                start=p.start,
-                end=p.end,
-                text=p.text,
-                language=p.language,
-                original_text=p.original_text,
-            )
-            for i, p in enumerate(passages)
-        ]
+        transcript, sentences, chunks = self._passages(path, source, sha, language, task)
         vectors = self.embedder.embed_passages([c.text for c in chunks])
         stored = transcript.model_copy(
             update={"source": source, "segments": [s.model_copy(update={"words": ()}) for s in sentences]}
@@ -363,6 +391,38 @@ class MediaQA:
 
             write_outputs(self._s3(), self.settings.transcripts_url, stored, chunks, sha)
         return info
+
+    def _passages(
+        self, path: Path, source: str, sha: str, language: str | None, task: Task, id_prefix: str = ""
+    ) -> tuple[Transcript, list[Segment], list[Chunk]]:
+        """Transcribe one media file and split it into timed sentences and passages."""
+        audio = decode_audio(path)
+        with progress_bar(
+            total=round(audio.duration, 1), desc=f"Transcribing {path.name}", unit="s"
+        ) as bar:
+
+            def advance(done: float) -> None:
+                bar.update(max(0.0, round(done, 1) - bar.n))
+
+            transcript = self.transcriber.transcribe(
+                audio, language=language, task=task, progress=advance
+            )
+        del audio
+        sentences = merge_sentences(transcript.segments)
+        passages = self.segmenter.split(sentences) if sentences else []
+        chunks = [
+            Chunk(
+                id=f"{id_prefix}{sha[:16]}-{i:05d}",
+                source=source,
+                start=p.start,
+                end=p.end,
+                text=p.text,
+                language=p.language,
+                original_text=p.original_text,
+            )
+            for i, p in enumerate(passages)
+        ]
+        return transcript, sentences, chunks
 
     def prune(self) -> list[str]:
         """Remove indexed local files that no longer exist; return their sources."""
@@ -397,28 +457,107 @@ class MediaQA:
     ) -> Answer:
         """Answer a question from the indexed media, citing the passages the answer rests on.
 
-        When no passage reaches ``min_score`` the answer says it does not know, cites nothing
-        and has ``grounded=False``. Citations come from the index, never from generated text.
+        When no passage reaches ``min_score`` the generator is not called: the answer says it
+        does not know, cites nothing and has ``grounded=False``. Citations come from the index,
+        never from generated text; in an LLM's answer, ``[n]`` refers to ``citations[n - 1]``.
+        For follow-up questions and files outside the index, use `conversation`.
+        """
+        return self.ask_stream(
+            question, k, use_knowledge_base=use_knowledge_base, history=history, min_score=min_score, stream=False
+        ).answer
+
+    def ask_stream(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        use_knowledge_base: bool = True,
+        history: Sequence[Message] | None = None,
+        min_score: float | None = None,
+        stream: bool = True,
+    ) -> AnswerStream:
+        """Like `ask`, but the answer's text comes piece by piece as the generator writes it::
+
+            reply = qa.ask_stream("When is the deadline?")
+            for piece in reply:
+                print(piece, end="", flush=True)
+            print(reply.answer.citations)
         """
         if not question.strip():
             raise ConfigError("the question is empty")
         if not use_knowledge_base:
-            return Answer(question=question, text=NO_KNOWLEDGE_BASE, grounded=False)
+            return _fixed(Answer(question=question, text=NO_KNOWLEDGE_BASE, grounded=False))
         hits = self._retrieve(question, k, min_score)
+        return self.answer_stream(question, hits, list(history or ()), stream=stream)
+
+    def answer_stream(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        history: Sequence[Message] = (),
+        *,
+        stream: bool = True,
+        standalone_question: str | None = None,
+        no_answer: str = NO_ANSWER,
+    ) -> AnswerStream:
+        """The answer to ``question`` from passages already retrieved (best first).
+
+        Without passages the generator is not called and the answer is ``no_answer``. The
+        generator is asked ``standalone_question`` when given (a rewritten follow-up), and the
+        `Answer` keeps both.
+        """
         if not hits:
-            return Answer(question=question, text=NO_ANSWER, grounded=False)
-        generation = self.generator.generate(question, hits, list(history or ()))
+            return _fixed(
+                Answer(question=question, text=no_answer, grounded=False, standalone_question=standalone_question)
+            )
+        asked = standalone_question or question
+        generator = self.generator
+        if stream and callable(getattr(generator, "stream", None)):
+            generation_stream: GenerationStream = generator.stream(asked, hits, list(history))  # type: ignore[attr-defined]
+        else:
+            from .generate.base import GenerationStream
+
+            generation_stream = GenerationStream.of(generator.generate(asked, hits, list(history)))
+        return AnswerStream(
+            generation_stream,
+            lambda: self._answer(question, hits, generation_stream.generation, standalone_question, no_answer),
+        )
+
+    def _answer(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        generation: Generation,
+        standalone_question: str | None,
+        no_answer: str,
+    ) -> Answer:
         used = [i for i in dict.fromkeys(generation.used) if 0 <= i < len(hits)]
         citations = [self._citation(hits[i]) for i in used]
         text = generation.text.strip()
         if not text or not citations:
-            return Answer(question=question, text=text or NO_ANSWER, grounded=False)
-        return Answer(question=question, text=text, citations=citations, grounded=True)
+            return Answer(
+                question=question, text=text or no_answer, grounded=False, standalone_question=standalone_question
+            )
+        return Answer(
+            question=question, text=text, citations=citations, grounded=True, standalone_question=standalone_question
+        )
 
-    def _retrieve(self, query: str, k: int | None, min_score: float | None) -> list[Hit]:
+    def conversation(
+        self, *, memory_turns: int | None = None, use_knowledge_base: bool = True
+    ) -> Conversation:
+        """A new `Conversation` over this index: follow-up questions, and files added to the
+        conversation only. ``memory_turns`` defaults to ``Settings.memory_turns``."""
+        from .conversation import Conversation
+
+        return Conversation(self, memory_turns=memory_turns, use_knowledge_base=use_knowledge_base)
+
+    def _retrieve(
+        self, query: str, k: int | None, min_score: float | None, vector: np.ndarray | None = None
+    ) -> list[Hit]:
         if len(self.store) == 0:
             return []
-        vector = self.embedder.embed_queries([query])[0]
+        if vector is None:
+            vector = self.embedder.embed_queries([query])[0]
         return self.store.search(
             vector,
             k=k or self.settings.k,
@@ -451,6 +590,11 @@ class MediaQA:
     def export_transcript(self, source: str | os.PathLike[str], fmt: str = "srt") -> str:
         """An indexed file's transcript as ``srt``, ``vtt``, ``json`` or ``txt``."""
         return export(self.transcript(source), fmt)
+
+
+def _fixed(answer: Answer) -> AnswerStream:
+    """A stream holding an answer known in advance (no generator involved)."""
+    return AnswerStream(iter([answer.text]), lambda: answer)
 
 
 def translation_task(translate_to: str | None) -> Task:

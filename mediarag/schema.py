@@ -135,6 +135,9 @@ class Answer(BaseModel):
     text: str
     citations: list[Citation] = Field(default_factory=list)
     grounded: bool = False
+    standalone_question: str | None = Field(
+        None, description="In a conversation: the question as rewritten for retrieval."
+    )
 
 
 class SourceInfo(BaseModel):

