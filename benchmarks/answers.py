@@ -6,7 +6,7 @@
 
 For English XQuAD articles read aloud (benchmarks/spoken_xquad.py, built on first use), with the
 transcripts cached by benchmarks/retrieval.py (Whisper base, sentences rebuilt), every article is
-cut into passages by mediarag's default semantic segmenter and embedded with all-MiniLM-L6-v2.
+cut into passages by mediarag's default semantic segmenter and embedded with the default embedder (multilingual-e5-small).
 Each English question retrieves its k = 4 best passages of its own article at the default
 minimum score, and each generator answers from the same passages through
 ``MediaQA.answer_stream`` (so the no-passage rule, label mapping and citations are the
@@ -144,12 +144,13 @@ def groundedness(answer: Any) -> float:
 
 def passages_by_article(corpus: Any, timings: Any) -> dict[int, list[Any]]:
     """Default-segmenter passages of each English file, as mediarag Chunks."""
-    from mediarag.embed import SentenceTransformerEmbedder
+    from mediarag import Settings
+    from mediarag.embed import make_embedder
     from mediarag.schema import Chunk
 
     transcripts = retrieval.Transcripts(timings)
     transcripts.run(corpus.files, translate=False)
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder(Settings().embedder_model)  # the default segments with it, as MediaQA does
     chunker = next(c for c in retrieval.chunkers(quick=True) if c.name == retrieval.DEFAULT_CHUNKER)
     segmenter = chunker.make(embedder)
     out: dict[int, list[Any]] = {}
@@ -177,20 +178,20 @@ def generator_for(name: str, threads: int | None) -> Any:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from mediarag import MediaQA, Settings
-    from mediarag.embed import SentenceTransformerEmbedder
+    from mediarag.embed import make_embedder
     from mediarag.schema import Hit
 
     timings = retrieval.Timings()
     corpus = retrieval.load_corpus(retrieval.CORPUS_ROOT, args.articles, ["en"])
     chunks = passages_by_article(corpus, timings)
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder(Settings().embedder_model)
     vectors = {a: embedder.embed_passages([c.text for c in cs]) for a, cs in chunks.items()}
     per_article = max(1, args.questions // max(1, args.articles))
     questions = []
     for article in sorted(chunks):
         questions += [q for q in corpus.questions if q.article == article and "en" in q.question][:per_article]
     questions = questions[: args.questions]
-    min_score = Settings().min_score
+    min_score = Settings().min_score if Settings().min_score is not None else embedder.min_score
     retrieved = []
     for q in questions:
         scores = vectors[q.article] @ embedder.embed_queries([q.question["en"]])[0]
