@@ -214,7 +214,7 @@ class Conversation:
     def retrieve(self, query: str, k: int | None = None, min_score: float | None = None) -> list[Hit]:
         """The best passages for ``query`` from the index (when on) and the added files."""
         k = k or self.qa.settings.k
-        floor = self.qa.settings.min_score if min_score is None else min_score
+        floor = self.qa.min_score if min_score is None else min_score
         if not self.use_knowledge_base and not self.state.files:
             return []
         vector = self.qa.embedder.embed_queries([query])[0]

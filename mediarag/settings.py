@@ -39,14 +39,19 @@ class Settings(BaseModel):
 
     # Segmentation
     segmenter: Literal["semantic", "recursive", "window"] = "semantic"
-    p_size: int = Field(5, ge=1, description="semantic: similarities weighted after each sentence.")
-    order: int = Field(2, ge=1, description="semantic: neighbours a split point must be below.")
+    # Semantic defaults: the AWS sample's minima (p_size=10, order=5) within 500 characters and
+    # 120 s, passages under 150 characters merged into a neighbour: the best measured choice on
+    # spoken XQuAD (benchmarks/results/retrieval.md, "Recommended default").
+    p_size: int = Field(10, ge=1, description="semantic: similarities weighted after each sentence.")
+    order: int = Field(5, ge=1, description="semantic: neighbours a split point must be below.")
     split_below: float | None = Field(
-        0.1, description="semantic: also split between consecutive sentences less similar than this."
+        None,
+        description="semantic: also split between consecutive sentences less similar than this "
+        "(on the embedder's scale: multilingual-e5's unrelated sentences score ~0.8, MiniLM's ~0.1).",
     )
     min_passage_seconds: float = Field(0.0, ge=0)
     max_passage_seconds: float = Field(120.0, gt=0)
-    min_passage_chars: int = Field(0, ge=0)
+    min_passage_chars: int = Field(150, ge=0)
     max_passage_chars: int = Field(500, gt=0)
     chunk_size: int = Field(500, gt=0, description="recursive: characters per chunk.")
     chunk_overlap: int = Field(0, ge=0, description="recursive: characters shared by neighbours.")

@@ -113,7 +113,8 @@ def test_entry_point_writes_one_index_per_instance(shards):
 def test_merge_opens_the_instances_output_as_one_index(shards, tmp_path, embedder):
     merged = tmp_path / "merged"
     assert main(["merge", str(shards), "--index", str(merged)]) == 0
-    qa = MediaQA(settings=Settings(index_dir=merged), embedder=embedder)
+    # the default embedder, as the entry point and the CLI use
+    qa = MediaQA(settings=Settings(index_dir=merged))
     assert sorted(qa.sources()) == ["s3://media/batch/talks/fleurs-en-000.ogg", "s3://media/batch/talks/jfk.flac"]
     hit = qa.search("ask not what your country can do for you")[0]
     assert hit.source == "s3://media/batch/talks/jfk.flac" and hit.link.startswith("s3://media/batch/talks/jfk.flac#t=")
@@ -138,7 +139,7 @@ def test_merge_opens_the_instances_output_as_one_index(shards, tmp_path, embedde
     assert (merged / "manifest.json").read_bytes() == before  # nothing partial was committed
 
 
-def test_merge_from_and_to_s3(shards, moto_server, monkeypatch, tmp_path, embedder):
+def test_merge_from_and_to_s3(shards, moto_server, monkeypatch, tmp_path):
     from mediarag.aws.s3 import S3
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server)
@@ -151,6 +152,7 @@ def test_merge_from_and_to_s3(shards, moto_server, monkeypatch, tmp_path, embedd
             s3.upload(path, f"s3://outputs/job-1/{path.relative_to(shards).as_posix()}")
     assert find_shards("s3://outputs/job-1") == ["s3://outputs/job-1/algo-1/index/", "s3://outputs/job-1/algo-2/index/"]
     assert main(["merge", "s3://outputs/job-1/", "--index", "s3://indexes/batch"]) == 0
-    qa = MediaQA(settings=Settings(index_url="s3://indexes/batch"), embedder=embedder)
+    # the default embedder, as the entry point and the CLI use
+    qa = MediaQA(settings=Settings(index_url="s3://indexes/batch"))
     assert len(qa.sources()) == 2
     assert qa.ask("What did Kennedy ask his fellow Americans?").citations[0].source == "s3://media/batch/talks/jfk.flac"

@@ -350,13 +350,14 @@ def test_translate_errors_name_the_service():
         AmazonTranslator("en", client=client).translate([Segment(start=0, end=1, text="Hola.", language="es")])
 
 
-def test_cli_with_an_index_on_s3(s3, data_dir, tiny_en, embedder, capsys):
+def test_cli_with_an_index_on_s3(s3, data_dir, tiny_en, capsys):
     from mediarag.cli import main
 
     bucket(s3, "cli-index")
     assert main(["sources", "--index", "s3://cli-index/idx"]) == 1
     assert "no index at s3://cli-index/idx" in capsys.readouterr().err
-    qa = MediaQA(settings=Settings(index_url="s3://cli-index/idx", segmenter="window"), transcriber=tiny_en, embedder=embedder)
+    # the default embedder, as the CLI uses
+    qa = MediaQA(settings=Settings(index_url="s3://cli-index/idx", segmenter="window"), transcriber=tiny_en)
     assert qa.ingest(data_dir / "jfk.flac").ok
     assert main(["sources", "--index", "s3://cli-index/idx", "--json"]) == 0
     sources = json.loads(capsys.readouterr().out)["sources"]
