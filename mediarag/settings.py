@@ -39,11 +39,12 @@ class Settings(BaseModel):
 
     # Segmentation
     segmenter: Literal["semantic", "recursive", "window"] = "semantic"
-    # Semantic defaults: the AWS sample's minima (p_size=10, order=5) within 500 characters and
-    # 120 s, passages under 150 characters merged into a neighbour: the best measured choice on
-    # spoken XQuAD (benchmarks/results/retrieval.md, "Recommended default").
-    p_size: int = Field(10, ge=1, description="semantic: similarities weighted after each sentence.")
-    order: int = Field(5, ge=1, description="semantic: neighbours a split point must be below.")
+    # Semantic defaults: fine minima (p_size=5, order=2) within 500 characters and 120 s. On spoken
+    # XQuAD they tie the best measured chunker within noise (benchmarks/README.md), and unlike the
+    # AWS sample's coarser p_size=10/order=5 they keep apart topics that change every sentence or
+    # two (ten unrelated clips in a row, tests/data/fleurs_en_concat.ogg).
+    p_size: int = Field(5, ge=1, description="semantic: similarities weighted after each sentence.")
+    order: int = Field(2, ge=1, description="semantic: neighbours a split point must be below.")
     split_below: float | None = Field(
         None,
         description="semantic: also split between consecutive sentences less similar than this "
@@ -51,7 +52,7 @@ class Settings(BaseModel):
     )
     min_passage_seconds: float = Field(0.0, ge=0)
     max_passage_seconds: float = Field(120.0, gt=0)
-    min_passage_chars: int = Field(150, ge=0)
+    min_passage_chars: int = Field(0, ge=0)
     max_passage_chars: int = Field(500, gt=0)
     chunk_size: int = Field(500, gt=0, description="recursive: characters per chunk.")
     chunk_overlap: int = Field(0, ge=0, description="recursive: characters shared by neighbours.")

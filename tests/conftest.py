@@ -85,6 +85,16 @@ def whisper_base():
 
 
 @pytest.fixture(scope="session")
+def e5():
+    """The default embedder (multilingual-e5-small), for indexes that the CLI opens with defaults."""
+    from mediarag.embed import E5Embedder
+
+    e = E5Embedder()
+    e.warm_up()
+    return e
+
+
+@pytest.fixture(scope="session")
 def embedder():
     from mediarag.embed import SentenceTransformerEmbedder
 

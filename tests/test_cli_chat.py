@@ -27,8 +27,8 @@ def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def index(tiny_en, embedder) -> Path:
-    return media_index(tiny_en, embedder)
+def index(tiny_en, e5) -> Path:
+    return media_index(tiny_en, e5)  # the CLI opens it with the default embedder
 
 
 def test_chat_reads_questions_from_stdin_with_a_file_and_commands(index, tmp_path):

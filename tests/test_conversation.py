@@ -18,7 +18,10 @@ def index(tiny_en, embedder):
 
 @pytest.fixture()
 def qa(index, tiny_en, embedder):
-    return MediaQA(index, transcriber=tiny_en, embedder=embedder)  # extractive generator
+    # Conversation mechanics are under test, not the threshold: a floor below MiniLM's measured
+    # default keeps the passages these questions need, and still rejects a bare "Who praised it?".
+    settings = Settings(min_score=0.2)
+    return MediaQA(index, settings=settings, transcriber=tiny_en, embedder=embedder)  # extractive generator
 
 
 NOTES = """Project Falcon status notes.

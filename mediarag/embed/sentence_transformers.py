@@ -13,8 +13,9 @@ from ..weights import resolve_embedder
 
 #: Query batches up to this size are embedded on one thread (latency, not throughput).
 SMALL_BATCH = 4
-#: all-MiniLM-L6-v2's threshold that best told answerable from unanswerable questions on spoken
-#: XQuAD (English; benchmarks/results/retrieval.md). Used for other models unless one is given.
+#: all-MiniLM-L6-v2 on spoken XQuAD (English; benchmarks/results/retrieval.md): keeps 96 % of
+#: answerable questions and rejects 76 % of unanswerable ones (the accuracy-best 0.41 would turn
+#: 12 % of answerable ones away). Used for other models unless one is given.
 MINILM_MIN_SCORE = 0.35
 
 
