@@ -21,18 +21,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e '.[dev,llm]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e '.[dev,llm,app]'
 	touch $@
 
 demo: install
 	$(BIN)/mediarag ingest $(DEMO_MEDIA) --index $(DEMO_INDEX)
 	$(BIN)/mediarag ask "What did Kennedy ask his fellow Americans to do?" --index $(DEMO_INDEX)
 
-# Debian packages: espeak-ng speaks the benchmark corpus (and the tests of its builder).
+# Debian packages: espeak-ng speaks the benchmark corpus (and the tests of its builder);
+# chromium and chromium-driver run the chat app's end-to-end test (no browser download).
+SYSTEM_PACKAGES := espeak-ng chromium chromium-driver
 system-deps:
-	@command -v espeak-ng >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq espeak-ng; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq espeak-ng; fi; }
+	@command -v espeak-ng >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES); \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq $(SYSTEM_PACKAGES); fi; }
 
 test: install system-deps
 	$(BIN)/python -m pytest -q

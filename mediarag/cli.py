@@ -108,6 +108,21 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sources", help="list the indexed files")
     index_arg(p)
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser(
+        "app",
+        help="serve the chat app in the browser (needs the app extra)",
+        description="Serve the chat app: ask questions, play cited moments, add files to a "
+        "conversation or to the library. Prints the URL it serves on.",
+    )
+    index_arg(p)
+    p.add_argument("--port", type=int, default=8501, help="port to serve on (default 8501)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0: all)")
+    p.add_argument("--data-dir", type=Path, default=Path("mediarag-app"),
+                   help="where uploaded files are stored (default ./mediarag-app)")  # fmt: skip
+    p.add_argument("--max-upload-mb", type=int, default=200, metavar="MB", help="largest upload (default 200)")
+    model_args(p)
+    generator_args(p)
     return parser
 
 
@@ -124,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "search": _search,
             "transcribe": _transcribe,
             "sources": _sources,
+            "app": _app,
         }[args.command]
         return handler(args)
     except ConfigError as exc:
@@ -137,16 +153,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _qa(args: argparse.Namespace, **overrides: Any):  # type: ignore[no-untyped-def]
-    from .qa import MediaQA
+def _settings(args: argparse.Namespace, **overrides: Any):  # type: ignore[no-untyped-def]
     from .settings import Settings
 
     where = {"index_url": args.index} if args.index.lower().startswith("s3://") else {"index_dir": Path(args.index)}
     try:
-        settings = Settings(**where, **overrides)
+        return Settings(**where, **overrides)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    return MediaQA(settings=settings)
+
+
+def _qa(args: argparse.Namespace, **overrides: Any):  # type: ignore[no-untyped-def]
+    from .qa import MediaQA
+
+    return MediaQA(settings=_settings(args, **overrides))
 
 
 def _model_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -179,6 +199,16 @@ def _ingest(args: argparse.Namespace) -> int:
         for failure in report.failed:
             print(f"FAILED   {failure.error}", file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def _app(args: argparse.Namespace) -> int:
+    from .app import AppConfig, serve
+
+    if args.max_upload_mb < 1:
+        raise ConfigError(f"--max-upload-mb must be at least 1, got {args.max_upload_mb}")
+    settings = _settings(args, **_model_settings(args), **_generator_settings(args))
+    config = AppConfig(settings=settings, data_dir=args.data_dir, max_upload_mb=args.max_upload_mb)
+    return serve(config, host=args.host, port=args.port)
 
 
 def _citation_json(c: Any) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from .errors import ConfigError, MediaError
 from .generate.prompt import heuristic_rewrite
 from .links import is_text_source
 from .media import file_sha256
-from .schema import Answer, Chunk, Hit, Message
+from .progress import FileProgress
+from .schema import Answer, Chunk, Hit, Message, Transcript
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,6 +33,9 @@ class AttachedFile(BaseModel):
     language: str | None = None
     duration: float | None = Field(None, description="Media only: seconds of audio.")
     chunks: list[Chunk] = Field(default_factory=list)
+    transcript: Transcript | None = Field(
+        None, description="Media only: the timed sentences (`mediarag.export` writes SRT or VTT)."
+    )
 
 
 class ConversationState(BaseModel):
@@ -120,12 +124,19 @@ class Conversation:
 
     # Files -------------------------------------------------------------------------------------
 
-    def add_file(self, path: str | os.PathLike[str], *, language: str | None = None) -> AttachedFile:
+    def add_file(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        language: str | None = None,
+        progress: FileProgress | None = None,
+    ) -> AttachedFile:
         """Add a text (.txt, .md, .rst) or audio/video file to this conversation only.
 
-        Media is transcribed and split into passages like an ingested file; text is cut into
-        passages of at most ``Settings.max_passage_chars`` characters at paragraph and sentence
-        breaks. Adding a file again replaces it.
+        Media is transcribed and split into passages like an ingested file (``progress`` is
+        called as it is transcribed); text is cut into passages of at most
+        ``Settings.max_passage_chars`` characters at paragraph and sentence breaks. Adding a file
+        again replaces it.
         """
         file = Path(path).expanduser()
         if not file.is_file():
@@ -135,11 +146,13 @@ class Conversation:
         if is_text_source(source):
             attached = self._text_file(file, source, sha)
         else:
-            from .qa import translation_task
+            from .qa import stored_transcript, translation_task
 
             task = translation_task(self.qa.settings.translate_to)
             language = language or self.qa.settings.language
-            transcript, _, chunks = self.qa._passages(file, source, sha, language, task, id_prefix="conv-")
+            transcript, sentences, chunks = self.qa._passages(
+                file, source, sha, language, task, id_prefix="conv-", progress=progress
+            )
             attached = AttachedFile(
                 source=source,
                 kind="media",
@@ -147,6 +160,7 @@ class Conversation:
                 language=transcript.language,
                 duration=transcript.duration,
                 chunks=chunks,
+                transcript=stored_transcript(transcript, source, sentences),
             )
         self.remove_file(source)
         self.state.files.append(attached)

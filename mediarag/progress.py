@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
+
+#: Called during ingest and `Conversation.add_file` with a file's source, the seconds of its
+#: audio transcribed so far, and its duration in seconds (an app's progress bar, a log line).
+FileProgress = Callable[[str, float, float], None]
 
 
 def progress_enabled() -> bool:

@@ -14,7 +14,7 @@ from .errors import ConfigError, MediaError, MediaRagError
 from .export import export
 from .links import is_url, media_link
 from .media import decode_audio, file_sha256, find_media
-from .progress import progress_bar
+from .progress import FileProgress, progress_bar
 from .schema import Answer, Chunk, Citation, Hit, Message, Segment, SourceInfo, Task, Transcript
 from .sentences import merge_sentences
 from .settings import Settings
@@ -292,6 +292,7 @@ class MediaQA:
         translate_to: str | None = None,
         prune: bool = False,
         base_url: str | None = None,
+        progress: FileProgress | None = None,
     ) -> IngestReport:
         """Transcribe, segment, embed and index media files.
 
@@ -305,6 +306,7 @@ class MediaQA:
         replaced. Each file is committed to the index as soon as it is done, so an interruption
         loses at most the file in progress. A file that fails is reported in ``failed`` and the
         others go on. ``prune=True`` also removes indexed local files that no longer exist.
+        ``progress`` is called as each file is transcribed (`mediarag.progress.FileProgress`).
         """
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
@@ -327,7 +329,7 @@ class MediaQA:
             for path, source in files:
                 bar.set_postfix_str(source.rsplit("/", 1)[-1], refresh=True)
                 try:
-                    info = self._ingest_one(path, source, language, task)
+                    info = self._ingest_one(path, source, language, task, progress)
                 except MediaRagError as exc:
                     report.failed.append(IngestFailure(source=source, error=_message(exc, source)))
                 except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
@@ -359,22 +361,24 @@ class MediaQA:
 
         return S3(self.aws_config)
 
-    def _ingest_one(self, path: Path | None, source: str, language: str | None, task: Task) -> SourceInfo | None:
+    def _ingest_one(
+        self, path: Path | None, source: str, language: str | None, task: Task, progress: FileProgress | None
+    ) -> SourceInfo | None:
         if path is not None:
-            return self._ingest_file(path, source, language, task)
+            return self._ingest_file(path, source, language, task, progress)
         with self._s3().downloaded(source) as local:
-            return self._ingest_file(local, source, language, task)
+            return self._ingest_file(local, source, language, task, progress)
 
-    def _ingest_file(self, path: Path, source: str, language: str | None, task: Task) -> SourceInfo | None:
+    def _ingest_file(
+        self, path: Path, source: str, language: str | None, task: Task, progress: FileProgress | None
+    ) -> SourceInfo | None:
         sha = file_sha256(path)
         known = self.store.sources().get(source)
         if known is not None and known.sha256 == sha and known.task == task:
             return None
-        transcript, sentences, chunks = self._passages(path, source, sha, language, task)
+        transcript, sentences, chunks = self._passages(path, source, sha, language, task, progress=progress)
         vectors = self.embedder.embed_passages([c.text for c in chunks])
-        stored = transcript.model_copy(
-            update={"source": source, "segments": [s.model_copy(update={"words": ()}) for s in sentences]}
-        )
+        stored = stored_transcript(transcript, source, sentences)
         info = SourceInfo(
             source=source,
             sha256=sha,
@@ -393,20 +397,32 @@ class MediaQA:
         return info
 
     def _passages(
-        self, path: Path, source: str, sha: str, language: str | None, task: Task, id_prefix: str = ""
+        self,
+        path: Path,
+        source: str,
+        sha: str,
+        language: str | None,
+        task: Task,
+        id_prefix: str = "",
+        progress: FileProgress | None = None,
     ) -> tuple[Transcript, list[Segment], list[Chunk]]:
         """Transcribe one media file and split it into timed sentences and passages."""
         audio = decode_audio(path)
-        with progress_bar(
-            total=round(audio.duration, 1), desc=f"Transcribing {path.name}", unit="s"
-        ) as bar:
+        duration = audio.duration
+        with progress_bar(total=round(duration, 1), desc=f"Transcribing {path.name}", unit="s") as bar:
 
             def advance(done: float) -> None:
                 bar.update(max(0.0, round(done, 1) - bar.n))
+                if progress is not None:
+                    progress(source, min(done, duration), duration)
 
+            if progress is not None:
+                progress(source, 0.0, duration)
             transcript = self.transcriber.transcribe(
                 audio, language=language, task=task, progress=advance
             )
+            if progress is not None:
+                progress(source, duration, duration)
         del audio
         sentences = merge_sentences(transcript.segments)
         passages = self.segmenter.split(sentences) if sentences else []
@@ -590,6 +606,12 @@ class MediaQA:
     def export_transcript(self, source: str | os.PathLike[str], fmt: str = "srt") -> str:
         """An indexed file's transcript as ``srt``, ``vtt``, ``json`` or ``txt``."""
         return export(self.transcript(source), fmt)
+
+
+def stored_transcript(transcript: Transcript, source: str, sentences: Sequence[Segment]) -> Transcript:
+    """The transcript as kept with an index or a conversation: its sentences, without words."""
+    segments = [s.model_copy(update={"words": ()}) for s in sentences]
+    return transcript.model_copy(update={"source": source, "segments": segments})
 
 
 def _fixed(answer: Answer) -> AnswerStream:

@@ -5,11 +5,16 @@ built once per module)."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
+import json
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -75,3 +80,65 @@ def media_index(transcriber, embedder) -> Path:
     report2 = windows.ingest([spoken_injection()])
     assert report.ok and report2.ok and len(report.ingested) + len(report2.ingested) == 3, (report, report2)
     return index
+
+
+# An OpenAI-compatible endpoint on loopback ---------------------------------------------------
+
+API_KEY = "sk-test-0123"
+
+
+class ChatHandler(BaseHTTPRequestHandler):
+    """/v1/chat/completions backed by the real model; /stall/v1/... never answers in time."""
+
+    requests: list[dict] = []
+    lock = threading.Lock()
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+        if self.path.startswith("/stall/"):
+            time.sleep(3)
+            return self._json(200, {"choices": []})
+        if self.path != "/v1/chat/completions":
+            return self._json(404, {"error": {"message": f"no route {self.path}"}})
+        if self.headers.get("Authorization") != f"Bearer {API_KEY}":
+            return self._json(401, {"error": {"message": "Incorrect API key provided"}})
+        options = dict(
+            messages=body["messages"], max_tokens=body.get("max_tokens", 64),
+            temperature=body.get("temperature", 0.0), stop=body.get("stop") or None, seed=0,
+        )  # fmt: skip
+        with type(self).lock:  # one llama.cpp context: one request at a time
+            if not body.get("stream"):
+                reply = qwen().llm.create_chat_completion(**options)
+                return self._json(200, reply)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for chunk in qwen().llm.create_chat_completion(stream=True, **options):
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            self.wfile.write(b"data: [DONE]\n\n")
+
+    def _json(self, status, payload):
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@contextlib.contextmanager
+def chat_server():
+    """An OpenAI-compatible server on 127.0.0.1 (`ChatHandler`); yields its root URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ChatHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -1,0 +1,189 @@
+"""What the app's pages share: one set of models and one index per process, generators chosen in
+the UI, and the small formatting rules of the page. Nothing here imports Streamlit."""
+
+from __future__ import annotations
+
+import contextlib
+import mimetypes
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from ..links import clock, is_text_source, is_url
+from ..progress import FileProgress
+from ..qa import IngestReport, MediaQA
+from ..schema import Citation
+from ..settings import Settings
+from .config import AppConfig
+from .uploads import display_name
+
+if TYPE_CHECKING:
+    from ..generate.base import Generator
+
+GeneratorKind = Literal["extractive", "local", "openai", "sagemaker"]
+
+#: The generator choices, as the page names them.
+GENERATOR_LABELS: dict[str, str] = {
+    "extractive": "Extractive (sentences from the passages, no model)",
+    "local": "Local LLM (llama.cpp, GGUF)",
+    "openai": "OpenAI-compatible endpoint",
+    "sagemaker": "SageMaker endpoint",
+}
+
+_VIDEO = frozenset({".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".mpeg", ".mpg", ".ts"})
+_AUDIO_TYPES = {".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg",
+                ".m4a": "audio/mp4", ".aac": "audio/aac", ".wav": "audio/wav", ".mp3": "audio/mpeg"}  # fmt: skip
+
+
+class GeneratorChoice(BaseModel):
+    """The answer generator chosen in the UI; fields that the chosen kind does not use are ignored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: GeneratorKind = "extractive"
+    llm_model: str | None = None
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    generator_endpoint: str | None = None
+    aws_region: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GeneratorChoice:
+        return cls(
+            kind=settings.generator,
+            llm_model=settings.llm_model,
+            openai_base_url=settings.openai_base_url,
+            openai_api_key=settings.openai_api_key,
+            generator_endpoint=settings.generator_endpoint,
+            aws_region=settings.aws_region,
+        )
+
+    def apply(self, settings: Settings) -> Settings:
+        """``settings`` with this generator (validated: a bad value raises ``ValueError``)."""
+        update = {"generator": self.kind}
+        for name in ("llm_model", "openai_base_url", "openai_api_key", "generator_endpoint", "aws_region"):
+            value = getattr(self, name)
+            if value not in (None, ""):
+                update[name] = value
+        return Settings.model_validate({**settings.model_dump(), **update})
+
+    def describe(self) -> str:
+        """One line for the page: which generator answers."""
+        if self.kind == "local":
+            return f"local LLM {self.llm_model or 'qwen2.5-0.5b'}"
+        if self.kind == "openai":
+            return f"{self.llm_model or '$OPENAI_MODEL'} at {self.openai_base_url or '$OPENAI_BASE_URL'}"
+        if self.kind == "sagemaker":
+            return f"SageMaker endpoint {self.generator_endpoint or '$falcon_ep_name'}"
+        return "extractive answers"
+
+    def _key(self) -> str:
+        secret = self.openai_api_key.get_secret_value() if self.openai_api_key else ""
+        return self.model_dump_json(exclude={"openai_api_key"}) + secret
+
+
+@dataclass(frozen=True)
+class LibraryEntry:
+    """One indexed file as the library view lists it."""
+
+    source: str
+    name: str
+    duration: float
+    language: str
+    passages: int
+
+
+@dataclass(frozen=True)
+class Player:
+    """How the page plays a source: an audio or video element, with the media type to announce."""
+
+    kind: Literal["audio", "video"]
+    mime: str
+
+
+class Engine:
+    """The models, the index and the generators one app process shares between browser sessions.
+
+    Ingest into the index is serialized, and so are answers from a local LLM (one llama.cpp
+    model is not safe to call from two sessions at once).
+    """
+
+    def __init__(self, config: AppConfig) -> None:
+        self.config = config
+        self._base = MediaQA(settings=config.settings)
+        self._generators: dict[str, Generator] = {}
+        self._lock = threading.Lock()  # guards _generators
+        self._ingest_lock = threading.Lock()
+        self._local_lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Load the transcriber and the embedder now (the generator loads when first chosen)."""
+        self._base.warm_up(ingest=True)
+
+    def qa(self, choice: GeneratorChoice | None = None) -> MediaQA:
+        """A `MediaQA` over the shared models and index, answering with ``choice``'s generator
+        (built and warmed up on first use; errors such as a missing model raise here)."""
+        choice = choice or GeneratorChoice.from_settings(self.config.settings)
+        settings = choice.apply(self.config.settings)
+        with self._lock:
+            generator = self._generators.get(choice._key())
+        if generator is None:
+            generator = MediaQA(settings=settings).generator
+            generator.warm_up()
+            with self._lock:
+                generator = self._generators.setdefault(choice._key(), generator)
+        base = self._base
+        return MediaQA(
+            settings=settings,
+            transcriber=base.transcriber,
+            segmenter=base.segmenter,
+            embedder=base.embedder,
+            store=base.store,
+            generator=generator,
+        )
+
+    @contextlib.contextmanager
+    def answering(self, qa: MediaQA) -> Iterator[None]:
+        """Hold while an answer is generated: serializes the local LLM, lets others run freely."""
+        with self._local_lock if qa.settings.generator == "local" else contextlib.nullcontext():
+            yield
+
+    def library(self) -> list[LibraryEntry]:
+        """The indexed files, by name."""
+        entries = [
+            LibraryEntry(info.source, display_name(info.source), info.duration, info.language, info.chunks)
+            for info in self._base.store.sources().values()
+        ]
+        return sorted(entries, key=lambda e: (e.name.lower(), e.source))
+
+    def ingest(self, paths: Iterable[Path], progress: FileProgress | None = None) -> IngestReport:
+        """Index files (one at a time across sessions); failures are in the report."""
+        with self._ingest_lock:
+            return self._base.ingest(list(paths), progress=progress)
+
+    def transcript_export(self, source: str, fmt: str) -> str:
+        """An indexed file's transcript as ``srt``, ``vtt``, ``txt`` or ``json``."""
+        return self._base.export_transcript(source, fmt)
+
+
+def citation_label(citation: Citation) -> str:
+    """``name · mm:ss-mm:ss`` (a text document: its name only)."""
+    name = display_name(citation.source)
+    if is_text_source(citation.source):
+        return name
+    return f"{name} · {clock(citation.start)}-{clock(citation.end)}"
+
+
+def player_for(source: str) -> Player | None:
+    """How to play ``source`` in the page, or None when the browser cannot fetch it (a text
+    document, an ``s3://`` object)."""
+    if is_text_source(source) or (is_url(source) and not source.lower().startswith(("http://", "https://"))):
+        return None
+    suffix = Path(source.split("?", 1)[0].split("#", 1)[0]).suffix.lower()
+    if suffix in _VIDEO:
+        return Player("video", mimetypes.guess_type(f"x{suffix}")[0] or "video/mp4")
+    return Player("audio", _AUDIO_TYPES.get(suffix) or mimetypes.guess_type(f"x{suffix}")[0] or "audio/wav")

@@ -1,0 +1,351 @@
+"""The chat app's page (Streamlit). Start it with ``mediarag app --index DIR``; see docs/app.md.
+
+The page reads its configuration from ``$MEDIARAG_APP_CONFIG`` (`AppConfig.to_env`). Every
+action that can fail shows its error as a message; no traceback reaches the browser.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from mediarag.app.config import AppConfig
+from mediarag.app.engine import (
+    GENERATOR_LABELS,
+    Engine,
+    GeneratorChoice,
+    citation_label,
+    player_for,
+)
+from mediarag.app.uploads import CONVERSATION_EXTENSIONS, LIBRARY_EXTENSIONS, display_name, store_upload
+from mediarag.errors import MediaRagError
+from mediarag.export import export
+from mediarag.links import clock, is_url
+from mediarag.schema import Answer, Citation
+
+log = logging.getLogger("mediarag.app")
+
+
+@st.cache_resource(show_spinner="Loading the speech and embedding models…")
+def _engine(config_json: str) -> Engine:
+    engine = Engine(AppConfig.model_validate_json(config_json))
+    engine.warm_up()
+    return engine
+
+
+@contextmanager
+def reported(action: str) -> Iterator[None]:
+    """Show a failure of ``action`` as an error message instead of a traceback."""
+    try:
+        yield
+    except (MediaRagError, ValueError, OSError) as exc:
+        st.error(f"{action}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the user sees a message; the log keeps the details
+        log.exception("%s failed", action)
+        st.error(f"{action} failed: {type(exc).__name__}: {exc}")
+
+
+def _uploader_types(extensions: frozenset[str]) -> list[str]:
+    return sorted(e.lstrip(".") for e in extensions)
+
+
+# Session ---------------------------------------------------------------------------------------
+
+
+def _session(engine: Engine) -> Any:
+    ss = st.session_state
+    if "chat" not in ss:
+        ss.choice = GeneratorChoice.from_settings(engine.config.settings)
+        ss.chat = engine.qa(ss.choice).conversation()
+        ss.turns = []  # [{"question": str, "answer": Answer}]
+        ss.playing = None  # (turn, citation) whose player is shown
+        ss.added = set()  # uploader file ids already added to the conversation
+        ss.library_uploads = 0  # bumps the library uploader's key to clear it after ingest
+        ss.ingest_report = None
+    return ss
+
+
+# Sidebar ---------------------------------------------------------------------------------------
+
+
+def _generator_settings(engine: Engine, ss: Any) -> None:
+    with st.expander("Answer generator", expanded=False):
+        st.caption(f"Now: {ss.choice.describe()}")
+        kinds = list(GENERATOR_LABELS)
+        kind = st.selectbox(
+            "Generator", kinds, index=kinds.index(ss.choice.kind), format_func=GENERATOR_LABELS.get, key="gen_kind"
+        )
+        fields: dict[str, Any] = {"kind": kind}
+        if kind == "local":
+            fields["llm_model"] = st.text_input(
+                "Model", value=ss.choice.llm_model or "qwen2.5-0.5b", key="gen_local_model",
+                help="qwen2.5-0.5b (packaged), qwen2.5-1.5b, smollm2-135m, a .gguf file or a hub repository",
+            )  # fmt: skip
+        elif kind == "openai":
+            fields["openai_base_url"] = st.text_input(
+                "Base URL", value=ss.choice.openai_base_url or "", placeholder="http://localhost:11434/v1", key="gen_url"
+            )
+            fields["llm_model"] = st.text_input("Model", value=ss.choice.llm_model or "", key="gen_openai_model")
+            fields["openai_api_key"] = st.text_input("API key", type="password", key="gen_key") or None
+        elif kind == "sagemaker":
+            fields["generator_endpoint"] = st.text_input(
+                "Endpoint name", value=ss.choice.generator_endpoint or "", key="gen_endpoint"
+            )
+            fields["aws_region"] = st.text_input("AWS region", value=ss.choice.aws_region or "", key="gen_region")
+        if st.button("Apply", key="gen_apply"):
+            with reported("Changing the generator"), st.spinner("Preparing the generator…"):
+                choice = GeneratorChoice(**{k: (v or None) if k != "kind" else v for k, v in fields.items()})
+                ss.chat.qa = engine.qa(choice)
+                ss.choice = choice
+                st.success(f"Answers now come from {choice.describe()}.")
+
+
+def _add_to_conversation(engine: Engine, ss: Any) -> None:
+    uploads = st.file_uploader(
+        "Add text, audio or video to this conversation",
+        type=_uploader_types(CONVERSATION_EXTENSIONS),
+        accept_multiple_files=True,
+        key="conversation_upload",
+        max_upload_size=engine.config.max_upload_mb,
+    )
+    for upload in uploads or []:
+        if upload.file_id in ss.added:
+            continue
+        ss.added.add(upload.file_id)
+        with reported(f"Adding {upload.name}"):
+            stored = store_upload(
+                engine.config.uploads_dir, upload.name, upload, max_bytes=engine.config.max_upload_bytes
+            )
+            with st.status(f"Transcribing {stored.name}…", expanded=True) as status:
+                bar = st.progress(0.0, text="starting")
+
+                def advance(_source: str, done: float, total: float) -> None:
+                    bar.progress(min(done / total, 1.0) if total else 1.0, text=f"{clock(done)} of {clock(total)}")
+
+                try:
+                    attached = ss.chat.add_file(stored.path, progress=advance)
+                except BaseException:
+                    stored.path.unlink(missing_ok=True)
+                    status.update(label=f"Could not add {stored.name}", state="error")
+                    raise
+                status.update(label=f"Added {stored.name}: {len(attached.chunks)} passages", state="complete")
+
+
+def _conversation_files(ss: Any) -> None:
+    for attached in ss.chat.files:
+        name = display_name(attached.source)
+        about = "text" if attached.kind == "text" else f"{clock(attached.duration or 0)} · {attached.language}"
+        with st.expander(f"{name} · {about}"):
+            if attached.transcript is not None:
+                _transcript_view(
+                    attached.source,
+                    "\n".join(f"[{clock(s.start)}] {s.text}" for s in attached.transcript.segments),
+                    lambda fmt, t=attached.transcript: export(t, fmt),
+                    key=f"conv-{attached.sha256[:12]}",
+                )
+            else:
+                st.caption(" ".join(c.text for c in attached.chunks)[:2000])
+            if st.button("Remove from the conversation", key=f"remove-{attached.sha256[:12]}"):
+                ss.chat.remove_file(attached.source)
+                st.rerun()
+
+
+def _transcript_view(source: str, text: str, render: Any, *, key: str) -> None:
+    st.text_area("Transcript", text, height=200, disabled=True, key=f"text-{key}")
+    stem = Path(display_name(source)).stem
+    left, right = st.columns(2)
+    for column, fmt, mime in ((left, "srt", "application/x-subrip"), (right, "vtt", "text/vtt")):
+        column.download_button(
+            f"Download .{fmt}", render(fmt), file_name=f"{stem}.{fmt}", mime=mime, key=f"dl-{fmt}-{key}"
+        )
+
+
+def sidebar(engine: Engine, ss: Any) -> str:
+    with st.sidebar:
+        st.title("mediarag")
+        view = st.radio("View", ["Chat", "Library"], horizontal=True, key="view", label_visibility="collapsed")
+        ss.chat.use_knowledge_base = st.toggle(
+            "Use knowledge base",
+            value=ss.chat.use_knowledge_base,
+            key="use_kb",
+            help="On: answers come from the indexed library and this conversation's files. "
+            "Off: from this conversation's files only.",
+        )
+        _generator_settings(engine, ss)
+        st.subheader("This conversation")
+        _add_to_conversation(engine, ss)
+        _conversation_files(ss)
+        if st.button("New conversation", key="new_chat"):
+            for name in ("chat", "turns", "playing", "added"):
+                ss.pop(name, None)
+            ss.pop("conversation_upload", None)
+            st.rerun()
+    return view
+
+
+# Chat ------------------------------------------------------------------------------------------
+
+
+def _player(citation: Citation) -> None:
+    player = player_for(citation.source)
+    if player is None:
+        st.caption("This source cannot be played here.")
+        return
+    if not is_url(citation.source) and not Path(citation.source).is_file():
+        st.error(f"{display_name(citation.source)} is no longer at {citation.source}")
+        return
+    start = int(citation.start)
+    with reported(f"Playing {display_name(citation.source)}"):
+        if player.kind == "video":
+            st.video(citation.source, format=player.mime, start_time=start, autoplay=True)
+        else:
+            st.audio(citation.source, format=player.mime, start_time=start, autoplay=True)
+
+
+def _sources(turn: int, answer: Answer, ss: Any) -> None:
+    if not answer.citations:
+        return
+    st.markdown("**Sources**")
+    for n, citation in enumerate(answer.citations, start=1):
+        with st.container(border=True):
+            text, button = st.columns([5, 1])
+            text.markdown(f"**[{n}] {citation_label(citation)}**")
+            text.caption(citation.text)
+            if player_for(citation.source) is not None and button.button(
+                f"▶ {clock(citation.start)}", key=f"play-{turn}-{n}", help="Play from this moment"
+            ):
+                ss.playing = (turn, n)
+            if ss.playing == (turn, n):
+                _player(citation)
+
+
+def chat_view(engine: Engine, ss: Any) -> None:
+    if not ss.turns:
+        where = "the library and the files you add" if ss.chat.use_knowledge_base else "the files you add"
+        st.info(f"Ask a question about {where}. Each answer cites the file and the moment it comes from.")
+    for turn, item in enumerate(ss.turns):
+        with st.chat_message("user"):
+            st.markdown(item["question"])
+        with st.chat_message("assistant"):
+            st.markdown(item["answer"].text)
+            _sources(turn, item["answer"], ss)
+    question = st.chat_input("Ask about your media")
+    if not question:
+        return
+    with st.chat_message("user"):
+        st.markdown(question)
+    with st.chat_message("assistant"), reported("Answering"):
+        reply = ss.chat.ask_stream(question)
+        with engine.answering(ss.chat.qa):
+            st.write_stream(reply)
+        answer = reply.answer
+        ss.turns.append({"question": question, "answer": answer})
+        _sources(len(ss.turns) - 1, answer, ss)
+
+
+# Library ---------------------------------------------------------------------------------------
+
+
+def _ingest(engine: Engine, ss: Any) -> None:
+    st.subheader("Add to the library")
+    uploads = st.file_uploader(
+        "Audio or video files",
+        type=_uploader_types(LIBRARY_EXTENSIONS),
+        accept_multiple_files=True,
+        key=f"library_upload_{ss.library_uploads}",
+        max_upload_size=engine.config.max_upload_mb,
+    )
+    if not st.button("Ingest", disabled=not uploads, key="ingest"):
+        return
+    stored, problems = [], []
+    for upload in uploads or []:
+        try:
+            stored.append(
+                store_upload(
+                    engine.config.library_dir, upload.name, upload,
+                    max_bytes=engine.config.max_upload_bytes, extensions=LIBRARY_EXTENSIONS,
+                )  # fmt: skip
+            )
+        except MediaRagError as exc:
+            problems.append(str(exc))
+    names = {str(s.path.resolve()): s.name for s in stored}
+    with reported("Ingesting"), st.status(f"Ingesting {len(stored)} file(s)…", expanded=True) as status:
+        bar = st.progress(0.0, text="starting")
+        order: list[str] = []
+
+        def advance(source: str, done: float, total: float) -> None:
+            if source not in order:
+                order.append(source)
+            fraction = (len(order) - 1 + (done / total if total else 1.0)) / max(len(stored), 1)
+            bar.progress(min(fraction, 1.0), text=f"{names.get(source, display_name(source))}: {clock(done)} of {clock(total)}")
+
+        report = engine.ingest([s.path for s in stored], progress=advance) if stored else None
+        if report is not None:
+            problems.extend(f.error for f in report.failed)
+            for failure in report.failed:
+                Path(failure.source).unlink(missing_ok=True)
+        done = [names.get(i.source, display_name(i.source)) for i in (report.ingested if report else [])]
+        status.update(label=f"Indexed {len(done)} file(s)", state="complete" if not problems else "error")
+        ss.ingest_report = {"indexed": done, "failed": problems}
+        ss.library_uploads += 1
+    st.rerun()
+
+
+def library_view(engine: Engine, ss: Any) -> None:
+    st.header("Library")
+    if ss.ingest_report:
+        for name in ss.ingest_report["indexed"]:
+            st.success(f"Indexed {name}")
+        for problem in ss.ingest_report["failed"]:
+            st.error(f"Not indexed: {problem}")
+        ss.ingest_report = None
+    with reported("Reading the index"):
+        entries = engine.library()
+        if not entries:
+            st.info("The index is empty: add audio or video files below.")
+        else:
+            st.dataframe(
+                [
+                    {"File": e.name, "Duration": clock(e.duration), "Language": e.language, "Passages": e.passages}
+                    for e in entries
+                ],
+                hide_index=True,
+                width="stretch",
+            )
+            chosen = st.selectbox(
+                "Transcript of", entries, format_func=lambda e: e.name, index=None, key="library_transcript"
+            )
+            if chosen is not None:
+                text = engine.transcript_export(chosen.source, "txt")
+                _transcript_view(
+                    chosen.source, text, lambda fmt: engine.transcript_export(chosen.source, fmt), key="library"
+                )
+    _ingest(engine, ss)
+
+
+# Page ------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    st.set_page_config(page_title="mediarag", page_icon="🎬", layout="wide")
+    try:
+        config = AppConfig.from_env()
+        engine = _engine(config.model_dump_json())
+        ss = _session(engine)
+    except Exception as exc:  # noqa: BLE001 - the page cannot start: say why, no traceback
+        log.exception("the app could not start")
+        st.error(f"The app could not start: {exc}")
+        return
+    view = sidebar(engine, ss)
+    if view == "Library":
+        library_view(engine, ss)
+    else:
+        chat_view(engine, ss)
+
+
+main()
