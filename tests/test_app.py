@@ -130,6 +130,10 @@ def test_knowledge_base_off_answers_from_added_files_only(monkeypatch, index, tm
     at.sidebar.toggle(key="use_kb").set_value(True).run()
     at.chat_input[0].set_value(BYRON).run()
     assert at.session_state["turns"][2]["answer"].citations[0].source.endswith("fleurs_en_concat.ogg")
+    # A new conversation forgets the turns and the added files.
+    at.sidebar.button(key="new_chat").click().run()
+    assert not at.exception and at.session_state["turns"] == [] and at.session_state["chat"].files == []
+    assert not at.chat_message and not at.sidebar.expander[1:]
 
 
 def test_bad_uploads_get_a_message_and_the_good_ones_still_go_in(monkeypatch, index, tmp_path):

@@ -17,7 +17,7 @@ def test_import_is_light():
     code = (
         "import sys, mediarag;"
         "heavy = [m for m in ('torch', 'faiss', 'faster_whisper', 'ctranslate2', 'sentence_transformers', "
-        "'transformers', 'av', 'scipy', 'boto3', 'botocore') if m in sys.modules]; print(heavy)"
+        "'transformers', 'av', 'scipy', 'boto3', 'botocore', 'streamlit') if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -57,11 +57,12 @@ def store_upload(
     file appears under its final name only once it is complete.
     """
     original = PurePosixPath(name.replace("\\", "/")).name.strip() or "upload"
-    suffix = PurePosixPath(original).suffix.lower()
+    stem, dot, extension = original.rpartition(".")
+    suffix = f".{extension.lower()}" if dot else ""
     if suffix not in extensions:
         accepted = ", ".join(sorted(extensions))
         raise MediaError(original, f"files of type {suffix or '(no extension)'} are not accepted; accepted: {accepted}")
-    stem = _UNSAFE.sub("_", PurePosixPath(original).stem).strip("._-")[:60] or "upload"
+    stem = _UNSAFE.sub("_", stem).strip("._-")[:60] or "upload"
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     target = root / f"{secrets.token_hex(6)}_{stem}{suffix}"
