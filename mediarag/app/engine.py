@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -23,6 +23,7 @@ from .uploads import display_name
 
 if TYPE_CHECKING:
     from ..generate.base import Generator
+    from ..store.base import VectorStore
 
 GeneratorKind = Literal["extractive", "local", "openai", "sagemaker"]
 
@@ -105,16 +106,45 @@ class Player:
     mime: str
 
 
+class _SerializedStore:
+    """A vector store whose calls run one at a time, so that one session can search while
+    another ingests (each call is atomic; transcription happens outside them)."""
+
+    def __init__(self, store: VectorStore) -> None:
+        self._store = store
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._store, name)
+        if not callable(value):
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return value(*args, **kwargs)
+
+        return call
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._store)
+
+
 class Engine:
     """The models, the index and the generators one app process shares between browser sessions.
 
-    Ingest into the index is serialized, and so are answers from a local LLM (one llama.cpp
-    model is not safe to call from two sessions at once).
+    Every call to the index runs alone, and ingest runs one batch at a time; so do answers from
+    a local LLM (one llama.cpp model is not safe to call from two sessions at once).
     """
 
     def __init__(self, config: AppConfig) -> None:
         self.config = config
-        self._base = MediaQA(settings=config.settings)
+        base = MediaQA(settings=config.settings)
+        self._base = MediaQA(
+            settings=config.settings,
+            embedder=base.embedder,
+            store=_SerializedStore(base.store),  # type: ignore[arg-type]
+        )
         self._generators: dict[str, Generator] = {}
         self._lock = threading.Lock()  # guards _generators
         self._ingest_lock = threading.Lock()
