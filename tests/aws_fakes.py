@@ -4,7 +4,7 @@
   requests (``POST /endpoints/{name}/invocations`` and ``.../invocations-response-stream`` in the
   AWS event-stream framing) with REAL local models behind each container contract: Whisper
   tiny.en through faster-whisper, all-MiniLM-L6-v2, and the extractive generator reading the
-  numbered passages of a TGI prompt. It checks that requests are SigV4-signed, enforces the 6 MB
+  labelled passages of a TGI prompt. It checks that requests are SigV4-signed, enforces the 6 MB
   payload limit, and can be told to throttle or fail.
 - `moto_server`: moto in server mode on a loopback port, for S3, Transcribe and SageMaker.
 """
@@ -207,13 +207,18 @@ def embedding_model(embedder) -> Model:  # type: ignore[no-untyped-def]
     return run
 
 
-def _extractive_answer(prompt: str) -> str:
-    """Plays an instruction-following LLM: reads the numbered passages and the question from
-    the prompt, picks sentences with the extractive generator and cites them as ``[n]``."""
+#: What a fake LLM writes for a prompt.
+Answer = Callable[[str], str]
+
+
+def extractive_answer(prompt: str) -> str:
+    """Plays an instruction-following LLM: reads the labelled ``<passage>`` blocks and the
+    question from the prompt, picks sentences with the extractive generator and cites them as
+    ``[n]``."""
     from mediarag.generate.extractive import ExtractiveGenerator
     from mediarag.schema import Chunk, Hit
 
-    passages = re.findall(r"^\[(\d+)\] (.*)$", prompt, flags=re.M)
+    passages = re.findall(r'^<passage id="\[(\d+)\]"[^>]*>\n(.*?)\n</passage>$', prompt, flags=re.M | re.S)
     question = re.search(r"^Question: (.*)$", prompt, flags=re.M)
     if not passages or question is None:
         return "I don't know."
@@ -227,25 +232,35 @@ def _extractive_answer(prompt: str) -> str:
     return f"{generation.text} {labels}"
 
 
-def tgi_model(body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
+def _tgi_generate(request: dict, answer: Answer) -> str:
+    """The answer as TGI returns it: it ends after the first stop sequence, which it keeps."""
+    text = answer(request["inputs"])
+    ends = [text.find(s) + len(s) for s in request.get("parameters", {}).get("stop", []) if s in text]
+    return text[: min(ends)] if ends else text
+
+
+def tgi_model(body: bytes, headers: dict[str, str], answer: Answer = extractive_answer) -> tuple[int, str, bytes]:
     """The TGI contract: ``{"inputs", "parameters"}`` in, ``[{"generated_text"}]`` out."""
     request = json.loads(body)
     if "inputs" not in request or not isinstance(request.get("parameters", {}), dict):
         return 422, "application/json", b'{"error": "missing inputs"}'
-    return 200, "application/json", json.dumps([{"generated_text": _extractive_answer(request["inputs"])}]).encode()
+    if len(request.get("parameters", {}).get("stop", [])) > 4:  # TGI's default MAX_STOP_SEQUENCES
+        return 422, "application/json", b'{"error": "stop sequences must be <= 4"}'
+    return 200, "application/json", json.dumps([{"generated_text": _tgi_generate(request, answer)}]).encode()
 
 
-def tgi_stream_model(body: bytes) -> Iterator[bytes]:
-    """TGI streaming: server-sent events, one token each, cut into payload parts at odd places."""
+def tgi_stream_model(body: bytes, answer: Answer = extractive_answer) -> Iterator[bytes]:
+    """TGI streaming: server-sent events, one token (up to four characters) each, cut into
+    payload parts at odd places."""
     request = json.loads(body)
     assert request.get("stream") is True
-    answer = _extractive_answer(request["inputs"])
-    tokens = re.findall(r"\s*\S+", answer)
+    text = _tgi_generate(request, answer)
+    tokens = re.findall(r"\s*\S{1,4}", text)
     events = b"".join(
         b"data:" + json.dumps({"token": {"id": i, "text": t, "special": False}, "generated_text": None}).encode() + b"\n\n"
         for i, t in enumerate(tokens)
     )
-    events += b"data:" + json.dumps({"token": {"id": -1, "text": "</s>", "special": True}, "generated_text": answer}).encode() + b"\n\n"
+    events += b"data:" + json.dumps({"token": {"id": -1, "text": "</s>", "special": True}, "generated_text": text}).encode() + b"\n\n"
     step = 37  # parts end mid-event, as network reads do
     for first in range(0, len(events), step):
         if "break the stream" in request["inputs"] and first > len(events) // 2:

@@ -3,6 +3,9 @@ each container contract (see aws_fakes.py): boto3 signs, serializes and parses f
 
 from __future__ import annotations
 
+import functools
+import json
+
 import numpy as np
 import pytest
 
@@ -182,16 +185,111 @@ PASSAGES = (
 )
 
 
-def test_generator_cites_the_passage_it_uses(config, runtime):
-    from mediarag.generate.sagemaker import SageMakerGenerator
+def test_generator_sends_the_shared_prompt_and_cites_the_passage_it_uses(config, runtime):
+    from mediarag.generate.prompt import DEFAULT_STOP, SYSTEM_PROMPT, build_messages, render_passage
+    from mediarag.generate.sagemaker import SageMakerGenerator, render_chat
 
     generator = SageMakerGenerator("falcon", config=config)
-    generation = generator.generate("What did Kennedy ask Americans to do?", hits(*PASSAGES))
+    question = "What did Kennedy ask Americans to do?"
+    passages = hits(*PASSAGES)
+    generation = generator.generate(question, passages)
     assert generation.used == [1]
     assert "fellow Americans" in generation.text and generation.text.endswith("[1]")
-    request = __import__("json").loads(runtime.bodies["falcon"][0])
-    assert set(request) == {"inputs", "parameters"} and "[2] Kennedy asked" in request["inputs"]
-    assert request["parameters"]["max_new_tokens"] == 256
+    request = json.loads(runtime.bodies["falcon"][0])
+    assert set(request) == {"inputs", "parameters"}
+    prompt = request["inputs"]
+    assert prompt.startswith(SYSTEM_PROMPT) and prompt.endswith("\n\nAssistant:")
+    assert all(render_passage(i + 1, hit) in prompt for i, hit in enumerate(passages))
+    assert f"User: Passages:\n\n{render_passage(1, passages[0])}" in prompt
+    assert f"Question: {question}" in prompt
+    assert prompt == render_chat(build_messages(question, passages))  # everything fits 2048 tokens
+    assert request["parameters"] == {
+        "max_new_tokens": 256, "return_full_text": False, "stop": [*DEFAULT_STOP, "\nUser:"], "do_sample": False,
+    }  # fmt: skip
+
+
+def test_generator_options_reach_the_request(config, runtime):
+    from mediarag.generate.sagemaker import SageMakerGenerator
+    from mediarag.schema import Message
+
+    generator = SageMakerGenerator("falcon", config=config, max_new_tokens=64, temperature=0.7, history_turns=2)
+    history = [
+        Message(role="user", content="Who spoke in the recording?"),
+        Message(role="assistant", content="Kennedy spoke [1]."),
+        Message(role="user", content="When does the river flood?"),
+        Message(role="assistant", content="Every spring [2]."),
+    ]
+    generator.generate("And what does the recipe need?", hits(*PASSAGES), history)
+    request = json.loads(runtime.bodies["falcon"][0])
+    assert request["parameters"]["max_new_tokens"] == 64
+    assert request["parameters"]["do_sample"] is True and request["parameters"]["temperature"] == 0.7
+    prompt = request["inputs"]
+    assert "Who spoke" not in prompt and "Kennedy spoke" not in prompt  # older than two messages
+    assert "User: When does the river flood?\n\nAssistant: Every spring.\n\nUser: Passages:" in prompt
+
+
+def test_generator_keeps_the_prompt_within_the_context_window(config, runtime):
+    from mediarag.errors import GeneratorError
+    from mediarag.generate.sagemaker import SageMakerGenerator
+
+    with pytest.raises(GeneratorError, match="context window of 300 tokens"):
+        SageMakerGenerator("falcon", config=config, context_window=300).generate("Who?", hits(*PASSAGES))
+    assert runtime.calls["falcon"] == 0
+    generator = SageMakerGenerator("falcon", config=config, context_window=350, max_new_tokens=64)
+    generation = generator.generate("What did Kennedy ask Americans to do?", hits(*PASSAGES))
+    assert generator.last_prompt is not None and generator.last_prompt.kept == 2  # the lowest-ranked goes
+    assert "two eggs" not in json.loads(runtime.bodies["falcon"][0])["inputs"]
+    assert generation.used == [1]
+
+
+def scripted(runtime, monkeypatch, text: str, name: str = "scripted") -> str:
+    """An endpoint whose model writes ``text`` whatever it is asked (stop sequences apply)."""
+    from aws_fakes import tgi_model, tgi_stream_model
+
+    monkeypatch.setitem(runtime.models, name, functools.partial(tgi_model, answer=lambda prompt: text))
+    monkeypatch.setitem(runtime.stream_models, name, functools.partial(tgi_stream_model, answer=lambda prompt: text))
+    return name
+
+
+def test_labels_are_renumbered_in_citation_order_and_unknown_ones_dropped(config, runtime, monkeypatch):
+    from mediarag.generate.sagemaker import SageMakerGenerator
+
+    text = "Floods come in spring [3]. Kennedy spoke [1, 3] and [7] . Eggs [2][2].\nUser: And then?\nAssistant: No."
+    endpoint = scripted(runtime, monkeypatch, text)
+    generation = SageMakerGenerator(endpoint, config=config).generate("What happens?", hits(*PASSAGES))
+    assert generation.used == [2, 0, 1]
+    assert generation.text == "Floods come in spring [1]. Kennedy spoke [2][1] and. Eggs [3][3]."
+    # The container stopped at the turn marker and kept it, as TGI does; the answer does not.
+    assert json.loads(runtime.bodies[endpoint][0])["parameters"]["stop"][-1] == "\nUser:"
+
+
+def test_extra_stop_sequences_past_the_containers_four_still_end_the_answer(config, runtime, monkeypatch):
+    from mediarag.generate.sagemaker import SageMakerGenerator
+
+    endpoint = scripted(runtime, monkeypatch, "Kennedy spoke [2]. END Then he left [3].")
+    generator = SageMakerGenerator(endpoint, config=config, stop=("END",))
+    generation = generator.generate("Who spoke?", hits(*PASSAGES))
+    assert generation.text == "Kennedy spoke [1]." and generation.used == [1]
+    assert len(json.loads(runtime.bodies[endpoint][0])["parameters"]["stop"]) == 4  # TGI refuses more
+
+
+def test_streaming_gives_the_same_answer_as_a_single_reply(config, runtime, monkeypatch):
+    from mediarag.generate.prompt import tidy
+    from mediarag.generate.sagemaker import SageMakerGenerator
+
+    endpoint = scripted(runtime, monkeypatch, "Kennedy [2] spoke of [9] floods [1]. <passage id=\"[4]\">")
+    question, passages = "Who spoke?", hits(*PASSAGES)
+    whole = SageMakerGenerator(endpoint, config=config).generate(question, passages)
+    streaming = SageMakerGenerator(endpoint, config=config, stream=True)
+    reply = streaming.stream(question, passages)
+    pieces = list(reply)
+    assert len(pieces) > 3
+    assert whole.text == "Kennedy [1] spoke of floods [2]." and whole.used == [1, 0]
+    assert reply.generation == whole
+    assert tidy("".join(pieces)) == whole.text  # pieces keep the space a dropped label leaves
+    assert streaming.generate(question, passages) == whole  # stream=True: generate streams too
+    assert runtime.calls[endpoint] == 3
+    assert [json.loads(b).get("stream", False) for b in runtime.bodies[endpoint]] == [False, True, True]
 
 
 def test_generator_streams_through_the_event_stream(config, runtime):
@@ -217,13 +315,16 @@ def test_an_error_event_mid_stream_names_the_endpoint(config):
     assert pieces  # the first tokens arrived before the error
 
 
-def test_labels_are_renumbered_in_citation_order():
-    from mediarag.generate.sagemaker import cited
+def test_an_unreadable_answer_names_the_endpoint(config, runtime, monkeypatch):
+    from mediarag.generate.sagemaker import SageMakerGenerator
 
-    generation = cited("Floods come in spring [3]. Kennedy spoke [1, 3] and [7] . Eggs [2][2].", 3)
-    assert generation.used == [2, 0, 1]
-    assert generation.text == "Floods come in spring [1]. Kennedy spoke [2][1] and. Eggs [3][3]."
-    assert cited("I don't know.", 3).used == []
+    monkeypatch.setitem(runtime.models, "garbled", lambda body, headers: (200, "application/json", b'{"text": "hi"}'))
+    monkeypatch.setitem(runtime.stream_models, "garbled", lambda body: iter([b'data:{"token": {"text": "Hi"}}\n', b"data:{oops\n"]))
+    with pytest.raises(ServiceError, match="SageMaker endpoint 'garbled': invalid.*unexpected generation response") as info:
+        SageMakerGenerator("garbled", config=config).generate("Who?", hits(*PASSAGES))
+    assert info.value.reason == "invalid"
+    with pytest.raises(ServiceError, match="SageMaker endpoint 'garbled': invalid.*unexpected stream event"):
+        list(SageMakerGenerator("garbled", config=config).stream("Who?", hits(*PASSAGES)))
 
 
 # The whole pipeline on endpoints, configured through Settings -----------------------------------

@@ -3,6 +3,8 @@
 `ExtractiveGenerator` needs no model. The LLM generators, `LlamaCppGenerator` (local GGUF
 models) and `OpenAICompatibleGenerator` (any ``/v1/chat/completions`` endpoint), share
 `ChatGenerator` and the prompt functions of `mediarag.generate.prompt`; they load on first use.
+So does `mediarag.generate.sagemaker.SageMakerGenerator`, for an LLM on a SageMaker endpoint
+(the ``aws`` extra).
 """
 
 from __future__ import annotations

@@ -1,33 +1,29 @@
 """Answers from an LLM on a SageMaker endpoint (default contract: Text Generation Inference).
 
-The prompt is plain and grounded: the retrieved passages, numbered ``[1]``, ``[2]``...; the
-question; and the instruction to answer only from them, cite them by number and say "I don't
-know" otherwise. The numbers the model cites are read back as the passages the answer rests on,
-and renumbered in the text in the order they are first cited, which is the order of the
-answer's citations. An answer that cites nothing is not grounded.
+`SageMakerGenerator` is a `mediarag.generate.chat.ChatGenerator`: it builds the same grounded
+prompt as the other LLM generators (`mediarag.generate.prompt`) and reads the model's ``[n]``
+labels back the same way. What is particular to an endpoint is here: the chat messages become
+the one text prompt a TGI container takes (`render_chat`), the request and answer bodies follow
+the container's contract (a `GenerationHandler`), and the answer is cut at the first stop
+sequence, which TGI leaves in.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from ..aws.clients import AwsConfig
 from ..aws.runtime import GENERATOR_ENDPOINT_ENV, MAX_PAYLOAD_BYTES, SageMakerEndpoint, endpoint_name
 from ..errors import ServiceError
 from ..schema import Hit, Message
-from .base import Generation
+from .chat import ChatGenerator
+from .prompt import ChatMessage, Prompt
 
-INSTRUCTION = (
-    "Answer the question using only the numbered passages below, which are transcribed from "
-    "audio and video. After each sentence, give the numbers of the passages it comes from in "
-    "square brackets, like [1] or [2][3]. If the passages do not answer the question, reply "
-    "only: I don't know."
-)
-#: A citation label: "[2]", "[1, 3]" or "[1][3]" (each bracket read on its own).
-_LABEL = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+#: The stop sequence of a rendered chat: the model starting the user's next turn.
+TURN_STOP = "\nUser:"
 
 
 class GenerationHandler(Protocol):
@@ -91,18 +87,85 @@ def _event_text(line: bytes) -> str:
     return "" if token.get("special") else str(token.get("text", ""))
 
 
-class SageMakerGenerator:
-    """A `mediarag.generate.base.Generator` over an LLM SageMaker endpoint (Falcon on TGI).
+def render_chat(messages: Sequence[ChatMessage]) -> str:
+    """Chat messages as the one text prompt a plain text generation container takes.
+
+    The system message comes first, then each turn as ``User: ...`` or ``Assistant: ...``,
+    blocks apart by a blank line; the prompt ends with ``Assistant:`` for the model to go on.
+    """
+    blocks = []
+    for message in messages:
+        role, content = message["role"], message["content"].strip()
+        if role == "system":
+            blocks.append(content)
+        else:
+            blocks.append(f"{'User' if role == 'user' else 'Assistant'}: {content}")
+    blocks.append("Assistant:")
+    return "\n\n".join(blocks)
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to the first stop sequence in it (TGI keeps the one it stopped on)."""
+    cut = min((i for i in (text.find(s) for s in stop if s) if i != -1), default=len(text))
+    return text[:cut]
+
+
+def until_stop(pieces: Iterable[str], stop: Sequence[str]) -> Iterator[str]:
+    """The streamed ``pieces`` up to the first stop sequence. Text that may be the start of a
+    stop sequence is held back until the next piece tells."""
+    held = ""
+    for piece in pieces:
+        held += piece
+        text = cut_at_stop(held, stop)
+        if len(text) < len(held):
+            if text:
+                yield text
+            return
+        keep = _stop_prefix(held, stop)
+        if len(held) > keep:
+            yield held[: len(held) - keep]
+            held = held[len(held) - keep :]
+    if held:
+        yield held
+
+
+def _stop_prefix(text: str, stop: Sequence[str]) -> int:
+    """Length of the longest end of ``text`` that begins a stop sequence."""
+    return max(
+        (n for s in stop for n in range(min(len(s) - 1, len(text)), 0, -1) if text.endswith(s[:n])),
+        default=0,
+    )
+
+
+class SageMakerGenerator(ChatGenerator):
+    """A `ChatGenerator` over an LLM SageMaker endpoint (Falcon on TGI by default).
+
+    The prompt, its token budget, the stop sequences and the reading of ``[n]`` labels are those
+    of every chat-model generator (`mediarag.generate.prompt`); the chat messages reach the
+    container as one text prompt (`render_chat`). Token counts are estimated (one token per 3.5
+    characters), so leave some slack in ``context_window``.
 
     Args:
         endpoint: the endpoint's name; ``None`` reads the ``falcon_ep_name`` environment variable.
         handler: the container contract (default `TgiHandler`).
         max_new_tokens: the longest answer, in tokens.
-        temperature: ``None`` or 0 decodes greedily.
-        stream: answer through ``invoke_endpoint_with_response_stream`` (see `stream`).
-        history_turns: earlier messages of the conversation put in the prompt.
+        temperature: ``None`` or 0 decodes greedily; above 0 samples.
+        stream: `generate` reads the answer through ``invoke_endpoint_with_response_stream``
+            (`stream` always does).
+        history_turns: earlier messages of the conversation the prompt may hold (newest first,
+            within the token budget).
+        context_window: tokens of prompt and answer together (2048 for Falcon-40B).
+        stop: extra stop sequences, after `mediarag.generate.prompt.DEFAULT_STOP` and
+            ``"\\nUser:"``; the container is sent the first `max_stop_sequences`, and the answer
+            is cut at any of them.
+        timeout: seconds one answer may take; also caps the client's read timeout.
         config: region, credentials and retries.
+        max_payload_bytes: the largest request body sent.
+        client: a ready ``sagemaker-runtime`` client, instead of one made from ``config``.
     """
+
+    #: How many stop sequences the container accepts (TGI's ``MAX_STOP_SEQUENCES`` default).
+    max_stop_sequences: int = 4
 
     def __init__(
         self,
@@ -113,92 +176,99 @@ class SageMakerGenerator:
         temperature: float | None = None,
         stream: bool = False,
         history_turns: int = 4,
+        context_window: int = 2048,
+        stop: Sequence[str] = (),
+        timeout: float = 120.0,
         config: AwsConfig | None = None,
         max_payload_bytes: int = MAX_PAYLOAD_BYTES,
         client: Any = None,
     ) -> None:
+        super().__init__(
+            context_window=context_window,
+            max_tokens=max_new_tokens,
+            temperature=temperature or 0.0,
+            stop=(TURN_STOP, *stop),
+            timeout=timeout,
+        )
+        config = config or AwsConfig()
         self.endpoint = SageMakerEndpoint(
             endpoint_name(endpoint, GENERATOR_ENDPOINT_ENV),
-            config=config,
+            config=replace(config, read_timeout=min(config.read_timeout, self.timeout)),
             max_payload_bytes=max_payload_bytes,
             client=client,
         )
         self.handler: GenerationHandler = handler or TgiHandler()
-        self.max_new_tokens = max_new_tokens
-        self.temperature = temperature
         self.streaming = stream
         self.history_turns = history_turns
+
+    def __repr__(self) -> str:
+        return f"SageMakerGenerator(endpoint={self.endpoint.name!r})"
 
     def warm_up(self) -> None:
         """Nothing to load; the endpoint is already running."""
 
-    def parameters(self) -> dict[str, Any]:
-        """The generation parameters sent with each request."""
+    def parameters(
+        self, max_tokens: int | None = None, stop: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        """The generation parameters sent with a request (by default, those of an answer)."""
+        stop = self.stop if stop is None else stop
         params: dict[str, Any] = {
-            "max_new_tokens": self.max_new_tokens,
+            "max_new_tokens": self.max_tokens if max_tokens is None else max_tokens,
             "return_full_text": False,
-            "stop": ["\nQuestion:"],
+            "stop": list(stop)[: self.max_stop_sequences],
         }
-        if self.temperature:
+        if self.temperature > 0:
             params.update(do_sample=True, temperature=self.temperature)
         else:
             params["do_sample"] = False
         return params
 
-    def prompt(self, question: str, passages: Sequence[Hit], history: Sequence[Message] = ()) -> str:
-        """The grounded prompt: instruction, numbered passages, recent turns, question."""
-        lines = [INSTRUCTION, "", "Passages:"]
-        lines += [f"[{i}] {' '.join(hit.chunk.text.split())}" for i, hit in enumerate(passages, start=1)]
-        turns = [m for m in history if m.role != "system"][-self.history_turns :] if self.history_turns else []
-        if turns:
-            lines += ["", "Conversation so far:"]
-            lines += [f"{'User' if m.role == 'user' else 'Assistant'}: {m.content}" for m in turns]
-        lines += ["", f"Question: {' '.join(question.split())}", "Answer:"]
-        return "\n".join(lines)
-
-    def generate(
+    def prompt(
         self, question: str, passages: Sequence[Hit], history: Sequence[Message] = ()
-    ) -> Generation:
-        if not passages:
-            return Generation(text="", used=[])
-        if self.streaming:
-            text = "".join(self.stream(question, passages, history))
-        else:
-            body = self.handler.serialize(self.prompt(question, passages, history), self.parameters(), False)
-            answer = self.endpoint.invoke(body, self.handler.content_type, self.handler.accept)
-            try:
-                text = self.handler.deserialize(answer)
-            except (ValueError, KeyError, TypeError, IndexError) as exc:
-                raise ServiceError(self.endpoint.resource, "invalid", f"unexpected generation response: {exc}") from exc
-        return cited(text, len(passages))
+    ) -> Prompt:
+        """The chat messages for a question, with at most ``history_turns`` earlier messages."""
+        turns = [m for m in history if m.role != "system"]
+        recent = turns[-self.history_turns :] if self.history_turns > 0 else []
+        return super().prompt(question, passages, recent)
 
-    def stream(self, question: str, passages: Sequence[Hit], history: Sequence[Message] = ()) -> Iterator[str]:
-        """The answer's text as the endpoint writes it. Labels ``[n]`` in it point at
-        ``passages[n - 1]``; `generate` renumbers them in citation order."""
-        body = self.handler.serialize(self.prompt(question, passages, history), self.parameters(), True)
+    def chat(
+        self, messages: list[ChatMessage], *, max_tokens: int, stop: Sequence[str], timeout: float
+    ) -> str:
+        """The endpoint's whole reply (streamed and joined when the generator streams)."""
+        if self.streaming:
+            pieces = self.chat_stream(messages, max_tokens=max_tokens, stop=stop, timeout=timeout)
+            return "".join(pieces)
+        body = self._body(messages, max_tokens, stop, stream=False)
+        answer = self.endpoint.invoke(body, self.handler.content_type, self.handler.accept)
+        try:
+            text = self.handler.deserialize(answer)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise self._invalid(f"unexpected generation response: {exc}") from exc
+        return cut_at_stop(text, stop)
+
+    def chat_stream(
+        self, messages: list[ChatMessage], *, max_tokens: int, stop: Sequence[str], timeout: float
+    ) -> Iterator[str]:
+        """The endpoint's reply through ``invoke_endpoint_with_response_stream``, piece by piece."""
+        body = self._body(messages, max_tokens, stop, stream=True)
         parts = self.endpoint.invoke_stream(body, self.handler.content_type, self.handler.accept)
+        pieces = self._parse(parts)
+        try:
+            yield from until_stop(pieces, stop)
+        finally:
+            pieces.close()
+
+    def _body(
+        self, messages: list[ChatMessage], max_tokens: int, stop: Sequence[str], *, stream: bool
+    ) -> bytes:
+        parameters = self.parameters(max_tokens, stop)
+        return self.handler.serialize(render_chat(messages), parameters, stream)
+
+    def _parse(self, parts: Iterator[bytes]) -> Generator[str, None, None]:
         try:
             yield from self.handler.parse_stream(parts)
         except (ValueError, KeyError, TypeError) as exc:
-            raise ServiceError(self.endpoint.resource, "invalid", f"unexpected stream event: {exc}") from exc
+            raise self._invalid(f"unexpected stream event: {exc}") from exc
 
-
-def cited(text: str, count: int) -> Generation:
-    """A `Generation` from model text citing passages by 1-based label: ``used`` lists the cited
-    passages (0-based) in order of first citation, and labels are renumbered to match it.
-    Labels outside ``1..count`` are dropped."""
-    used: list[int] = []
-
-    def renumber(match: re.Match[str]) -> str:
-        labels = []
-        for number in (int(n) for n in match.group(1).split(",")):
-            if not 1 <= number <= count:
-                continue
-            if number - 1 not in used:
-                used.append(number - 1)
-            labels.append(f"[{used.index(number - 1) + 1}]")
-        return "".join(labels)
-
-    text = _LABEL.sub(renumber, text.strip())
-    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
-    return Generation(text=text, used=used)
+    def _invalid(self, detail: str) -> ServiceError:
+        return ServiceError(self.endpoint.resource, "invalid", detail)
