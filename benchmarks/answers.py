@@ -22,7 +22,8 @@ library's own). Reported per generator:
   **refused** the share saying they do not know.
 - LLMs only: **time to first token** (from the call to the first streamed piece, prompt
   processing included) and **tokens/s** (answer tokens by the model's tokenizer, over the time
-  after the first token), medians.
+  after the first token), medians; with the prompt's length in tokens and the prompt tokens
+  per second of TTFT, which is almost all prompt processing.
 
 ``--quick``: 2 articles, 6 questions, extractive and qwen2.5-0.5b only: a smoke test of a few
 minutes on 2 idle cores with a warm transcript cache (transcribing 2 articles with a cold cache
@@ -224,7 +225,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }  # fmt: skip
             if name != "extractive" and hits and first is not None:
                 tokens = generator.count_tokens(answer.text)
-                row.update(ttft=first, tokens=tokens, tokens_per_s=(tokens - 1) / max(total - first, 1e-6))
+                prompt_tokens = sum(generator.count_tokens(m["content"]) for m in generator.last_prompt.messages)
+                row.update(
+                    ttft=first, tokens=tokens, tokens_per_s=(tokens - 1) / max(total - first, 1e-6),
+                    prompt_tokens=prompt_tokens, prompt_tokens_per_s=prompt_tokens / max(first, 1e-6),
+                )  # fmt: skip
             rows.append(row)
             print(f"{name:>14} {q.id[:10]} f1={row['f1']:.2f} {total:5.1f}s  {answer.text[:80]!r}", file=sys.stderr)
         results[name] = {"load_s": load_s, "summary": summarize(rows), "rows": rows}
@@ -250,6 +255,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, float]:
     if timed:
         out["ttft_median"] = statistics.median(r["ttft"] for r in timed)
         out["tokens_per_s_median"] = statistics.median(r["tokens_per_s"] for r in timed)
+        out["prompt_tokens_median"] = statistics.median(r["prompt_tokens"] for r in timed)
+        out["prompt_tokens_per_s_median"] = statistics.median(r["prompt_tokens_per_s"] for r in timed)
     return out
 
 
@@ -262,16 +269,18 @@ def report(data: dict[str, Any]) -> str:
         f"at the end {data['load_average'][0]:.1f} (timings on a busy machine are slower); "
         f"llama.cpp threads: {data['threads']}.",
         "",
-        "| generator | EM | F1 | contains | groundedness | grounded | refused | s/answer | TTFT (median s) | tokens/s (median) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| generator | EM | F1 | contains | groundedness | grounded | refused | s/answer | TTFT (median s) | tokens/s (median) | prompt tokens (median) | prompt tokens/s (median) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in data["results"].items():
         s = r["summary"]
         ttft = f"{s['ttft_median']:.2f}" if "ttft_median" in s else "-"
         tps = f"{s['tokens_per_s_median']:.1f}" if "tokens_per_s_median" in s else "-"
+        ptok = f"{s['prompt_tokens_median']:.0f}" if "prompt_tokens_median" in s else "-"
+        ptps = f"{s['prompt_tokens_per_s_median']:.0f}" if "prompt_tokens_per_s_median" in s else "-"
         lines.append(
             f"| {name} | {s['em']:.3f} | {s['f1']:.3f} | {s['contains']:.3f} | {s['groundedness']:.3f} | "
-            f"{s['grounded']:.2f} | {s['refused']:.2f} | {s['seconds']:.2f} | {ttft} | {tps} |"
+            f"{s['grounded']:.2f} | {s['refused']:.2f} | {s['seconds']:.2f} | {ttft} | {tps} | {ptok} | {ptps} |"
         )
     return "\n".join(lines) + "\n"
 
