@@ -260,7 +260,7 @@ class MediaQA:
             elif kind == "sagemaker":
                 from .generate.sagemaker import SageMakerGenerator
 
-                self._generator = SageMakerGenerator(self.settings.generator_endpoint, config=self.aws_config)
+                self._generator = SageMakerGenerator.from_settings(self.settings, config=self.aws_config)
             else:
                 from .generate.extractive import ExtractiveGenerator
 

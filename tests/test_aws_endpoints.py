@@ -228,6 +228,24 @@ def test_generator_options_reach_the_request(config, runtime):
     assert "User: When does the river flood?\n\nAssistant: Every spring.\n\nUser: Passages:" in prompt
 
 
+def test_generator_settings_reach_the_sagemaker_generator(config, runtime):
+    from mediarag import MediaQA, Settings
+    from mediarag.generate.sagemaker import SageMakerGenerator
+
+    settings = Settings(
+        generator="sagemaker", generator_endpoint="falcon", llm_max_tokens=48, llm_temperature=0.3,
+        llm_stop=["END"], llm_timeout=30,
+    )  # fmt: skip
+    built = MediaQA(settings=settings).generator
+    assert isinstance(built, SageMakerGenerator) and built.max_tokens == 48 and built.timeout == 30
+    generator = SageMakerGenerator.from_settings(settings, config=config)  # the fixture's endpoint server
+    assert generator.endpoint.name == "falcon" and generator.context_window == 2048
+    generator.generate("Who spoke?", hits(*PASSAGES))
+    parameters = json.loads(runtime.bodies["falcon"][0])["parameters"]
+    assert parameters["max_new_tokens"] == 48 and parameters["temperature"] == 0.3
+    assert "END" in generator.stop
+
+
 def test_generator_keeps_the_prompt_within_the_context_window(config, runtime):
     from mediarag.errors import GeneratorError
     from mediarag.generate.sagemaker import SageMakerGenerator
