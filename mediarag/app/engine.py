@@ -40,6 +40,10 @@ _AUDIO_TYPES = {".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg",
                 ".m4a": "audio/mp4", ".aac": "audio/aac", ".wav": "audio/wav", ".mp3": "audio/mpeg"}  # fmt: skip
 
 
+#: The `Settings` fields a `GeneratorChoice` carries besides the kind.
+_CHOICE_FIELDS = ("llm_model", "openai_base_url", "openai_api_key", "generator_endpoint", "aws_region")
+
+
 class GeneratorChoice(BaseModel):
     """The answer generator chosen in the UI; fields that the chosen kind does not use are ignored."""
 
@@ -54,22 +58,13 @@ class GeneratorChoice(BaseModel):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GeneratorChoice:
-        return cls(
-            kind=settings.generator,
-            llm_model=settings.llm_model,
-            openai_base_url=settings.openai_base_url,
-            openai_api_key=settings.openai_api_key,
-            generator_endpoint=settings.generator_endpoint,
-            aws_region=settings.aws_region,
-        )
+        """The generator ``settings`` describe."""
+        return cls(kind=settings.generator, **{name: getattr(settings, name) for name in _CHOICE_FIELDS})
 
     def apply(self, settings: Settings) -> Settings:
         """``settings`` with this generator (validated: a bad value raises ``ValueError``)."""
-        update = {"generator": self.kind}
-        for name in ("llm_model", "openai_base_url", "openai_api_key", "generator_endpoint", "aws_region"):
-            value = getattr(self, name)
-            if value not in (None, ""):
-                update[name] = value
+        update: dict[str, Any] = {"generator": self.kind}
+        update.update({n: getattr(self, n) for n in _CHOICE_FIELDS if getattr(self, n) not in (None, "")})
         return Settings.model_validate({**settings.model_dump(), **update})
 
     def describe(self) -> str:
