@@ -89,6 +89,11 @@ def test_uploaded_media_is_transcribed_into_the_conversation_only(monkeypatch, i
     audio = (data_dir / "jfk.flac").read_bytes()
     at.sidebar.file_uploader(key="conversation_upload").upload("../../My talk (final).flac", audio, "audio/flac").run()
     assert not at.exception and not errors(at)
+    # Transcription showed its progress, ending at the file's duration.
+    [bar] = at.sidebar.get("progress")
+    assert bar.value == 100 and bar.text == "00:11 of 00:11"
+    [status] = at.sidebar.status
+    assert status.label == "Added My_talk_final.flac: 1 passages" and status.state == "complete"
     chat = at.session_state["chat"]
     [attached] = chat.files
     stored = Path(attached.source)

@@ -121,7 +121,8 @@ def _add_to_conversation(engine: Engine, ss: Any) -> None:
             stored = store_upload(
                 engine.config.uploads_dir, upload.name, upload, max_bytes=engine.config.max_upload_bytes
             )
-            with st.status(f"Transcribing {stored.name}…", expanded=True) as status:
+            name = display_name(str(stored.path))
+            with st.status(f"Transcribing {name}…", expanded=True) as status:
                 bar = st.progress(0.0, text="starting")
 
                 def advance(_source: str, done: float, total: float) -> None:
@@ -131,9 +132,9 @@ def _add_to_conversation(engine: Engine, ss: Any) -> None:
                     attached = ss.chat.add_file(stored.path, progress=advance)
                 except BaseException:
                     stored.path.unlink(missing_ok=True)
-                    status.update(label=f"Could not add {stored.name}", state="error")
+                    status.update(label=f"Could not add {name}", state="error")
                     raise
-                status.update(label=f"Added {stored.name}: {len(attached.chunks)} passages", state="complete")
+                status.update(label=f"Added {name}: {len(attached.chunks)} passages", state="complete")
 
 
 def _conversation_files(ss: Any) -> None:
@@ -273,7 +274,6 @@ def _ingest(engine: Engine, ss: Any) -> None:
             )
         except MediaRagError as exc:
             problems.append(str(exc))
-    names = {str(s.path.resolve()): s.name for s in stored}
     with reported("Ingesting"), st.status(f"Ingesting {len(stored)} file(s)…", expanded=True) as status:
         bar = st.progress(0.0, text="starting")
         order: list[str] = []
@@ -282,14 +282,14 @@ def _ingest(engine: Engine, ss: Any) -> None:
             if source not in order:
                 order.append(source)
             fraction = (len(order) - 1 + (done / total if total else 1.0)) / max(len(stored), 1)
-            bar.progress(min(fraction, 1.0), text=f"{names.get(source, display_name(source))}: {clock(done)} of {clock(total)}")
+            bar.progress(min(fraction, 1.0), text=f"{display_name(source)}: {clock(done)} of {clock(total)}")
 
         report = engine.ingest([s.path for s in stored], progress=advance) if stored else None
         if report is not None:
             problems.extend(f.error for f in report.failed)
             for failure in report.failed:
                 Path(failure.source).unlink(missing_ok=True)
-        done = [names.get(i.source, display_name(i.source)) for i in (report.ingested if report else [])]
+        done = [display_name(i.source) for i in (report.ingested if report else [])]
         status.update(label=f"Indexed {len(done)} file(s)", state="complete" if not problems else "error")
         ss.ingest_report = {"indexed": done, "failed": problems}
         ss.library_uploads += 1
