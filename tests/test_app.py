@@ -198,6 +198,9 @@ def test_library_lists_indexed_files_and_ingests_uploads(monkeypatch, index, tmp
     at.button(key=f"play-0-{n}").click().run()
     [video_player] = at.get("video")
     assert video_player.proto.start_time == int(answer.citations[n - 1].start)
+    # The video carries its transcript as subtitles.
+    [track] = video_player.proto.subtitles
+    assert track.label == "Transcript"
 
 
 def test_generator_is_chosen_in_the_ui_and_its_errors_are_messages(monkeypatch, index, tmp_path):

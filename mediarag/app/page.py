@@ -192,7 +192,18 @@ def sidebar(engine: Engine, ss: Any) -> str:
 # Chat ------------------------------------------------------------------------------------------
 
 
-def _player(citation: Citation) -> None:
+def _subtitles(engine: Engine, ss: Any, source: str) -> bytes | None:
+    """The WebVTT transcript of a video source: from this conversation's files or the index."""
+    for attached in ss.chat.files:
+        if attached.source == source and attached.transcript is not None:
+            return export(attached.transcript, "vtt").encode("utf-8")
+    try:
+        return engine.transcript_export(source, "vtt").encode("utf-8")
+    except MediaRagError:
+        return None
+
+
+def _player(engine: Engine, ss: Any, citation: Citation) -> None:
     player = player_for(citation.source)
     if player is None:
         st.caption("This source cannot be played here.")
@@ -203,12 +214,14 @@ def _player(citation: Citation) -> None:
     start = int(citation.start)
     with reported(f"Playing {display_name(citation.source)}"):
         if player.kind == "video":
-            st.video(citation.source, format=player.mime, start_time=start, autoplay=True)
+            vtt = _subtitles(engine, ss, citation.source)
+            subtitles = {"Transcript": vtt} if vtt else None
+            st.video(citation.source, format=player.mime, start_time=start, autoplay=True, subtitles=subtitles)
         else:
             st.audio(citation.source, format=player.mime, start_time=start, autoplay=True)
 
 
-def _sources(turn: int, answer: Answer, ss: Any) -> None:
+def _sources(engine: Engine, turn: int, answer: Answer, ss: Any) -> None:
     if not answer.citations:
         return
     st.markdown("**Sources**")
@@ -222,7 +235,7 @@ def _sources(turn: int, answer: Answer, ss: Any) -> None:
             ):
                 ss.playing = (turn, n)
             if ss.playing == (turn, n):
-                _player(citation)
+                _player(engine, ss, citation)
 
 
 def chat_view(engine: Engine, ss: Any) -> None:
@@ -234,7 +247,7 @@ def chat_view(engine: Engine, ss: Any) -> None:
             st.markdown(item["question"])
         with st.chat_message("assistant"):
             st.markdown(item["answer"].text)
-            _sources(turn, item["answer"], ss)
+            _sources(engine, turn, item["answer"], ss)
     question = st.chat_input("Ask about your media")
     if not question:
         return
@@ -246,7 +259,7 @@ def chat_view(engine: Engine, ss: Any) -> None:
             st.write_stream(reply)
         answer = reply.answer
         ss.turns.append({"question": question, "answer": answer})
-        _sources(len(ss.turns) - 1, answer, ss)
+        _sources(engine, len(ss.turns) - 1, answer, ss)
 
 
 # Library ---------------------------------------------------------------------------------------
