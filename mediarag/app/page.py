@@ -25,7 +25,7 @@ from mediarag.app.engine import (
 from mediarag.app.uploads import CONVERSATION_EXTENSIONS, LIBRARY_EXTENSIONS, display_name, store_upload
 from mediarag.errors import MediaRagError
 from mediarag.export import export
-from mediarag.links import clock, is_url
+from mediarag.links import clock, is_text_source, is_url
 from mediarag.schema import Answer, Citation
 
 log = logging.getLogger("mediarag.app")
@@ -122,7 +122,8 @@ def _add_to_conversation(engine: Engine, ss: Any) -> None:
                 engine.config.uploads_dir, upload.name, upload, max_bytes=engine.config.max_upload_bytes
             )
             name = display_name(str(stored.path))
-            with st.status(f"Transcribing {name}…", expanded=True) as status:
+            doing = "Reading" if is_text_source(name) else "Transcribing"
+            with st.status(f"{doing} {name}…", expanded=True) as status:
                 bar = st.progress(0.0, text="starting")
 
                 def advance(_source: str, done: float, total: float) -> None:
@@ -130,8 +131,10 @@ def _add_to_conversation(engine: Engine, ss: Any) -> None:
 
                 try:
                     attached = ss.chat.add_file(stored.path, progress=advance)
-                except BaseException:
+                except BaseException as exc:
                     stored.path.unlink(missing_ok=True)
+                    if not isinstance(exc, Exception):  # Streamlit stopped this run: retry on the next
+                        ss.added.discard(upload.file_id)
                     status.update(label=f"Could not add {name}", state="error")
                     raise
                 status.update(label=f"Added {name}: {len(attached.chunks)} passages", state="complete")
