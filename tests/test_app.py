@@ -184,11 +184,16 @@ def test_library_lists_indexed_files_and_ingests_uploads(monkeypatch, index, tmp
     assert not at.exception
     assert [s.value for s in at.success] == ["Indexed lecture.mp4"]
     [problem] = errors(at)
-    assert problem.startswith("Not indexed: ") and "broken.wav" in problem
+    assert problem.startswith("Not indexed: broken.wav: ") and str(tmp_path) not in problem
     table = at.dataframe[0].value
     assert list(table["File"]) == ["fleurs_en_concat.ogg", "jfk.flac", "lecture.mp4"]
     # The stored video is in the library folder under a generated name; the broken file is gone.
     assert [p.name.split("_", 1)[1] for p in (tmp_path / "data" / "library").iterdir()] == ["lecture.mp4"]
+    # The same content again is not indexed twice.
+    at.file_uploader(key="library_upload_1").set_value(("copy of lecture.mp4", video, "video/mp4")).run()
+    at.button(key="ingest").click().run()
+    assert [i.value for i in at.info] == ["copy_of_lecture.mp4 is already in the library as lecture.mp4"]
+    assert len(at.dataframe[0].value) == 3 and len(list((tmp_path / "data" / "library").iterdir())) == 1
     # A question about it plays the video from the cited second.
     at.sidebar.radio[0].set_value("Chat").run()
     at.chat_input[0].set_value("Who had leisure to consider how much might be in his power to do?").run()

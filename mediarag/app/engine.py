@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from ..links import clock, is_text_source, is_url
+from ..media import file_sha256
 from ..progress import FileProgress
 from ..qa import IngestReport, MediaQA
 from ..schema import Citation
@@ -184,6 +185,11 @@ class Engine:
             for info in self._base.store.sources().values()
         ]
         return sorted(entries, key=lambda e: (e.name.lower(), e.source))
+
+    def indexed_copy(self, path: Path) -> str | None:
+        """The source of an indexed file with the same content as ``path``, if there is one."""
+        sha = file_sha256(path)
+        return next((s for s, info in self._base.store.sources().items() if info.sha256 == sha), None)
 
     def ingest(self, paths: Iterable[Path], progress: FileProgress | None = None) -> IngestReport:
         """Index files (one at a time across sessions); failures are in the report."""

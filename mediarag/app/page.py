@@ -279,17 +279,22 @@ def _ingest(engine: Engine, ss: Any) -> None:
     )
     if not st.button("Ingest", disabled=not uploads, key="ingest"):
         return
-    stored, problems = [], []
+    stored, problems, known = [], [], []
     for upload in uploads or []:
         try:
-            stored.append(
-                store_upload(
-                    engine.config.library_dir, upload.name, upload,
-                    max_bytes=engine.config.max_upload_bytes, extensions=LIBRARY_EXTENSIONS,
-                )  # fmt: skip
-            )
+            file = store_upload(
+                engine.config.library_dir, upload.name, upload,
+                max_bytes=engine.config.max_upload_bytes, extensions=LIBRARY_EXTENSIONS,
+            )  # fmt: skip
         except MediaRagError as exc:
             problems.append(str(exc))
+            continue
+        copy = engine.indexed_copy(file.path)
+        if copy is None:
+            stored.append(file)
+        else:  # the same content is already indexed: keep one copy
+            file.path.unlink(missing_ok=True)
+            known.append(f"{display_name(str(file.path))} is already in the library as {display_name(copy)}")
     with reported("Ingesting"), st.status(f"Ingesting {len(stored)} file(s)…", expanded=True) as status:
         bar = st.progress(0.0, text="starting")
         order: list[str] = []
@@ -301,15 +306,16 @@ def _ingest(engine: Engine, ss: Any) -> None:
             bar.progress(min(fraction, 1.0), text=f"{display_name(source)}: {clock(done)} of {clock(total)}")
 
         report = engine.ingest([s.path for s in stored], progress=advance) if stored else None
+        done: list[str] = []
         if report is not None:
-            problems.extend(f.error for f in report.failed)
-            for failure in report.failed:
+            for failure in report.failed:  # the message names the file as the user knows it
+                problems.append(failure.error.replace(failure.source, display_name(failure.source)))
                 Path(failure.source).unlink(missing_ok=True)
-        done = [display_name(i.source) for i in (report.ingested if report else [])]
+            done = [display_name(i.source) for i in report.ingested]
         status.update(label=f"Indexed {len(done)} file(s)", state="complete" if not problems else "error")
-        ss.ingest_report = {"indexed": done, "failed": problems}
+        ss.ingest_report = {"indexed": done, "known": known, "failed": problems}
         ss.library_uploads += 1
-    st.rerun()
+        st.rerun()  # the table shows the new files; an error above stays on screen instead
 
 
 def library_view(engine: Engine, ss: Any) -> None:
@@ -317,6 +323,8 @@ def library_view(engine: Engine, ss: Any) -> None:
     if ss.ingest_report:
         for name in ss.ingest_report["indexed"]:
             st.success(f"Indexed {name}")
+        for note in ss.ingest_report["known"]:
+            st.info(note)
         for problem in ss.ingest_report["failed"]:
             st.error(f"Not indexed: {problem}")
         ss.ingest_report = None
