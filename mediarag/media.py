@@ -19,13 +19,12 @@ from .errors import MediaError
 
 SAMPLE_RATE = 16_000
 
+#: Video containers among the media extensions.
+VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".mpeg", ".mpg", ".ts"})
+#: Audio files among the media extensions.
+AUDIO_EXTENSIONS = frozenset({".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".oga", ".opus", ".wma"})
 #: File extensions treated as media when a directory is ingested.
-MEDIA_EXTENSIONS = frozenset(
-    {
-        ".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".mpeg", ".mpg", ".ts",
-        ".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".oga", ".opus", ".wma",
-    }
-)  # fmt: skip
+MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | AUDIO_EXTENSIONS
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from mediarag import MediaQA, Settings  # noqa: E402
 from mediarag.app import AppConfig  # noqa: E402
 from mediarag.app.config import CONFIG_ENV  # noqa: E402
 from mediarag.export import export  # noqa: E402
+from mediarag.links import clock  # noqa: E402
 
 PAGE = Path(__file__).parent.parent / "mediarag" / "app" / "page.py"
 BYRON = "Which town was made famous by Lord Byron?"
@@ -76,12 +77,6 @@ def test_answer_streams_cites_file_and_seconds_and_plays_from_there(monkeypatch,
     at.chat_input[0].set_value("What did Kennedy ask his fellow Americans to do?").run()
     assert len(at.session_state["turns"]) == 2 and len(at.get("audio")) == 1
     assert any(m.startswith("**[") and m.endswith("] jfk.flac · 00:00-00:10**") for m in markdown(at))
-
-
-def clock(seconds: float) -> str:
-    from mediarag.links import clock as _clock
-
-    return _clock(seconds)
 
 
 def test_uploaded_media_is_transcribed_into_the_conversation_only(monkeypatch, index, tmp_path, data_dir):

@@ -36,17 +36,17 @@ MB = 1 << 20
 def test_uploads_get_generated_names_inside_the_folder(tmp_path, name, stored_as):
     folder = tmp_path / "uploads"
     stored = store_upload(folder, name, b"data", max_bytes=MB)
-    assert stored.path.parent == folder and stored.path.read_bytes() == b"data"
-    prefix, _, rest = stored.path.name.partition("_")
+    assert stored.parent == folder and stored.read_bytes() == b"data"
+    prefix, _, rest = stored.name.partition("_")
     assert len(prefix) == 12 and int(prefix, 16) >= 0 and rest == stored_as
-    assert display_name(str(stored.path)) == stored_as
-    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [stored.path.name]
+    assert display_name(str(stored)) == stored_as
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [stored.name]
 
 
 def test_two_uploads_of_one_name_are_both_kept(tmp_path):
     a = store_upload(tmp_path, "talk.mp3", b"one", max_bytes=MB)
     b = store_upload(tmp_path, "talk.mp3", b"two", max_bytes=MB)
-    assert a.path != b.path and a.path.read_bytes() == b"one" and b.path.read_bytes() == b"two"
+    assert a != b and a.read_bytes() == b"one" and b.read_bytes() == b"two"
 
 
 def test_refused_uploads_name_the_file_and_leave_nothing(tmp_path):
@@ -63,7 +63,7 @@ def test_refused_uploads_name_the_file_and_leave_nothing(tmp_path):
         store_upload(tmp_path, "big.wav", io.BytesIO(b"x" * (2 * MB + 1)), max_bytes=2 * MB)
     assert list(tmp_path.iterdir()) == []
     exact = store_upload(tmp_path, "exact.wav", io.BytesIO(b"x" * (2 * MB)), max_bytes=2 * MB)
-    assert exact.path.stat().st_size == 2 * MB
+    assert exact.stat().st_size == 2 * MB
 
 
 def test_citation_labels_and_players():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -42,9 +41,8 @@ class AppConfig(BaseModel):
     def to_env(self) -> dict[str, str]:
         """The environment entry that carries this configuration to the page. The OpenAI API key
         is left out: the generator reads it from ``$OPENAI_API_KEY``, or the user types it in."""
-        settings = json.loads(self.settings.model_dump_json(exclude={"openai_api_key"}))
-        data = {"settings": settings, "data_dir": str(self.data_dir.resolve()), "max_upload_mb": self.max_upload_mb}
-        return {CONFIG_ENV: json.dumps(data)}
+        resolved = self.model_copy(update={"data_dir": self.data_dir.resolve()})
+        return {CONFIG_ENV: resolved.model_dump_json(exclude={"settings": {"openai_api_key"}})}
 
     @classmethod
     def from_env(cls) -> AppConfig:

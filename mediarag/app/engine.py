@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from ..links import clock, is_text_source, is_url
-from ..media import file_sha256
+from ..media import VIDEO_EXTENSIONS, file_sha256
 from ..progress import FileProgress
 from ..qa import IngestReport, MediaQA
 from ..schema import Citation
@@ -36,7 +36,6 @@ GENERATOR_LABELS: dict[str, str] = {
     "sagemaker": "SageMaker endpoint",
 }
 
-_VIDEO = frozenset({".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".mpeg", ".mpg", ".ts"})
 _AUDIO_TYPES = {".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg",
                 ".m4a": "audio/mp4", ".aac": "audio/aac", ".wav": "audio/wav", ".mp3": "audio/mpeg"}  # fmt: skip
 
@@ -215,6 +214,6 @@ def player_for(source: str) -> Player | None:
     if is_text_source(source) or (is_url(source) and not source.lower().startswith(("http://", "https://"))):
         return None
     suffix = Path(source.split("?", 1)[0].split("#", 1)[0]).suffix.lower()
-    if suffix in _VIDEO:
+    if suffix in VIDEO_EXTENSIONS:
         return Player("video", mimetypes.guess_type(f"x{suffix}")[0] or "video/mp4")
     return Player("audio", _AUDIO_TYPES.get(suffix) or mimetypes.guess_type(f"x{suffix}")[0] or "audio/wav")

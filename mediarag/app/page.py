@@ -121,7 +121,7 @@ def _add_to_conversation(engine: Engine, ss: Any) -> None:
             stored = store_upload(
                 engine.config.uploads_dir, upload.name, upload, max_bytes=engine.config.max_upload_bytes
             )
-            name = display_name(str(stored.path))
+            name = display_name(str(stored))
             doing = "Reading" if is_text_source(name) else "Transcribing"
             with st.status(f"{doing} {name}…", expanded=True) as status:
                 bar = st.progress(0.0, text="starting")
@@ -130,9 +130,9 @@ def _add_to_conversation(engine: Engine, ss: Any) -> None:
                     bar.progress(min(done / total, 1.0) if total else 1.0, text=f"{clock(done)} of {clock(total)}")
 
                 try:
-                    attached = ss.chat.add_file(stored.path, progress=advance)
+                    attached = ss.chat.add_file(stored, progress=advance)
                 except BaseException as exc:
-                    stored.path.unlink(missing_ok=True)
+                    stored.unlink(missing_ok=True)
                     if not isinstance(exc, Exception):  # Streamlit stopped this run: retry on the next
                         ss.added.discard(upload.file_id)
                     status.update(label=f"Could not add {name}", state="error")
@@ -289,12 +289,12 @@ def _ingest(engine: Engine, ss: Any) -> None:
         except MediaRagError as exc:
             problems.append(str(exc))
             continue
-        copy = engine.indexed_copy(file.path)
+        copy = engine.indexed_copy(file)
         if copy is None:
             stored.append(file)
         else:  # the same content is already indexed: keep one copy
-            file.path.unlink(missing_ok=True)
-            known.append(f"{display_name(str(file.path))} is already in the library as {display_name(copy)}")
+            file.unlink(missing_ok=True)
+            known.append(f"{display_name(str(file))} is already in the library as {display_name(copy)}")
     with reported("Ingesting"), st.status(f"Ingesting {len(stored)} file(s)…", expanded=True) as status:
         bar = st.progress(0.0, text="starting")
         order: list[str] = []
@@ -305,7 +305,7 @@ def _ingest(engine: Engine, ss: Any) -> None:
             fraction = (len(order) - 1 + (done / total if total else 1.0)) / max(len(stored), 1)
             bar.progress(min(fraction, 1.0), text=f"{display_name(source)}: {clock(done)} of {clock(total)}")
 
-        report = engine.ingest([s.path for s in stored], progress=advance) if stored else None
+        report = engine.ingest(stored, progress=advance) if stored else None
         done: list[str] = []
         if report is not None:
             for failure in report.failed:  # the message names the file as the user knows it

@@ -2,7 +2,7 @@
 
 A stored file's name is ``<12 random hex digits>_<the original name reduced to letters, digits,
 dot, dash and underscore>``: nothing in an uploaded name can reach outside the folder or choose
-which file is overwritten, and the original name can still be shown (`display_name`).
+which file is overwritten, and the reduced name is what the app shows (`display_name`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -28,14 +27,6 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
-class StoredFile:
-    """An upload as stored: where it is, and the name the user gave it."""
-
-    path: Path
-    name: str
-
-
 def display_name(source: str) -> str:
     """The name to show for a stored upload (its generated prefix removed) or any other source."""
     name = PurePosixPath(source.replace("\\", "/")).name
@@ -49,8 +40,8 @@ def store_upload(
     *,
     max_bytes: int,
     extensions: frozenset[str] = CONVERSATION_EXTENSIONS,
-) -> StoredFile:
-    """Write one upload into ``folder`` under a generated name and return where it went.
+) -> Path:
+    """Write one upload into ``folder`` under a generated name and return its path.
 
     Raises `mediarag.MediaError` naming the upload when its extension is not in ``extensions``,
     when it is empty, or when it is larger than ``max_bytes``; nothing is left behind then. The
@@ -82,7 +73,7 @@ def store_upload(
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-    return StoredFile(path=target, name=original)
+    return target
 
 
 def _pieces(data: bytes | BinaryIO):  # type: ignore[no-untyped-def]
