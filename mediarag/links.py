@@ -17,6 +17,18 @@ def is_url(source: str) -> bool:
     return scheme in _REMOTE_SCHEMES
 
 
+def is_s3_url(value: object) -> bool:
+    """Whether a value is an ``s3://`` URL."""
+    return isinstance(value, str) and value.lower().startswith("s3://")
+
+
+def check_s3_url(value: str | None) -> str | None:
+    """``value`` when it is ``None`` or an ``s3://bucket/prefix`` URL; else ``ValueError``."""
+    if value is not None and not is_s3_url(value):
+        raise ValueError(f"expected an s3://bucket/prefix URL, got {value!r}")
+    return value
+
+
 def is_text_source(source: str) -> bool:
     """Whether a source is a text document (by extension) rather than audio or video."""
     return Path(urlsplit(source).path if is_url(source) else source).suffix.lower() in TEXT_EXTENSIONS

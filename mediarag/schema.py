@@ -35,23 +35,33 @@ class _Timed(BaseModel):
         return self.end - self.start
 
 
+#: What a passage holds: ``speech`` (a transcript) or ``screen`` (text read off the video).
+SPEECH = "speech"
+
+
 class Word(_Timed):
-    """One recognised word with its time span and the model's confidence."""
+    """One recognised word with its time span, the model's confidence and, once the speaker
+    stage has run, who said it."""
 
     text: str
     probability: float = 1.0
+    speaker: str | None = None
 
 
 class Segment(_Timed):
-    """A span of speech: a transcriber's fragment, a sentence, or a passage before indexing.
+    """A timed piece of evidence: a transcriber's fragment, a sentence, or a passage before
+    indexing; or, with another ``kind``, text a stage found elsewhere (on screen).
 
     ``original_text`` holds the text in the spoken language when ``text`` is a translation.
+    ``speaker`` is a per-file label (``SPEAKER_00``...) or an enrolled name.
     """
 
     text: str
     language: str | None = None
     original_text: str | None = None
     words: tuple[Word, ...] = ()
+    speaker: str | None = None
+    kind: str = SPEECH
 
 
 class Transcript(BaseModel):
@@ -90,7 +100,11 @@ class Transcript(BaseModel):
 
 
 class Chunk(_Timed):
-    """A passage of one file that is embedded and indexed as a unit."""
+    """A passage of one file that is embedded and indexed as a unit.
+
+    ``sentences`` are its sentences with their own times (without words), so an answer can
+    point at the moment inside the passage; passages indexed before they were kept have none.
+    """
 
     id: str
     source: str
@@ -99,6 +113,9 @@ class Chunk(_Timed):
     original_text: str | None = Field(
         default=None, description="Text in the spoken language when `text` was translated."
     )
+    kind: str = Field(SPEECH, description="'speech', or 'screen' for text read off the video.")
+    speaker: str | None = Field(None, description="Who speaks in the passage, when one speaker does.")
+    sentences: tuple[Segment, ...] = ()
 
 
 class Hit(BaseModel):
@@ -117,6 +134,8 @@ class Citation(_Timed):
     text: str
     score: float
     link: str
+    kind: str = SPEECH
+    speaker: str | None = None
 
 
 class Message(BaseModel):

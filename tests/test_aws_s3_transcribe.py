@@ -62,7 +62,7 @@ def test_s3_media_indexed_with_s3_citations_and_an_s3_index(s3, data_dir, tiny_e
     assert link.startswith("s3://media/talks/jfk.flac#t=0.0,") and answer.citations[0].source == "s3://media/talks/jfk.flac"
 
     keys = s3.keys("s3://indexes/main/")
-    assert "main/manifest.json" in keys and any(k.startswith("main/index-") for k in keys)
+    assert "main/manifest.json" in keys and any(k.startswith("main/segments/seg-") for k in keys)
     outputs = s3.keys("s3://outputs/transcripts/")
     assert len(outputs) == 2 and all(k.startswith("transcripts/jfk.flac-") for k in outputs)
     transcript = json.loads(s3.get(f"s3://outputs/{[k for k in outputs if k.endswith('.transcript.json')][0]}"))
@@ -92,6 +92,7 @@ def test_missing_s3_media_is_reported(s3, tiny_en, embedder, tmp_path):
 
 def test_s3_index_refuses_a_stale_writer_and_keeps_the_committed_generation(s3, embedder, tmp_path):
     from mediarag.schema import Chunk, SourceInfo, Transcript
+    from mediarag.store.layout import generation_files, parse_manifest
     from mediarag.store.s3 import S3SyncedStore
 
     bucket(s3, "indexes")
@@ -114,12 +115,14 @@ def test_s3_index_refuses_a_stale_writer_and_keeps_the_committed_generation(s3, 
     with pytest.raises(IndexStoreError, match="changed by another writer"):
         second.commit()
     manifest = json.loads(s3.get("s3://indexes/race/manifest.json"))
-    assert manifest["generation"] == 2
+    assert manifest["generation"] == 3  # 1: the new index, empty; 2: apples; 3: pears
     fresh = S3SyncedStore("s3://indexes/race", tmp_path / "c")
     assert sorted(fresh.sources()) == ["s3://media/apples.mp3", "s3://media/pears.mp3"]
     keys = s3.keys("s3://indexes/race/")
-    assert not any("-3." in k for k in keys)  # nothing of the refused commit
-    assert "race/index-page.html" in keys and "race/meta-1.json" not in keys  # old generation gone
+    assert not any("seg-00000004" in k for k in keys)  # nothing of the refused commit
+    assert "race/index-page.html" in keys  # not an index file: never deleted by a commit
+    needed = generation_files(fresh.working_dir, parse_manifest(s3.get("s3://indexes/race/manifest.json"), "m"))
+    assert sorted(keys) == sorted(["race/index-page.html", "race/manifest.json"] + [f"race/{n}" for n in needed])
 
 
 # Amazon Transcribe -------------------------------------------------------------------------------

@@ -63,6 +63,15 @@ def state(store: FaissStore) -> tuple[int, dict[str, int]]:
     return len(store), {src: len(store.chunks(src)) for src in store.sources()}
 
 
+def manifest_of(index_dir: Path) -> dict:
+    return json.loads((index_dir / "manifest.json").read_bytes())
+
+
+def referenced_segment_files(index_dir: Path) -> list[str]:
+    """The segment files the committed manifest names."""
+    return sorted(f"{ref['name']}.{ext}" for ref in manifest_of(index_dir)["segments"] for ext in ("faiss", "json"))
+
+
 # --------------------------------------------------------------------------- basics
 
 
@@ -99,9 +108,9 @@ def test_roundtrip_across_reopen(tmp_path: Path, index_type: str) -> None:
     assert all(h.chunk.source == "b.mp3" for h in store.search(va[3], k=50))
     with pytest.raises(IndexStoreError, match="a.mp4"):
         store.transcript("a.mp4")
-    # Only the current generation is left on disk.
-    names = sorted(p.name for p in index_dir.iterdir() if p.is_file() and p.name != ".lock")
-    assert names == ["index-2.faiss", "manifest.json", "meta-2.json"]
+    # Only what the current generation refers to is left on disk.
+    assert [p.name for p in index_dir.iterdir() if p.is_file() and p.name != ".lock"] == ["manifest.json"]
+    assert sorted(p.name for p in (index_dir / "segments").iterdir()) == referenced_segment_files(index_dir)
     assert len(list((index_dir / "transcripts").iterdir())) == 1
 
 
@@ -212,18 +221,19 @@ def test_corrupt_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(IndexStoreError, match="manifest.json"):
         FaissStore(index_dir)
     manifest.write_bytes(good)
-    meta = index_dir / json.loads(good)["meta"]
+    name = json.loads(good)["segments"][0]["name"]
+    meta = index_dir / "segments" / f"{name}.json"
     meta_bytes = meta.read_bytes()
-    meta.write_text('{"format": "mediarag-faiss"}')
+    meta.write_text('{"format": "mediarag-faiss-segment"}')
     with pytest.raises(IndexStoreError, match=re.escape(str(meta))):
         FaissStore(index_dir)
     meta.write_bytes(meta_bytes)
-    index = index_dir / "index-1.faiss"
+    index = index_dir / "segments" / f"{name}.faiss"
     index.write_bytes(index.read_bytes()[:100])  # truncated
     with pytest.raises(IndexStoreError, match=re.escape(str(index))):
         FaissStore(index_dir)
     meta.unlink()
-    with pytest.raises(IndexStoreError, match="meta-1.json"):
+    with pytest.raises(IndexStoreError, match=f"{name}.json"):
         FaissStore(index_dir)
 
 
@@ -393,12 +403,10 @@ def check_recovers(index_dir: Path, new_state: tuple[int, dict[str, int]]) -> st
     store.delete_source("b")
     store.commit()
     store = FaissStore(index_dir)
-    leftovers = [
-        p.name
-        for p in index_dir.iterdir()
-        if p.name.endswith(".tmp") or (p.name.startswith(("index-", "meta-")) and p.is_file())
-    ]
-    assert len(leftovers) == 2, leftovers  # only the current index-N.faiss and meta-N.json
+    stray = [p.name for p in index_dir.rglob("*") if p.name.endswith(".tmp")]
+    assert not stray, stray
+    segments = sorted(p.name for p in (index_dir / "segments").iterdir())
+    assert segments == referenced_segment_files(index_dir)  # only the current generation's
     return "old" if got == OLD_STATE else "new"
 
 

@@ -91,7 +91,7 @@ class ProcessingJob:
         for url in (self.input_url, self.output_url):
             if not url.lower().startswith("s3://"):
                 raise ConfigError(f"expected an s3:// prefix, got {url!r}")
-        unknown = set(self.settings) - set(Settings.model_fields)
+        unknown = set(self.settings) - Settings.names()
         if unknown:
             raise ConfigError(f"unknown settings for the ingest step: {sorted(unknown)}")
         arguments = self.arguments()

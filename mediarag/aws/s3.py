@@ -16,13 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, ServiceError
+from ..links import is_s3_url
 from ..media import is_media_file
 from .clients import AwsConfig, make_client, service_errors
-
-
-def is_s3_url(value: object) -> bool:
-    """Whether a value is an ``s3://`` URL."""
-    return isinstance(value, str) and value.lower().startswith("s3://")
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .base import Generation, GenerationStream, Generator, QuestionRewriter, StreamingGenerator
+from .config import GenerationConfig
 from .extractive import ExtractiveGenerator
 
 if TYPE_CHECKING:
+    from ..aws.clients import AwsConfig
     from .chat import ChatGenerator
     from .llama_cpp import LlamaCppGenerator
     from .openai import OpenAICompatibleGenerator
@@ -29,13 +31,33 @@ __all__ = [
     "ChatGenerator",
     "ExtractiveGenerator",
     "Generation",
+    "GenerationConfig",
     "GenerationStream",
     "Generator",
     "LlamaCppGenerator",
     "OpenAICompatibleGenerator",
     "QuestionRewriter",
     "StreamingGenerator",
+    "make_generator",
 ]
+
+
+def make_generator(config: GenerationConfig | None = None, aws: AwsConfig | None = None) -> Generator:
+    """The generator ``config`` describes (a model loads in ``warm_up`` or on first use)."""
+    config = config or GenerationConfig()
+    if config.backend == "local":
+        from .llama_cpp import LlamaCppGenerator
+
+        return LlamaCppGenerator.from_config(config)
+    if config.backend == "openai":
+        from .openai import OpenAICompatibleGenerator
+
+        return OpenAICompatibleGenerator.from_config(config)
+    if config.backend == "sagemaker":
+        from .sagemaker import SageMakerGenerator
+
+        return SageMakerGenerator.from_config(config, aws)
+    return ExtractiveGenerator()
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,7 @@ from .chat import ChatGenerator
 from .prompt import ChatMessage
 
 if TYPE_CHECKING:
-    from ..settings import Settings
+    from .config import GenerationConfig
 
 #: The local model used when none is named: Qwen2.5-Coder-0.5B-Instruct, packaged (mediarag[llm]).
 DEFAULT_LOCAL_MODEL = "qwen2.5-0.5b"
@@ -58,16 +58,16 @@ class LlamaCppGenerator(ChatGenerator):
         self._llm: Any = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LlamaCppGenerator:
-        """The generator that `Settings` (``generator="local"``) describes."""
+    def from_config(cls, config: GenerationConfig) -> LlamaCppGenerator:
+        """The generator a `GenerationConfig` (``backend="local"``) describes."""
         return cls(
-            settings.llm_model or DEFAULT_LOCAL_MODEL,
-            context_window=settings.llm_context_window,
-            max_tokens=settings.llm_max_tokens,
-            temperature=settings.llm_temperature,
-            stop=settings.llm_stop,
-            timeout=settings.llm_timeout,
-            threads=settings.llm_threads,
+            config.model or DEFAULT_LOCAL_MODEL,
+            context_window=config.context_window,
+            max_tokens=config.max_tokens,
+            temperature=config.temperature,
+            stop=config.stop,
+            timeout=config.timeout,
+            threads=config.threads,
         )
 
     @property

@@ -16,7 +16,7 @@ from .chat import ChatGenerator
 from .prompt import ChatMessage
 
 if TYPE_CHECKING:
-    from ..settings import Settings
+    from .config import GenerationConfig
 
 #: Where requests go when neither the settings nor ``OPENAI_BASE_URL`` say otherwise.
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -61,18 +61,18 @@ class OpenAICompatibleGenerator(ChatGenerator):
         self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> OpenAICompatibleGenerator:
-        """The generator that `Settings` (``generator="openai"``) describes."""
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    def from_config(cls, config: GenerationConfig) -> OpenAICompatibleGenerator:
+        """The generator a `GenerationConfig` (``backend="openai"``) describes."""
+        key = config.openai_api_key.get_secret_value() if config.openai_api_key else None
         return cls(
-            settings.llm_model,
-            base_url=settings.openai_base_url,
+            config.model,
+            base_url=config.openai_base_url,
             api_key=key,
-            context_window=settings.llm_context_window,
-            max_tokens=settings.llm_max_tokens,
-            temperature=settings.llm_temperature,
-            stop=settings.llm_stop,
-            timeout=settings.llm_timeout,
+            context_window=config.context_window,
+            max_tokens=config.max_tokens,
+            temperature=config.temperature,
+            stop=config.stop,
+            timeout=config.timeout,
         )
 
     def __repr__(self) -> str:

@@ -19,7 +19,7 @@ from ..aws.clients import AwsConfig
 from ..aws.runtime import GENERATOR_ENDPOINT_ENV, MAX_PAYLOAD_BYTES, SageMakerEndpoint, endpoint_name
 from ..errors import ServiceError
 from ..schema import Hit, Message
-from ..settings import Settings
+from .config import GenerationConfig
 from .chat import ChatGenerator
 from .prompt import ChatMessage, Prompt
 
@@ -203,17 +203,17 @@ class SageMakerGenerator(ChatGenerator):
         self.history_turns = history_turns
 
     @classmethod
-    def from_settings(cls, settings: Settings, config: AwsConfig | None = None) -> SageMakerGenerator:
-        """The generator `Settings` (``generator="sagemaker"``) describe: its endpoint, answer
-        length, temperature, stop sequences and timeout. The context window stays at this
+    def from_config(cls, config: GenerationConfig, aws: AwsConfig | None = None) -> SageMakerGenerator:
+        """The generator a `GenerationConfig` (``backend="sagemaker"``) describes: its endpoint,
+        answer length, temperature, stop sequences and timeout. The context window stays at this
         class's 2048 tokens (Falcon-40B's), below the settings' default meant for local models."""
         return cls(
-            settings.generator_endpoint,
-            max_new_tokens=settings.llm_max_tokens,
-            temperature=settings.llm_temperature,
-            stop=settings.llm_stop,
-            timeout=settings.llm_timeout,
-            config=config,
+            config.endpoint,
+            max_new_tokens=config.max_tokens,
+            temperature=config.temperature,
+            stop=config.stop,
+            timeout=config.timeout,
+            config=aws,
         )
 
     def __repr__(self) -> str:

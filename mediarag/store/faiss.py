@@ -1,92 +1,54 @@
-"""A `mediarag.store.base.VectorStore` kept in memory and persisted with FAISS.
+"""A `mediarag.store.base.VectorStore` kept in memory and persisted with FAISS, in segments.
 
-On-disk layout of an index directory::
+The files of an index directory are described in `mediarag.store.layout`. Changes are staged in
+memory and written by `FaissStore.commit`: one new segment with the files added, a new
+``manifest.json`` naming the generation's segments and what each no longer serves, written
+atomically last. A crash at any point leaves the last committed generation; leftovers of an
+unfinished commit are ignored on load and removed by the next commit.
 
-    manifest.json              {"format", "version", "generation", "index", "meta"}
-    index-<gen>.faiss          FAISS index (IndexIDMap2 over IndexFlatIP or IndexHNSWFlat)
-    meta-<gen>.json            settings, sources, chunks and their int64 FAISS ids
-    transcripts/<sha256>.json  transcripts, content-addressed (sha256 of the JSON bytes)
-    .lock                      held (flock) while a commit runs
-
-Nothing is ever pickled. A commit writes a complete new generation (each file to a temporary
-name, fsynced, then renamed), and only then atomically replaces ``manifest.json``; files of the
-previous generation are deleted afterwards. A crash at any point therefore leaves the last
-committed generation intact; leftovers of an unfinished generation are ignored on load and
-removed by the next commit.
+Several processes may write one index. A commit holds the directory's lock from reading the
+manifest to writing the next one; when another process committed in between, this store first
+takes in that generation and then applies its own changes on top of it (per file, the last
+commit wins), so no process's files are lost and nothing another generation references is
+deleted. Readers call `FaissStore.refresh` to see what others committed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import faiss
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from .._threads import one_thread
 from ..errors import ConfigError, IndexStoreError
+from ..files import LockTimeout, exclusive_lock, fsync_dir, write_atomic
 from ..schema import Chunk, Hit, SourceInfo, Transcript
+from .layout import (
+    LOCK,
+    MANIFEST,
+    SEGMENTS,
+    TRANSCRIPTS,
+    IndexType,
+    LegacyManifest,
+    LegacyMeta,
+    Manifest,
+    is_index_file,
+    parse_manifest,
+    plan_merges,
+    segment_files,
+    segment_name,
+    transcript_file,
+)
+from .segment import CommittedSegment, PendingSegment, SourceEntry, parts_of, write_segment
 
-try:  # POSIX only; on other platforms commits are not serialized between processes.
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
-
-IndexType = Literal["flat", "hnsw"]
-
-FORMAT = "mediarag-faiss"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-TRANSCRIPTS = "transcripts"
-LOCK = ".lock"
-
-#: Graph degree and build/search breadth of HNSW indexes.
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 64
-
-
-class _Manifest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    format: Literal["mediarag-faiss"]
-    version: int
-    generation: int = Field(ge=1)
-    index: str | None
-    meta: str
-
-
-class _StoredSource(BaseModel):
-    info: SourceInfo
-    transcript: str = Field(pattern=r"^[0-9a-f]{64}$")
-    ids: list[int]
-    chunks: list[Chunk]
-
-
-class _Meta(BaseModel):
-    format: Literal["mediarag-faiss"]
-    version: int
-    generation: int
-    dimension: int | None = Field(default=None, gt=0)
-    embedder_name: str | None = None
-    index_type: IndexType = "flat"
-    next_id: int = Field(ge=0)
-    sources: list[_StoredSource]
-
-
-@dataclass
-class _Entry:
-    info: SourceInfo
-    ids: np.ndarray  # int64 FAISS ids, aligned with ``chunks``
-    chunks: list[Chunk]  # in time order
-    transcript_sha: str
-    transcript_json: bytes | None  # held until committed to transcripts/
+#: Seconds a commit waits for another process's commit to end before it gives up.
+LOCK_TIMEOUT = 600.0
 
 
 class FaissStore:
@@ -96,11 +58,12 @@ class FaissStore:
     the first `commit`. ``dimension`` and ``embedder_name`` must match what an existing
     index was built with (``None`` takes the index's values); the first added source fixes the
     dimension when it is not known. ``index_type`` is ``"flat"`` (exact) or ``"hnsw"``
-    (approximate); ``None`` takes the index's type, ``"flat"`` for a new index.
+    (approximate); ``None`` takes the index's type, ``"flat"`` for a new index. A commit waits
+    up to ``lock_timeout`` seconds for another process's commit.
 
     Raises:
-        IndexStoreError: the directory holds an index that is unreadable, corrupt, or was
-            built with other settings.
+        IndexStoreError: the directory holds an index that is unreadable, corrupt, was built
+            with other settings, or has lost its manifest (see `repair`).
         ConfigError: an argument is invalid.
     """
 
@@ -110,6 +73,8 @@ class FaissStore:
         dimension: int | None = None,
         embedder_name: str | None = None,
         index_type: str | None = None,
+        *,
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
         if dimension is not None:
             if not isinstance(dimension, (int, np.integer)) or dimension <= 0:
@@ -121,16 +86,13 @@ class FaissStore:
         self._dimension: int | None = dimension
         self._embedder_name: str | None = embedder_name
         self._index_type: IndexType = index_type or "flat"  # type: ignore[assignment]
-        self._entries: dict[str, _Entry] = {}
-        self._by_id: dict[int, Chunk] = {}
-        self._index: Any = None
-        self._removed: list[np.ndarray] = []  # ids deleted but still in self._index
-        self._next_id = 0
+        self.lock_timeout = lock_timeout
+        self._segments: list[CommittedSegment] = []
+        self._pending = PendingSegment()
+        self._staged: set[str] = set()  # sources removed or replaced since the last commit
         self._generation: int | None = None
         self._changed = False
         self._load(index_type)
-        if self._index is None and self._dimension is not None:
-            self._index = _new_index(self._dimension, self._index_type)
 
     # ----------------------------------------------------------------- properties
 
@@ -160,32 +122,48 @@ class FaissStore:
         return self._index_type
 
     @property
+    def generation(self) -> int | None:
+        """The committed generation this store holds (``None`` before the first commit)."""
+        return self._generation
+
+    @property
+    def segments(self) -> int:
+        """How many segments the committed generation has."""
+        return len(self._segments)
+
+    @property
     def has_changes(self) -> bool:
         """Whether there are changes not yet written by `commit`."""
         return self._changed
 
     def __len__(self) -> int:
         """Number of chunks in the store."""
-        return len(self._by_id)
+        return sum(s.live for s in self._segments) + self._pending.live
 
     # ----------------------------------------------------------------- reading
 
     def sources(self) -> dict[str, SourceInfo]:
         """Every file in the store, by source."""
-        return {src: e.info.model_copy(deep=True) for src, e in self._entries.items()}
+        return {e.info.source: e.info.model_copy(deep=True) for e, _ in self._entries()}
 
     def chunks(self, source: str) -> list[Chunk]:
         """The chunks of one file, in time order; IndexStoreError if it is not in the store."""
-        return list(self._entry(source).chunks)
+        return list(self._locate(source)[0].chunks)
 
     def transcript(self, source: str) -> Transcript:
         """The transcript of one file; IndexStoreError if it is not in the store."""
-        entry = self._entry(source)
+        entry, _ = self._locate(source)
         data = entry.transcript_json
-        path = self._dir / TRANSCRIPTS / f"{entry.transcript_sha}.json"
+        path = self._dir / transcript_file(entry.transcript_sha)
         if data is None:
             try:
                 data = path.read_bytes()
+            except FileNotFoundError:
+                if self.refresh():  # another process may have replaced it meanwhile
+                    return self.transcript(source)
+                raise IndexStoreError(
+                    f"{path}: the transcript of {source} is missing; ingest the file again to restore it"
+                ) from None
             except OSError as exc:
                 raise IndexStoreError(f"{path}: cannot read transcript of {source}: {exc}") from exc
         try:
@@ -193,13 +171,17 @@ class FaissStore:
         except ValidationError as exc:
             raise IndexStoreError(f"{path}: corrupt transcript of {source}: {exc}") from exc
 
+    def has_transcript(self, source: str) -> bool:
+        """Whether the transcript of an indexed file can be read (it was not lost)."""
+        entry, _ = self._locate(source)
+        return entry.transcript_json is not None or (self._dir / transcript_file(entry.transcript_sha)).is_file()
+
     def vectors(self, source: str) -> np.ndarray:
         """The stored unit-length vectors of one file's chunks, in the order of `chunks`."""
-        entry = self._entry(source)
-        self._flush()
-        if not len(entry.ids):
-            return np.zeros((0, self._dimension or 0), dtype=np.float32)
-        return np.vstack([self._index.reconstruct(int(i)) for i in entry.ids.tolist()]).astype(np.float32)
+        entry, segment = self._locate(source)
+        if segment is None:
+            return self._pending.vectors_of[source].copy()
+        return segment.vectors(entry)
 
     def search(self, vector: np.ndarray, k: int = 4, min_score: float | None = None) -> list[Hit]:
         """The ``k`` chunks most similar to ``vector`` (shape ``(d,)`` or ``(1, d)``), best first.
@@ -211,46 +193,31 @@ class FaissStore:
             raise ConfigError(f"search takes one vector, got shape {query.shape}; use search_many")
         return self.search_many(query.reshape(1, -1), k, min_score)[0]
 
-    def search_many(
-        self, vectors: np.ndarray, k: int = 4, min_score: float | None = None
-    ) -> list[list[Hit]]:
+    def search_many(self, vectors: np.ndarray, k: int = 4, min_score: float | None = None) -> list[list[Hit]]:
         """`search` for each row of ``vectors`` (shape ``(n, d)``), in one batch."""
         queries = np.array(vectors, dtype=np.float32, copy=True, order="C")
         if queries.ndim == 1:
             queries = queries.reshape(1, -1)
         if queries.ndim != 2:
             raise ConfigError(f"query vectors must be 2-D, got shape {queries.shape}")
-        self._flush()
-        if self._index is None or self._index.ntotal == 0 or k <= 0 or len(queries) == 0:
+        if len(self) == 0 or k <= 0 or len(queries) == 0:
             return [[] for _ in range(len(queries))]
         if queries.shape[1] != self._dimension:
-            raise ConfigError(
-                f"query vectors have dimension {queries.shape[1]}, the index has {self._dimension}"
-            )
+            raise ConfigError(f"query vectors have dimension {queries.shape[1]}, the index has {self._dimension}")
         faiss.normalize_L2(queries)
-        kk = min(int(k), int(self._index.ntotal))
-        if self._index_type == "hnsw":
-            faiss.downcast_index(self._index.index).hnsw.efSearch = max(HNSW_EF_SEARCH, kk)
-        if len(queries) == 1:
-            with one_thread():
-                scores, ids = self._index.search(queries, kk)
-        else:
-            scores, ids = self._index.search(queries, kk)
+        with one_thread() if len(queries) == 1 else contextlib.nullcontext():
+            parts = [s.search(queries, k) for s in self._segments] + [self._pending.search(queries, k)]
         results: list[list[Hit]] = []
-        for row_scores, row_ids in zip(scores.tolist(), ids.tolist()):
-            hits = []
-            for score, id_ in zip(row_scores, row_ids):
-                if id_ < 0 or (min_score is not None and score < min_score):
-                    continue
-                hits.append(Hit(chunk=self._by_id[id_], score=score))
-            results.append(hits)
+        for row in range(len(queries)):
+            candidates = sorted((c for part in parts for c in part[row]), key=lambda c: -c[0])[:k]
+            results.append(
+                [Hit(chunk=chunk, score=score) for score, chunk in candidates if min_score is None or score >= min_score]
+            )
         return results
 
     # ----------------------------------------------------------------- changes
 
-    def add_source(
-        self, info: SourceInfo, transcript: Transcript, chunks: Sequence[Chunk], vectors: np.ndarray
-    ) -> None:
+    def add_source(self, info: SourceInfo, transcript: Transcript, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Add one file's transcript, chunks and their vectors, replacing any earlier entry.
 
         ``vectors`` has shape ``(len(chunks), dimension)``; rows are normalized to unit length.
@@ -261,9 +228,7 @@ class FaissStore:
         if chunks:
             dim = self._dimension or (vecs.shape[-1] if vecs.ndim else 0)
             if vecs.ndim != 2 or vecs.shape != (len(chunks), dim) or dim == 0:
-                raise ConfigError(
-                    f"vectors for {source} have shape {vecs.shape}, expected ({len(chunks)}, {dim})"
-                )
+                raise ConfigError(f"vectors for {source} have shape {vecs.shape}, expected ({len(chunks)}, {dim})")
             if not np.isfinite(vecs).all():
                 raise ConfigError(f"vectors for {source} contain NaN or infinite values")
         elif vecs.size:
@@ -275,201 +240,230 @@ class FaissStore:
             raise ConfigError(f"transcript belongs to {transcript.source}, not {source}")
 
         self.delete_source(source)
-        if chunks and self._index is None:
+        if chunks and self._dimension is None:
             self._dimension = int(vecs.shape[1])
-            self._index = _new_index(self._dimension, self._index_type)
         order = sorted(range(len(chunks)), key=lambda i: (chunks[i].start, chunks[i].end))
-        chunks = [chunks[i] for i in order]
-        ids = np.arange(self._next_id, self._next_id + len(chunks), dtype=np.int64)
+        rows = np.ascontiguousarray(np.take(vecs, order, axis=0) if chunks else vecs.reshape(0, self._dimension or 1))
         if chunks:
-            vecs = np.ascontiguousarray(np.take(vecs, order, axis=0))  # a copy, normalized
-            faiss.normalize_L2(vecs)
-            self._index.add_with_ids(vecs, ids)
-        self._next_id += len(chunks)
-        self._by_id.update(zip(ids.tolist(), chunks))
+            faiss.normalize_L2(rows)
         data = transcript.model_dump_json().encode("utf-8")
-        self._entries[source] = _Entry(
-            info=info.model_copy(deep=True),
-            ids=ids,
-            chunks=chunks,
-            transcript_sha=hashlib.sha256(data).hexdigest(),
-            transcript_json=data,
+        entry = SourceEntry(
+            info.model_copy(deep=True), hashlib.sha256(data).hexdigest(), [chunks[i] for i in order], 0, data
         )
+        self._pending.add(entry, rows)
+        self._staged.add(source)
         self._changed = True
 
     def delete_source(self, source: str) -> int:
         """Remove a file and its chunks; return how many chunks were removed (0 if absent)."""
-        entry = self._entries.pop(source, None)
-        if entry is None:
-            return 0
-        for id_ in entry.ids.tolist():
-            del self._by_id[id_]
-        if len(entry.ids):
-            self._removed.append(entry.ids)
-        self._changed = True
-        return len(entry.chunks)
+        removed = self._pending.remove(source)
+        count = len(removed.chunks) if removed else 0
+        hidden = False
+        for segment in self._segments:
+            entry = segment.entries.get(source)
+            if entry is not None and segment.hide(source):
+                count, hidden = count or len(entry.chunks), True
+        if removed is not None or hidden:
+            self._staged.add(source)
+            self._changed = True
+        return count
+
+    def rollback(self) -> None:
+        """Forget every change since the last commit (or since the store was opened)."""
+        self._pending = PendingSegment()
+        for segment in self._segments:
+            segment.unhide()
+        self._staged.clear()
+        self._changed = False
 
     def commit(self) -> None:
-        """Write all changes to the index directory, atomically.
+        """Write all changes to the index directory, atomically, on top of what other
+        processes committed meanwhile.
 
         Raises:
-            IndexStoreError: the directory cannot be written; what was committed before stays.
+            IndexStoreError: the directory cannot be written, or another process kept it
+                locked for ``lock_timeout`` seconds; what was committed before stays, and the
+                changes are still pending (`rollback` drops them).
         """
         if not self._changed and self._generation is not None:
             return
-        self._flush()
-        tdir = self._dir / TRANSCRIPTS
         try:
             if not self._dir.exists():
                 self._dir.mkdir(parents=True)
-                _fsync_dir(self._dir.parent)
-            tdir.mkdir(exist_ok=True)
-            with self._lock():
-                self._commit_locked(tdir)
+                fsync_dir(self._dir.parent)
+            for folder in (TRANSCRIPTS, SEGMENTS):
+                (self._dir / folder).mkdir(exist_ok=True)
+            with exclusive_lock(self._dir / LOCK, timeout=self.lock_timeout):
+                self._commit_locked()
+        except LockTimeout as exc:
+            raise IndexStoreError(
+                f"{self._dir}: another process is committing to this index ({exc.strerror}); try again later"
+            ) from exc
         except (OSError, RuntimeError) as exc:  # faiss reports write errors as RuntimeError
             raise IndexStoreError(f"{self._dir}: cannot write index: {exc}") from exc
 
+    def refresh(self) -> bool:
+        """Take in what other processes committed since this store last read or wrote the
+        index, keeping this store's own pending changes; whether anything was new."""
+        for _ in range(3):
+            manifest = self._read_manifest()
+            if manifest is None or manifest.generation == self._generation:
+                return False
+            try:
+                self._sync(manifest)
+                return True
+            except FileNotFoundError:
+                continue  # merged away by a commit that just ended: read the newer manifest
+        raise IndexStoreError(f"{self._dir}: index keeps changing while it is being read")
+
     # ----------------------------------------------------------------- internals
 
-    def _entry(self, source: str) -> _Entry:
-        try:
-            return self._entries[source]
-        except KeyError:
-            raise IndexStoreError(f"{source} is not in the index {self._dir}") from None
+    def _entries(self) -> list[tuple[SourceEntry, CommittedSegment | None]]:
+        found = [(e, s) for s in self._segments for e in s.visible_entries()]
+        return found + [(e, None) for e in self._pending.entries.values()]
 
-    def _flush(self) -> None:
-        """Take deleted ids out of the FAISS index (HNSW cannot remove, so it is rebuilt)."""
-        if not self._removed:
-            return
-        removed = np.concatenate(self._removed)
-        if self._index_type == "flat":
-            self._index.remove_ids(removed)
-        else:
-            ids = faiss.vector_to_array(self._index.id_map)
-            inner = faiss.downcast_index(self._index.index)
-            keep = ~np.isin(ids, removed)
-            rebuilt = _new_index(self._dimension, self._index_type)  # type: ignore[arg-type]
-            if keep.any():
-                vecs = inner.reconstruct_n(0, inner.ntotal)
-                rebuilt.add_with_ids(np.ascontiguousarray(vecs[keep]), ids[keep])
-            self._index = rebuilt
-        self._removed.clear()
+    def _locate(self, source: str) -> tuple[SourceEntry, CommittedSegment | None]:
+        pending = self._pending.entries.get(source)
+        if pending is not None:
+            return pending, None
+        for segment in self._segments:
+            entry = segment.entries.get(source)
+            if entry is not None and source not in segment.hidden:
+                return entry, segment
+        raise IndexStoreError(f"{source} is not in the index {self._dir}")
 
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        if fcntl is None:  # pragma: no cover
-            yield
-            return
-        with open(self._dir / LOCK, "a") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-    def _commit_locked(self, tdir: Path) -> None:
-        on_disk = self._read_manifest(quiet=True)
-        gen = max(on_disk.generation if on_disk else 0, self._generation or 0) + 1
-        index_name = f"index-{gen}.faiss" if self._index is not None else None
-        meta_name = f"meta-{gen}.json"
+    def _commit_locked(self) -> None:
+        on_disk = self._read_manifest()
+        if on_disk is None and self._generation is None:
+            # A new index: an empty generation first, so that index files without a manifest
+            # always mean a lost manifest, never a first commit that did not finish.
+            self._check_not_orphaned()
+            empty = Manifest(
+                generation=1, dimension=self._dimension, embedder_name=self._embedder_name, index_type=self._index_type
+            )
+            write_atomic(self._dir / MANIFEST, empty.model_dump_json().encode("utf-8"))
+            fsync_dir(self._dir)
+            on_disk = self._read_manifest()
+        if on_disk is None:
+            raise IndexStoreError(
+                f"{self._dir / MANIFEST} disappeared while the index was open; nothing was written "
+                f"(run 'mediarag repair --index {self._dir}')"
+            )
+        if on_disk.generation != self._generation:
+            self._sync(on_disk)
+        gen = (self._generation or 0) + 1
         written: list[Path] = []
         committed = False
         try:
-            for entry in self._entries.values():
-                path = tdir / f"{entry.transcript_sha}.json"
-                if path.is_file():
-                    continue
-                if entry.transcript_json is None:
-                    raise IndexStoreError(f"{path}: transcript of {entry.info.source} is missing")
-                written.append(path)
-                _write_atomic(path, entry.transcript_json)
-            _fsync_dir(tdir)
-            if index_name is not None:
-                path = self._dir / index_name
-                written.append(path)
-                _write_atomic(path, lambda tmp: faiss.write_index(self._index, str(tmp)))
-            written.append(self._dir / meta_name)
-            _write_atomic(self._dir / meta_name, self._meta_json(gen))
-            _fsync_dir(self._dir)
-            manifest = _Manifest(
-                format=FORMAT,
-                version=FORMAT_VERSION,
+            segments = list(self._segments)
+            if self._pending.entries:
+                self._write_transcripts(written)
+                segments.append(self._write(segment_name(gen), self._pending_parts(), written))
+            groups = plan_merges([(s.live, s.total) for s in segments], [s.legacy for s in segments])
+            merged = {
+                group[0]: self._write(segment_name(gen, part), parts_of(segments[i] for i in group), written)
+                for part, group in enumerate(groups)
+            }
+            absorbed = {i for group in groups for i in group[1:]}
+            segments = [merged.get(i, s) for i, s in enumerate(segments) if i not in absorbed]
+            fsync_dir(self._dir / SEGMENTS)
+            manifest = Manifest(
                 generation=gen,
-                index=index_name,
-                meta=meta_name,
+                dimension=self._dimension,
+                embedder_name=self._embedder_name,
+                index_type=self._index_type,
+                segments=[s.ref() for s in segments],
             )
-            _write_atomic(self._dir / MANIFEST, manifest.model_dump_json().encode("utf-8"))
+            write_atomic(self._dir / MANIFEST, manifest.model_dump_json().encode("utf-8"))
+            fsync_dir(self._dir)
             committed = True
-            self._generation = gen
-            self._changed = False
-            for entry in self._entries.values():
-                entry.transcript_json = None
-            _fsync_dir(self._dir)
         finally:
-            # Undo a failed (or interrupted) commit, unless the manifest already names it.
-            current = None if committed else self._read_manifest(quiet=True)
-            if not committed and (current is None or current.generation != gen):
+            if not committed:
                 for path in written:
                     with contextlib.suppress(OSError):
                         path.unlink()
-        keep = {MANIFEST, LOCK, TRANSCRIPTS, meta_name, index_name}
-        for path in self._dir.iterdir():
-            if path.name not in keep and (
-                path.name.endswith(".tmp") or path.name.startswith(("index-", "meta-"))
-            ):
-                with contextlib.suppress(OSError):
-                    path.unlink()
-        referenced = {f"{e.transcript_sha}.json" for e in self._entries.values()}
-        for path in tdir.iterdir():
-            if path.name not in referenced:
-                with contextlib.suppress(OSError):
-                    path.unlink()
+        for segment in segments:
+            segment.settle()
+        self._segments = segments
+        self._pending = PendingSegment()
+        self._staged.clear()
+        self._generation = gen
+        self._changed = False
+        self._collect_garbage()
 
-    def _meta_json(self, gen: int) -> bytes:
-        meta = _Meta.model_construct(
-            format=FORMAT,
-            version=FORMAT_VERSION,
-            generation=gen,
-            dimension=self._dimension,
+    def _pending_parts(self) -> list[tuple[SourceEntry, np.ndarray]]:
+        return [(e, self._pending.vectors_of[s]) for s, e in self._pending.entries.items()]
+
+    def _write(self, name: str, parts: list[tuple[SourceEntry, np.ndarray]], written: list[Path]) -> CommittedSegment:
+        return write_segment(
+            self._dir,
+            name,
+            parts,
+            dimension=self._dimension or 1,
             embedder_name=self._embedder_name,
             index_type=self._index_type,
-            next_id=self._next_id,
-            sources=[
-                _StoredSource.model_construct(
-                    info=e.info, transcript=e.transcript_sha, ids=e.ids.tolist(), chunks=e.chunks
-                )
-                for e in self._entries.values()
-            ],
+            written=written,
         )
-        return meta.model_dump_json().encode("utf-8")
 
-    def _read_manifest(self, quiet: bool = False) -> _Manifest | None:
+    def _write_transcripts(self, written: list[Path]) -> None:
+        for entry in self._pending.entries.values():
+            path = self._dir / transcript_file(entry.transcript_sha)
+            if not path.is_file():
+                assert entry.transcript_json is not None
+                written.append(path)
+                write_atomic(path, entry.transcript_json)
+        fsync_dir(self._dir / TRANSCRIPTS)
+
+    def _collect_garbage(self) -> None:
+        """Delete what no committed segment refers to (under the lock: no writer is mid-commit)."""
+        keep = {name for s in self._segments for name in segment_files(s.name)}
+        keep |= {transcript_file(e.transcript_sha) for s in self._segments for e in s.entries.values()}
+        for folder in ("", SEGMENTS, TRANSCRIPTS):
+            directory = self._dir / folder if folder else self._dir
+            with contextlib.suppress(OSError):
+                for path in directory.iterdir():
+                    relative = f"{folder}/{path.name}" if folder else path.name
+                    stray = path.name.startswith(".") and path.name.endswith(".tmp")
+                    if stray or (is_index_file(relative) and relative not in keep):
+                        with contextlib.suppress(OSError):
+                            path.unlink()
+
+    def _sync(self, manifest: Manifest | LegacyManifest) -> None:
+        """Make the committed part of this store ``manifest``'s generation, keeping pending
+        changes on top (FileNotFoundError when a segment it names is already gone)."""
+        if isinstance(manifest, LegacyManifest):
+            self._load_legacy(manifest, None)
+        else:
+            self._check_settings(manifest.dimension, manifest.embedder_name, manifest.index_type, None)
+            if manifest.dimension is not None:
+                self._dimension = manifest.dimension
+            self._embedder_name = self._embedder_name or manifest.embedder_name
+            self._index_type = manifest.index_type
+            known = {s.name: s for s in self._segments}
+            segments = []
+            for ref in manifest.segments:
+                segment = known.get(ref.name)
+                if segment is None:
+                    segment = CommittedSegment.load(self._dir, ref, self._dimension, self._index_type)
+                else:
+                    for source in ref.deleted:
+                        segment.drop(source)
+                segments.append(segment)
+            self._segments = segments
+        self._generation = manifest.generation
+        for source in self._staged:
+            for segment in self._segments:
+                segment.hide(source)
+
+    def _read_manifest(self) -> Manifest | LegacyManifest | None:
         path = self._dir / MANIFEST
         try:
             data = path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
-            if quiet:
-                return None
             raise IndexStoreError(f"{path}: cannot read index manifest: {exc}") from exc
-        try:
-            manifest = _Manifest.model_validate_json(data)
-        except ValidationError as exc:
-            if quiet:
-                return None
-            raise IndexStoreError(f"{path}: corrupt index manifest: {exc}") from exc
-        if manifest.version > FORMAT_VERSION and not quiet:
-            raise IndexStoreError(
-                f"{path}: index format version {manifest.version} is newer than this mediarag "
-                f"supports ({FORMAT_VERSION})"
-            )
-        for name in (manifest.index, manifest.meta):
-            if name is not None and (Path(name).name != name or name in (".", "..")):
-                if quiet:
-                    return None
-                raise IndexStoreError(f"{path}: corrupt index manifest: bad file name {name!r}")
-        return manifest
+        return parse_manifest(data, str(path))
 
     def _load(self, requested_type: str | None) -> None:
         if self._dir.exists() and not self._dir.is_dir():
@@ -477,9 +471,14 @@ class FaissStore:
         for _ in range(3):
             manifest = self._read_manifest()
             if manifest is None:
+                self._check_not_orphaned()
                 return
             try:
-                self._load_generation(manifest, requested_type)
+                if isinstance(manifest, LegacyManifest):
+                    self._load_legacy(manifest, requested_type)
+                else:
+                    self._check_settings(manifest.dimension, manifest.embedder_name, manifest.index_type, requested_type)
+                    self._sync(manifest)
                 return
             except FileNotFoundError as exc:
                 # A concurrent commit may have replaced this generation; retry with the new one.
@@ -488,122 +487,46 @@ class FaissStore:
                     raise IndexStoreError(f"{exc.filename}: index file is missing") from exc
         raise IndexStoreError(f"{self._dir}: index keeps changing while it is being read")
 
-    def _load_generation(self, manifest: _Manifest, requested_type: str | None) -> None:
+    def _load_legacy(self, manifest: LegacyManifest, requested_type: str | None) -> None:
         meta_path = self._dir / manifest.meta
         try:
-            meta = _Meta.model_validate_json(meta_path.read_bytes())
+            meta = LegacyMeta.model_validate_json(meta_path.read_bytes())
         except FileNotFoundError:
             raise
         except (OSError, ValidationError) as exc:
             raise IndexStoreError(f"{meta_path}: corrupt or unreadable metadata: {exc}") from exc
-        if meta.version > FORMAT_VERSION:
-            raise IndexStoreError(f"{meta_path}: unsupported index format version {meta.version}")
-
-        self._check_setting("dimension", meta.dimension, self._dimension)
-        self._check_setting("embedder", meta.embedder_name, self._embedder_name)
-        self._check_setting("index type", meta.index_type, requested_type)
-
-        index = None
-        if manifest.index is not None:
-            index_path = self._dir / manifest.index
-            if not index_path.is_file():
-                raise FileNotFoundError(2, "missing", str(index_path))
-            try:
-                index = faiss.read_index(str(index_path))
-            except RuntimeError as exc:
-                raise IndexStoreError(f"{index_path}: corrupt or unreadable index: {exc}") from exc
-            _check_index(index, index_path, meta)
-
-        entries: dict[str, _Entry] = {}
-        by_id: dict[int, Chunk] = {}
-        for stored in meta.sources:
-            source = stored.info.source
-            bad = source in entries or len(stored.ids) != len(stored.chunks)
-            bad = bad or any(c.source != source for c in stored.chunks)
-            if bad:
-                raise IndexStoreError(f"{meta_path}: corrupt index metadata for {source}")
-            ids = np.asarray(stored.ids, dtype=np.int64)
-            by_id.update(zip(stored.ids, stored.chunks))
-            entries[source] = _Entry(stored.info, ids, stored.chunks, stored.transcript, None)
-        all_ids = np.fromiter(by_id, dtype=np.int64, count=len(by_id))
-        index_ids = (
-            faiss.vector_to_array(index.id_map) if index is not None else np.empty(0, np.int64)
-        )
-        if (
-            len(all_ids) != sum(len(e.ids) for e in entries.values())
-            or (len(all_ids) and (all_ids.min() < 0 or all_ids.max() >= meta.next_id))
-            or not np.array_equal(np.sort(all_ids), np.sort(index_ids))
-        ):
-            raise IndexStoreError(
-                f"{meta_path}: index metadata does not match the FAISS index {manifest.index}"
-            )
-
+        self._check_settings(meta.dimension, meta.embedder_name, meta.index_type, requested_type)
+        segment = CommittedSegment.load_legacy(self._dir, manifest, meta)
         self._dimension = meta.dimension if meta.dimension is not None else self._dimension
         self._embedder_name = meta.embedder_name or self._embedder_name
         self._index_type = meta.index_type
-        self._entries = entries
-        self._by_id = by_id
-        self._index = index
-        self._next_id = meta.next_id
+        self._segments = [segment] if segment.total or segment.entries else []
         self._generation = manifest.generation
 
-    def _check_setting(self, what: str, stored: object, requested: object) -> None:
-        if stored is not None and requested is not None and stored != requested:
+    def _check_settings(self, dimension: Any, embedder: Any, index_type: Any, requested_type: str | None) -> None:
+        for what, stored, requested in (
+            ("dimension", dimension, self._dimension),
+            ("embedder", embedder, self._embedder_name),
+            ("index type", index_type, requested_type),
+        ):
+            if stored is not None and requested is not None and stored != requested:
+                raise IndexStoreError(
+                    f"index {self._dir} was built with {what} {stored!r}, not {requested!r}; "
+                    f"use {what} {stored!r} or build a new index"
+                )
+
+    def _check_not_orphaned(self) -> None:
+        """A directory with index files but no manifest lost it: refuse rather than start over
+        (the next commit would otherwise delete those files as leftovers)."""
+        if not self._dir.is_dir():
+            return
+        found = [
+            p for folder in ("", SEGMENTS, TRANSCRIPTS) if (self._dir / folder).is_dir()
+            for p in (self._dir / folder).iterdir()
+            if is_index_file(f"{folder}/{p.name}" if folder else p.name)
+        ]  # fmt: skip
+        if found:
             raise IndexStoreError(
-                f"index {self._dir} was built with {what} {stored!r}, not {requested!r}; "
-                f"use {what} {stored!r} or build a new index"
+                f"{self._dir} holds {len(found)} index files but no {MANIFEST}: nothing was changed. "
+                f"Run 'mediarag repair --index {self._dir}' to rebuild the manifest from them"
             )
-
-
-def _new_index(dimension: int, index_type: str) -> Any:
-    if index_type == "hnsw":
-        inner = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        inner.hnsw.efSearch = HNSW_EF_SEARCH
-    else:
-        inner = faiss.IndexFlatIP(dimension)
-    return faiss.IndexIDMap2(inner)
-
-
-def _check_index(index: Any, path: Path, meta: _Meta) -> None:
-    expected = faiss.IndexHNSWFlat if meta.index_type == "hnsw" else faiss.IndexFlatIP
-    ok = isinstance(index, faiss.IndexIDMap2) and index.d == meta.dimension
-    ok = ok and isinstance(faiss.downcast_index(index.index), expected)
-    if not ok or index.metric_type != faiss.METRIC_INNER_PRODUCT:
-        raise IndexStoreError(
-            f"{path}: FAISS index does not match its metadata "
-            f"(expected {meta.index_type}, inner product, dimension {meta.dimension})"
-        )
-
-
-def _write_atomic(path: Path, data: bytes | Callable[[Path], object]) -> None:
-    """Write ``path`` via a fsynced temporary file and a rename; ``data`` is bytes or a writer."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        if isinstance(data, bytes):
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        else:
-            data(tmp)
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows cannot open directories
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)

@@ -4,8 +4,9 @@
 local working directory. Opening it copies the committed generation down from S3 (the files the
 remote ``manifest.json`` names, and the transcripts its metadata references; generation files
 are never rewritten under the same name, so files already there are not fetched again).
-`commit` commits locally, then uploads, in this order: transcripts the bucket lacks, the new
-generation's index and metadata, and ``manifest.json`` last. A reader therefore sees either the
+`commit` commits locally, then uploads, in this order: the transcripts and segment files the
+bucket lacks (a commit adds one segment; merges now and then add a larger one), and
+``manifest.json`` last. A reader therefore sees either the
 old generation or the new one whole; a failure before the manifest leaves the old one in place
 (no partial index), and the stray files are deleted by the next commit. One writer at a time:
 a commit refuses to replace a generation it has not read.
@@ -14,7 +15,6 @@ a commit refuses to replace a generation it has not read.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,18 @@ from ..aws.s3 import S3, S3Url
 from ..errors import IndexStoreError
 from ..schema import Chunk, Hit, SourceInfo, Transcript
 from ..weights import cache_dir
-from .faiss import MANIFEST, TRANSCRIPTS, FaissStore, _Manifest, _Meta
-
-
-#: Names of the files a commit writes; nothing else under the prefix is ever deleted.
-_INDEX_FILE = re.compile(rf"(?:index-\d+\.faiss|meta-\d+\.json|{TRANSCRIPTS}/[0-9a-f]{{64}}\.json)")
+from .faiss import FaissStore
+from .layout import (
+    MANIFEST,
+    SEGMENTS,
+    TRANSCRIPTS,
+    LegacyManifest,
+    Manifest,
+    generation_files,
+    is_index_file,
+    metadata_files,
+    parse_manifest,
+)
 
 
 def default_working_dir(url: str) -> Path:
@@ -131,13 +138,13 @@ class S3SyncedStore:
             )
         self._store.commit()
         manifest = self._local_manifest()
-        names = _generation_files(self.working_dir, manifest)
+        names = generation_files(self.working_dir, manifest)
+        # Transcripts and segments are never rewritten under the same name: upload what is new.
         present = set(self.s3.keys(self.url.child(TRANSCRIPTS + "/")))
+        present |= set(self.s3.keys(self.url.child(SEGMENTS + "/")))
         for name in names:
-            key = self.url.child(name).key
-            if name.startswith(TRANSCRIPTS + "/") and key in present:
-                continue
-            self.s3.upload(self.working_dir / name, str(self.url.child(name)))
+            if self.url.child(name).key not in present:
+                self.s3.upload(self.working_dir / name, str(self.url.child(name)))
         self.s3.put(
             str(self.url.child(MANIFEST)), (self.working_dir / MANIFEST).read_bytes(), "application/json"
         )
@@ -149,22 +156,19 @@ class S3SyncedStore:
         stale = []
         for key in self.s3.keys(self.url.child("")):
             name = key[len(prefix) :]
-            if _INDEX_FILE.fullmatch(name) and name not in keep:
+            if is_index_file(name) and name not in keep:
                 stale.append(str(S3Url(self.url.bucket, key)))
         if stale:
             self.s3.delete(stale)
 
-    def _remote_manifest(self) -> _Manifest | None:
-        data = self.s3.get_if_exists(str(self.url.child(MANIFEST)))
-        if data is None:
-            return None
-        try:
-            return _Manifest.model_validate_json(data)
-        except ValueError as exc:
-            raise IndexStoreError(f"{self.url.child(MANIFEST)}: corrupt index manifest: {exc}") from exc
+    def _remote_manifest(self) -> Manifest | LegacyManifest | None:
+        url = str(self.url.child(MANIFEST))
+        data = self.s3.get_if_exists(url)
+        return None if data is None else parse_manifest(data, url)
 
-    def _local_manifest(self) -> _Manifest:
-        return _Manifest.model_validate_json((self.working_dir / MANIFEST).read_bytes())
+    def _local_manifest(self) -> Manifest | LegacyManifest:
+        path = self.working_dir / MANIFEST
+        return parse_manifest(path.read_bytes(), str(path))
 
     def _pull(self) -> int | None:
         """Make the working copy the remote's committed generation; return that generation."""
@@ -174,21 +178,17 @@ class S3SyncedStore:
             # A copy of an index that is gone: start empty (the next commit removes the rest).
             (directory / MANIFEST).unlink(missing_ok=True)
             return None
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / TRANSCRIPTS).mkdir(exist_ok=True)
-        for name in (remote.meta, remote.index):
-            if name is not None and not (directory / name).is_file():
-                self.s3.download(str(self.url.child(name)), directory / name)
-        for name in _generation_files(directory, remote):
-            if not (directory / name).is_file():
-                self.s3.download(str(self.url.child(name)), directory / name)
+        for folder in (TRANSCRIPTS, SEGMENTS):
+            (directory / folder).mkdir(parents=True, exist_ok=True)
+        for name in metadata_files(remote):  # they say which other files the generation needs
+            self._fetch(name)
+        for name in generation_files(directory, remote):
+            self._fetch(name)
         (directory / MANIFEST).write_bytes(remote.model_dump_json().encode("utf-8"))
         return remote.generation
 
+    def _fetch(self, name: str) -> None:
+        """Download one index file unless the working copy has it (they never change)."""
+        if not (self.working_dir / name).is_file():
+            self.s3.download(str(self.url.child(name)), self.working_dir / name)
 
-def _generation_files(directory: Path, manifest: _Manifest) -> list[str]:
-    """Names (relative to the index directory) of every file a generation needs: transcripts,
-    then the FAISS index and the metadata."""
-    meta = _Meta.model_validate_json((directory / manifest.meta).read_bytes())
-    transcripts = sorted({f"{TRANSCRIPTS}/{s.transcript}.json" for s in meta.sources})
-    return transcripts + [n for n in (manifest.index, manifest.meta) if n is not None]

@@ -1,0 +1,1 @@
+"""Retrieval: the passages that answer a question, and the citations made from them."""
