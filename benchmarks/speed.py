@@ -865,13 +865,13 @@ def bench_index_scaling(
 ) -> dict[str, Any]:
     """p50/p95 latency of one query (one thread, as `FaissStore.search` runs it) against index
     size, for the store's exact ``IndexFlatIP``, its ``IndexHNSWFlat`` (same M and efSearch as
-    `mediarag.store.faiss`) and an ``IndexIVFFlat`` (nlist ~ 4 sqrt(n), nprobe 16); build time and
+    `mediarag.store.segment`) and an ``IndexIVFFlat`` (nlist ~ 4 sqrt(n), nprobe 16); build time and
     recall@k of the approximate indexes against the exact one. HNSW is built only up to
     ``hnsw_max`` vectors: its build time grows faster than linearly (minutes per 100k on 2 cores),
     so larger sizes use IVF for the approximate side."""
     import faiss
 
-    from mediarag.store import faiss as store_faiss
+    from mediarag.store import segment as store_faiss
 
     rows = []
     for n in sizes:

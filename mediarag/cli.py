@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, GeneratorError, MediaRagError
+from .errors import ConfigError, MediaRagError
 from .export import FORMATS
 from .links import clock
 
@@ -110,6 +110,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser(
+        "repair",
+        help="rebuild a lost or unreadable manifest.json from the index's files",
+        description="An index whose manifest.json was deleted or damaged is refused (nothing is "
+        "changed). This rebuilds the manifest from the segment files that are still there.",
+    )
+    index_arg(p)
+
+    p = sub.add_parser(
         "app",
         help="serve the chat app in the browser (needs the app extra)",
         description="Serve the chat app: ask questions, play cited moments, add files to a "
@@ -139,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "search": _search,
             "transcribe": _transcribe,
             "sources": _sources,
+            "repair": _repair,
             "app": _app,
         }[args.command]
         return handler(args)
@@ -156,9 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _settings(args: argparse.Namespace, **overrides: Any):  # type: ignore[no-untyped-def]
     from .settings import Settings
 
-    where = {"index_url": args.index} if args.index.lower().startswith("s3://") else {"index_dir": Path(args.index)}
     try:
-        return Settings(**where, **overrides)
+        return Settings.at(args.index, **overrides)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 
@@ -189,6 +197,7 @@ def _ingest(args: argparse.Namespace) -> int:
             ],
             "skipped": report.skipped,
             "failed": [f.model_dump() for f in report.failed],
+            "warnings": report.warnings,
         }
         print(json.dumps(out, ensure_ascii=False))
     else:
@@ -196,6 +205,8 @@ def _ingest(args: argparse.Namespace) -> int:
             print(f"indexed  {Path(info.source).name}  {clock(info.duration)}  {info.language}  {info.chunks} passages")
         for source in report.skipped:
             print(f"skipped  {Path(source).name}  (unchanged)")
+        for warning in report.warnings:
+            print(f"WARNING  {warning}", file=sys.stderr)
         for failure in report.failed:
             print(f"FAILED   {failure.error}", file=sys.stderr)
     return 0 if report.ok else 1
@@ -219,6 +230,8 @@ def _citation_json(c: Any) -> dict[str, Any]:
         "text": c.text,
         "score": c.score,
         "link": c.link,
+        "kind": c.kind,
+        "speaker": c.speaker,
     }
 
 
@@ -280,15 +293,7 @@ def _ask(args: argparse.Namespace) -> int:
     qa = _qa(args, **_generator_settings(args))
     qa.generator  # noqa: B018 - a generator that cannot be built is a usage error, before any work
     if args.questions is not None:
-        try:
-            lines = args.questions.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"cannot read questions file {args.questions}: {exc.strerror}") from exc
-        qa.warm_up(ingest=False)
-        for question in (q.strip() for q in lines):
-            if question:
-                print(json.dumps(_answer_json(qa.ask(question, k=args.k)), ensure_ascii=False), flush=True)
-        return 0
+        return _ask_each(qa, args)
     if args.json:
         answer = qa.ask(args.question, k=args.k)
         print(json.dumps(_answer_json(answer), ensure_ascii=False))
@@ -297,9 +302,34 @@ def _ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _chat(args: argparse.Namespace) -> int:
-    from .conversation import Conversation
+def _ask_each(qa: Any, args: argparse.Namespace) -> int:
+    """``ask --questions``: one JSON line per question; a question that cannot be answered gets
+    a line with its error, and the others go on (exit status 1 if any failed)."""
+    try:
+        lines = args.questions.read_bytes().decode("utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read questions file {args.questions}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"questions file {args.questions} is not UTF-8 text (byte {exc.start})") from exc
+    qa.warm_up(ingest=False)
+    failed = False
+    for question in (q.strip() for q in lines):
+        if not question:
+            continue
+        try:
+            out = _answer_json(qa.ask(question, k=args.k))
+        except MediaRagError as exc:
+            failed = True
+            out = {"question": question, "error": str(exc)}
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    return 1 if failed else 0
 
+
+def _chat(args: argparse.Namespace) -> int:
+    from .conversation import Conversation, check_writable
+
+    if args.save:
+        check_writable(args.save.expanduser())  # before the conversation, not after it
     qa = _qa(args, whisper_model=args.model, **_generator_settings(args))
     qa.generator  # noqa: B018 - fail early on a generator that cannot be built
     if not args.no_kb:
@@ -333,7 +363,7 @@ def _chat(args: argparse.Namespace) -> int:
             else:
                 _print_answer(reply, stream=not args.no_stream)
                 print(flush=True)
-        except GeneratorError as exc:
+        except MediaRagError as exc:  # one failed answer (an endpoint, a bad question) ends nothing
             print(f"mediarag: error: {exc}", file=sys.stderr, flush=True)
     if args.save:
         chat.save(args.save)
@@ -360,8 +390,12 @@ def _chat_command(chat: Any, line: str) -> bool:
         chat.use_knowledge_base = rest == "on"
         print(f"knowledge base {rest}", file=sys.stderr, flush=True)
     elif name == "/save" and rest:
-        chat.save(rest)
-        print(f"saved  {rest}", file=sys.stderr, flush=True)
+        try:
+            chat.save(rest)
+        except MediaRagError as exc:
+            print(f"mediarag: error: {exc}", file=sys.stderr, flush=True)
+        else:
+            print(f"saved  {rest}", file=sys.stderr, flush=True)
     elif name == "/reset":
         chat.reset()
     else:
@@ -385,17 +419,14 @@ def _search(args: argparse.Namespace) -> int:
 
 def _transcribe(args: argparse.Namespace) -> int:
     from .export import export
-    from .media import decode_audio
-    from .qa import translation_task
-    from .sentences import merge_sentences
+    from .transcribe.config import translation_task
 
     qa = _qa(argparse.Namespace(index=DEFAULT_INDEX), **_model_settings(args))
-    audio = decode_audio(args.file)
     task = translation_task(args.translate_to)
-    transcript = qa.transcriber.transcribe(audio, language=qa.settings.language, task=task)
-    sentences = [s.model_copy(update={"words": ()}) for s in merge_sentences(transcript.segments)]
-    transcript = transcript.model_copy(update={"source": str(args.file.resolve()), "segments": sentences})
-    sys.stdout.write(export(transcript, args.format))
+    language = qa.language()
+    qa.transcriber.check_language(language)
+    item = qa.pipeline.process(args.file, language=language, task=task, until="sentences")
+    sys.stdout.write(export(item.stored_transcript(), args.format))
     return 0
 
 
@@ -410,16 +441,17 @@ def _sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def _repair(args: argparse.Namespace) -> int:
+    from .store.repair import repair_index
+
+    print(repair_index(args.index))
+    return 0
+
+
 def _require_index(index: str) -> None:
-    from .store.faiss import FaissStore
+    from .store import index_exists
 
-    if index.lower().startswith("s3://"):
-        from .store.s3 import S3SyncedStore
-
-        exists = S3SyncedStore.exists(index)
-    else:
-        exists = FaissStore.exists(index)
-    if not exists:
+    if not index_exists(index):
         raise MediaRagError(f"no index at {index}: run 'mediarag ingest PATH --index {index}' first")
 
 

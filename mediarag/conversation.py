@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from .errors import ConfigError, MediaError
-from .generate.prompt import heuristic_rewrite
+from .files import write_atomic
 from .links import is_text_source
 from .media import file_sha256
 from .progress import FileProgress
+from .retrieve.query import check_query
 from .schema import Answer, Chunk, Hit, Message, Transcript
+from .transcribe.config import translation_task
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from .qa import AnswerStream, MediaQA
+    from .generate.answer import Answerer
+    from .generate.base import AnswerStream
+    from .pipeline.pipeline import Pipeline
+    from .retrieve.dense import DenseRetriever
+    from .settings import Settings
 
 #: The answer when nothing in the conversation's files (knowledge base off) answers.
 NO_ANSWER_IN_FILES = "I don't know: nothing in the files added to this conversation answers this question."
@@ -48,8 +54,14 @@ class ConversationState(BaseModel):
     last_query: str | None = Field(None, description="The last question as sent to retrieval.")
 
 
+class ConversationFactory(Protocol):
+    """What continues a saved conversation: `mediarag.MediaQA` is one."""
+
+    def conversation(self, *, state: ConversationState) -> Conversation: ...
+
+
 class Conversation:
-    """A chat over a `MediaQA` index, made with `MediaQA.conversation`::
+    """A chat over an index, made with `mediarag.MediaQA.conversation`::
 
         chat = qa.conversation()
         chat.add_file("meeting.mp4")          # this conversation only, not the index
@@ -62,20 +74,24 @@ class Conversation:
     are retrieved from the index (unless ``use_knowledge_base`` is off) and from the added files,
     best first, and answered as `MediaQA.ask` does. The last ``memory_turns`` questions and
     answers are kept; older ones drop.
+
+    It works on the parts it is given: the ``pipeline`` that reads added media, the index's
+    ``retriever``, the ``answerer``, and the ``settings`` (k, passage length, languages).
     """
 
     def __init__(
         self,
-        qa: MediaQA,
         *,
-        memory_turns: int | None = None,
-        use_knowledge_base: bool = True,
-        state: ConversationState | None = None,
+        pipeline: Pipeline,
+        retriever: DenseRetriever,
+        answerer: Answerer,
+        settings: Settings,
+        state: ConversationState,
     ) -> None:
-        self.qa = qa
-        if state is None:
-            turns = qa.settings.memory_turns if memory_turns is None else memory_turns
-            state = ConversationState(memory_turns=turns, use_knowledge_base=use_knowledge_base)
+        self.pipeline = pipeline
+        self.retriever = retriever
+        self.answerer = answerer
+        self.settings = settings
         self.state = state
         self._vectors: dict[str, np.ndarray] = {}
 
@@ -106,21 +122,29 @@ class Conversation:
         self.state.last_query = None
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the conversation (turns, added files and their passages, settings) as JSON."""
-        Path(path).write_text(self.state.model_dump_json(indent=1), encoding="utf-8")
+        """Write the conversation (turns, added files and their passages, settings) as JSON,
+        whole or not at all; `ConfigError` naming the path when it cannot be written (the
+        conversation in memory is kept)."""
+        target = Path(path).expanduser()
+        check_writable(target)
+        try:
+            write_atomic(target, self.state.model_dump_json(indent=1).encode("utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot save the conversation to {target}: {exc.strerror or exc}") from exc
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], qa: MediaQA) -> Conversation:
-        """A conversation saved with `save`, continued over ``qa``."""
+    def load(cls, path: str | os.PathLike[str], qa: ConversationFactory) -> Conversation:
+        """A conversation saved with `save`, continued over ``qa`` (a `mediarag.MediaQA`)."""
         try:
             text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read conversation {path}: {exc.strerror}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(f"cannot read conversation {path}: {reason}") from exc
         try:
             state = ConversationState.model_validate_json(text)
         except ValueError as exc:
             raise ConfigError(f"{path} is not a saved conversation: {exc}") from exc
-        return cls(qa, state=state)
+        return qa.conversation(state=state)
 
     # Files -------------------------------------------------------------------------------------
 
@@ -133,10 +157,10 @@ class Conversation:
     ) -> AttachedFile:
         """Add a text (.txt, .md, .rst) or audio/video file to this conversation only.
 
-        Media is transcribed and split into passages like an ingested file (``progress`` is
-        called as it is transcribed); text is cut into passages of at most
-        ``Settings.max_passage_chars`` characters at paragraph and sentence breaks. Adding a file
-        again replaces it.
+        Media runs through the same pipeline as an ingested file (``progress`` is called as it
+        is transcribed); text is cut into passages of at most
+        ``settings.segmentation.max_passage_chars`` characters at paragraph and sentence breaks.
+        Adding a file again replaces it.
         """
         file = Path(path).expanduser()
         if not file.is_file():
@@ -146,32 +170,37 @@ class Conversation:
         if is_text_source(source):
             attached = self._text_file(file, source, sha)
         else:
-            from .qa import stored_transcript, translation_task
-
-            task = translation_task(self.qa.settings.translate_to)
-            language = language or self.qa.settings.language
-            transcript, sentences, chunks = self.qa._passages(
-                file, source, sha, language, task, id_prefix="conv-", progress=progress
+            item = self.pipeline.process(
+                file,
+                source,
+                sha256=sha,
+                language=language or self.settings.language,
+                task=translation_task(self.settings.translate_to),
+                id_prefix="conv-",
+                progress=progress,
             )
             attached = AttachedFile(
                 source=source,
                 kind="media",
                 sha256=sha,
-                language=transcript.language,
-                duration=transcript.duration,
-                chunks=chunks,
-                transcript=stored_transcript(transcript, source, sentences),
+                language=item.transcript.language if item.transcript else None,
+                duration=item.duration,
+                chunks=item.passages,
+                transcript=item.stored_transcript(),
             )
-        self.remove_file(source)
+            if item.vectors is not None and len(item.vectors) == len(item.passages):
+                self._vectors[source] = item.vectors
+        self.remove_file(source, keep_vectors=True)
         self.state.files.append(attached)
         return attached
 
-    def remove_file(self, path: str | os.PathLike[str]) -> bool:
+    def remove_file(self, path: str | os.PathLike[str], *, keep_vectors: bool = False) -> bool:
         """Drop an added file; whether it was there."""
         source = str(Path(path).expanduser().resolve())
         before = len(self.state.files)
         self.state.files = [f for f in self.state.files if f.source != source]
-        self._vectors.pop(source, None)
+        if not keep_vectors:
+            self._vectors.pop(source, None)
         return len(self.state.files) != before
 
     def _text_file(self, file: Path, source: str, sha: str) -> AttachedFile:
@@ -181,26 +210,21 @@ class Conversation:
             text = file.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             raise MediaError(source, f"cannot read: {exc.strerror}") from exc
-        pieces = RecursiveCharacterSegmenter(self.qa.settings.max_passage_chars).split_text(text)
+        pieces = RecursiveCharacterSegmenter(self.settings.max_passage_chars).split_text(text)
         chunks = [
             Chunk(id=f"conv-{sha[:16]}-{i:05d}", source=source, start=0.0, end=0.0, text=" ".join(p.split()))
             for i, p in enumerate(pieces)
         ]
         if not chunks:
             raise MediaError(source, "the file holds no text")
+        self._vectors.pop(source, None)
         return AttachedFile(source=source, kind="text", sha256=sha, chunks=chunks)
 
     # Questions ---------------------------------------------------------------------------------
 
     def standalone(self, question: str) -> str:
-        """``question`` rewritten to stand alone: by the generator when it has a ``rewrite``
-        method and there is history, else by `mediarag.generate.prompt.heuristic_rewrite`."""
-        if not self.state.messages:
-            return question.strip()
-        rewrite = getattr(self.qa.generator, "rewrite", None)
-        if callable(rewrite):
-            return str(rewrite(question, self.messages)).strip() or question.strip()
-        return heuristic_rewrite(question, self.state.last_query)
+        """``question`` rewritten to stand alone (see `mediarag.generate.answer.Answerer.standalone`)."""
+        return self.answerer.standalone(question, self.messages, self.state.last_query)
 
     def ask(self, question: str, k: int | None = None, *, min_score: float | None = None) -> Answer:
         """Answer the next question of the conversation (see `ask_stream`)."""
@@ -208,51 +232,55 @@ class Conversation:
 
     def ask_stream(
         self, question: str, k: int | None = None, *, min_score: float | None = None, stream: bool = True
-    ) -> AnswerStream:
+    ) -> AnswerStream[Answer]:
         """The next answer, piece by piece; the turn is remembered once the answer is complete."""
-        if not question.strip():
-            raise ConfigError("the question is empty")
+        check_query(question)
         query = self.standalone(question)
         hits = self.retrieve(query, k, min_score)
-        no_answer = None if self.use_knowledge_base else NO_ANSWER_IN_FILES
-        reply = self.qa.answer_stream(
-            question,
-            hits,
-            self.messages,
-            stream=stream,
-            standalone_question=query,
-            **({"no_answer": no_answer} if no_answer else {}),
+        extra = {} if self.use_knowledge_base else {"no_answer": NO_ANSWER_IN_FILES}
+        reply = self.answerer.stream(
+            question, hits, self.messages, stream=stream, standalone_question=query, **extra
         )
-        return reply.on_answer(lambda answer: self._remember(question, query, answer))
+        return reply.on_result(lambda answer: self._remember(question, query, answer))
 
     def retrieve(self, query: str, k: int | None = None, min_score: float | None = None) -> list[Hit]:
         """The best passages for ``query`` from the index (when on) and the added files."""
-        k = k or self.qa.settings.k
-        floor = self.qa.min_score if min_score is None else min_score
+        k = k or self.retriever.k
+        floor = self.retriever.min_score if min_score is None else min_score
         if not self.use_knowledge_base and not self.state.files:
             return []
-        vector = self.qa.embedder.embed_queries([query])[0]
         hits: list[Hit] = []
         if self.use_knowledge_base:
-            hits.extend(self.qa._retrieve(query, k, floor, vector=vector))
-        for attached in self.state.files:
-            scores = self._file_vectors(attached) @ vector
-            for i in scores.argsort()[::-1][:k]:
-                if scores[i] >= floor:
-                    hits.append(Hit(chunk=attached.chunks[i], score=float(scores[i])))
+            hits.extend(self.retriever.retrieve(query, k, floor))
+        if self.state.files:
+            vector = self.retriever.query_vector(query)
+            for attached in self.state.files:
+                scores = self._file_vectors(attached) @ vector
+                for i in scores.argsort()[::-1][:k]:
+                    if scores[i] >= floor:
+                        hits.append(Hit(chunk=attached.chunks[i], score=float(scores[i])))
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
 
     def _file_vectors(self, attached: AttachedFile) -> np.ndarray:
         vectors = self._vectors.get(attached.source)
         if vectors is None:
-            vectors = self.qa.embedder.embed_passages([c.text for c in attached.chunks])
+            vectors = self.retriever.embedder.embed_passages([c.text for c in attached.chunks])
             self._vectors[attached.source] = vectors
         return vectors
 
-    def _remember(self, question: str, query: str, answer: Answer) -> None:  # noqa: ARG002
+    def _remember(self, question: str, query: str, answer: Answer) -> None:
         self.state.messages.append(Message(role="user", content=question))
         self.state.messages.append(Message(role="assistant", content=answer.text))
         keep = 2 * self.state.memory_turns
         self.state.messages = self.state.messages[-keep:] if keep else []
         self.state.last_query = query
+
+
+def check_writable(path: Path) -> None:
+    """`ConfigError` naming ``path`` when a file cannot be written there: a directory, or a
+    folder that does not exist."""
+    if path.is_dir():
+        raise ConfigError(f"cannot save the conversation to {path}: it is a directory")
+    if not path.parent.is_dir():
+        raise ConfigError(f"cannot save the conversation to {path}: the folder {path.parent} does not exist")

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .aws.clients import AwsConfig
 from .embed.config import EmbeddingConfig
 from .generate.config import GenerationConfig
-from .links import check_s3_url
+from .links import check_s3_url, is_s3_url
 from .retrieve.config import RetrievalConfig
 from .segment.config import SegmentationConfig
 from .transcribe.config import TranscriptionConfig
@@ -103,6 +103,11 @@ class Settings(BaseModel):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     aws: AwsConfig = Field(default_factory=AwsConfig, description="Region, profile and retries of the AWS clients.")
     conversation: ConversationConfig = Field(default_factory=ConversationConfig)
+    stages: list[str] | None = Field(
+        None,
+        description="The registered pipeline stages to run besides the core ones (speakers, "
+        "screen text...); None runs those on by default (`mediarag.pipeline.registered_stages`).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -126,6 +131,12 @@ class Settings(BaseModel):
     def location(self) -> str:
         """Where the index is: the ``s3://`` URL when there is one, else the directory."""
         return self.index_url or str(self.index_dir)
+
+    @classmethod
+    def at(cls, location: str | Path, **changes: Any) -> Settings:
+        """Settings for the index at ``location``: an ``s3://`` prefix or a directory."""
+        where = {"index_url": str(location)} if is_s3_url(location) else {"index_dir": Path(location)}
+        return cls(**where, **changes)
 
     def replace(self, **changes: Any) -> Settings:
         """A validated copy with ``changes`` (flat or grouped names); ``ValueError`` if invalid."""

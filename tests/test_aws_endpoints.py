@@ -11,7 +11,7 @@ import pytest
 
 from conftest import wer
 from mediarag.aws.clients import AwsConfig
-from mediarag.errors import ConfigError, ServiceError
+from mediarag.errors import ConfigError, GeneratorError, ServiceError
 from mediarag.media import decode_audio
 from mediarag.schema import Chunk, Hit
 
@@ -107,9 +107,10 @@ def test_access_denied_names_the_endpoint(config, monkeypatch):
     from mediarag.generate.sagemaker import SageMakerGenerator
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", DENIED_KEY)
-    with pytest.raises(ServiceError, match="'falcon': access denied.*InvokeEndpoint") as info:
+    # Every generator fails with a GeneratorError; the endpoint's ServiceError is its cause.
+    with pytest.raises(GeneratorError, match="SageMakerGenerator: .*'falcon': access denied.*InvokeEndpoint") as info:
         SageMakerGenerator("falcon", config=config).generate("Who?", hits("Kennedy spoke."))
-    assert info.value.reason == "access_denied"
+    assert isinstance(info.value.__cause__, ServiceError) and info.value.__cause__.reason == "access_denied"
 
 
 def test_oversized_payload_rejected_by_the_endpoint(config, runtime):
@@ -238,7 +239,7 @@ def test_generator_settings_reach_the_sagemaker_generator(config, runtime):
     )  # fmt: skip
     built = MediaQA(settings=settings).generator
     assert isinstance(built, SageMakerGenerator) and built.max_tokens == 48 and built.timeout == 30
-    generator = SageMakerGenerator.from_settings(settings, config=config)  # the fixture's endpoint server
+    generator = SageMakerGenerator.from_config(settings.generation, config)  # the fixture's endpoint server
     assert generator.endpoint.name == "falcon" and generator.context_window == 2048
     generator.generate("Who spoke?", hits(*PASSAGES))
     parameters = json.loads(runtime.bodies["falcon"][0])["parameters"]
@@ -327,7 +328,7 @@ def test_an_error_event_mid_stream_names_the_endpoint(config):
 
     generator = SageMakerGenerator("falcon", config=config, stream=True)
     pieces = []
-    with pytest.raises(ServiceError, match="'falcon': failed.*ModelStreamError.*reset"):
+    with pytest.raises(GeneratorError, match="'falcon': failed.*ModelStreamError.*reset"):
         for piece in generator.stream("Does the river flood? break the stream", hits(*PASSAGES)):
             pieces.append(piece)
     assert pieces  # the first tokens arrived before the error
@@ -338,10 +339,10 @@ def test_an_unreadable_answer_names_the_endpoint(config, runtime, monkeypatch):
 
     monkeypatch.setitem(runtime.models, "garbled", lambda body, headers: (200, "application/json", b'{"text": "hi"}'))
     monkeypatch.setitem(runtime.stream_models, "garbled", lambda body: iter([b'data:{"token": {"text": "Hi"}}\n', b"data:{oops\n"]))
-    with pytest.raises(ServiceError, match="SageMaker endpoint 'garbled': invalid.*unexpected generation response") as info:
+    with pytest.raises(GeneratorError, match="SageMaker endpoint 'garbled': invalid.*unexpected generation response") as info:
         SageMakerGenerator("garbled", config=config).generate("Who?", hits(*PASSAGES))
-    assert info.value.reason == "invalid"
-    with pytest.raises(ServiceError, match="SageMaker endpoint 'garbled': invalid.*unexpected stream event"):
+    assert info.value.__cause__.reason == "invalid"
+    with pytest.raises(GeneratorError, match="SageMaker endpoint 'garbled': invalid.*unexpected stream event"):
         list(SageMakerGenerator("garbled", config=config).stream("Who?", hits(*PASSAGES)))
 
 

@@ -58,7 +58,7 @@ def test_ask_json(index):
     assert set(answer) == {"question", "answer", "grounded", "citations"}
     assert answer["grounded"] is True
     citation = answer["citations"][0]
-    assert set(citation) == {"source", "start", "end", "text", "score", "link"}
+    assert set(citation) == {"source", "start", "end", "text", "score", "link", "kind", "speaker"}
     assert citation["source"] == str((root / "media" / "jfk.flac").resolve())
     assert citation["link"].startswith("file://") and "#t=" in citation["link"]
     assert 0 <= citation["start"] < citation["end"] <= 11.1
@@ -85,7 +85,7 @@ def test_search_json(index):
     root, _ = index
     result = run("search", "country", "--index", str(root / "idx"), "--json")
     hits = json.loads(result.stdout)["hits"]
-    assert hits and set(hits[0]) == {"source", "start", "end", "text", "score", "link"}
+    assert hits and set(hits[0]) == {"source", "start", "end", "text", "score", "link", "kind", "speaker"}
 
 
 def test_sources(index):

@@ -90,3 +90,23 @@ def test_ask_with_the_local_model_streams_to_stdout(index):
 def test_generators_that_cannot_be_built_are_usage_errors(index, args, message):
     result = run("ask", "Who?", "--index", str(index), *args)
     assert result.returncode == 2 and message in result.stderr
+
+
+def test_a_refused_generator_request_does_not_end_the_chat(runtime, tmp_path):
+    """A SageMaker endpoint that fails one answer: the error is printed and the chat goes on."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text(NOTES)
+    env = {
+        **ENV,
+        **{k: v for k, v in os.environ.items() if k.startswith("AWS_")},
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": runtime.url,
+        "falcon_ep_name": "falcon",
+    }
+    stdin = "Where does the pilot start? break the stream\nHow long does staff training take?\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "mediarag.cli", "chat", "--no-kb", "--file", str(notes), "--generator", "sagemaker"],
+        input=stdin, capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "mediarag: error: SageMakerGenerator:" in result.stderr and "ModelStreamError" in result.stderr
+    assert "Staff training takes two days" in result.stdout and result.stdout.count("Sources:") == 1

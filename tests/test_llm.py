@@ -95,7 +95,7 @@ def test_conversation_rewrites_a_follow_up_with_the_model(qa):
 
 def test_prompt_fits_the_context_window_by_the_model_tokenizer(qa):
     generator = qa.generator
-    hits = qa._retrieve("language and history and science", 8, -1.0)
+    hits = qa.retrieve("language and history and science", 8, -1.0)
     assert len(hits) >= 4  # every passage of the small index
     prompt = fit_prompt("Summarize.", hits, context_window=600, max_tokens=100, count=generator.count_tokens)
     assert 1 <= prompt.kept < len(hits)
@@ -109,7 +109,7 @@ def test_prompt_fits_the_context_window_by_the_model_tokenizer(qa):
 def test_timeout_stops_a_slow_answer(qa):
     slow = LlamaCppGenerator("qwen2.5-0.5b", max_tokens=60, threads=THREADS, timeout=0.01)
     slow._llm = qwen().llm  # the same loaded model, a much shorter timeout
-    hits = qa._retrieve("What did Kennedy ask his fellow Americans to do?", 1, None)
+    hits = qa.retrieve("What did Kennedy ask his fellow Americans to do?", 1, None)
     with pytest.raises(GeneratorError, match="within 0.01 s"):
         list(slow.stream("What did Kennedy ask?", hits))
 

@@ -78,7 +78,7 @@ def test_settings_and_environment_configure_the_endpoint(server, index, tiny_en,
     assert ChatHandler.requests[-1]["body"]["model"] == "from-env"
     assert ChatHandler.requests[-1]["body"]["max_tokens"] == 40
     settings = Settings(generator="openai", llm_model="m", openai_base_url=f"{server}/v1", openai_api_key="k")
-    generator = OpenAICompatibleGenerator.from_settings(settings)
+    generator = OpenAICompatibleGenerator.from_config(settings.generation)
     assert (generator.model, generator.base_url, generator._api_key) == ("m", f"{server}/v1", "k")
     assert "k" not in repr(settings.openai_api_key) and "k" not in repr(generator)
     monkeypatch.delenv("OPENAI_MODEL")
@@ -94,7 +94,7 @@ def test_endpoint_errors_are_generator_errors(server, index, tiny_en, embedder):
         list(qa.ask_stream(QUESTION))
     stalled = OpenAICompatibleGenerator("m", base_url=f"{server}/stall/v1", api_key=API_KEY, timeout=0.5)
     qa = over(index, tiny_en, embedder, stalled)
-    hits = qa._retrieve(QUESTION, 1, None)
+    hits = qa.retrieve(QUESTION, 1, None)
     assert hits
     started = time.monotonic()
     with pytest.raises(GeneratorError, match="no reply within 0.5 s"):

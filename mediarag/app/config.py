@@ -42,7 +42,7 @@ class AppConfig(BaseModel):
         """The environment entry that carries this configuration to the page. The OpenAI API key
         is left out: the generator reads it from ``$OPENAI_API_KEY``, or the user types it in."""
         resolved = self.model_copy(update={"data_dir": self.data_dir.resolve()})
-        return {CONFIG_ENV: resolved.model_dump_json(exclude={"settings": {"openai_api_key"}})}
+        return {CONFIG_ENV: resolved.model_dump_json(exclude={"settings": {"generation": {"openai_api_key"}}})}
 
     @classmethod
     def from_env(cls) -> AppConfig:

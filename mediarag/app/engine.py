@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from ..generate.answer import Answerer
 from ..links import clock, is_text_source, is_url
 from ..media import VIDEO_EXTENSIONS, file_sha256
 from ..progress import FileProgress
-from ..qa import IngestReport, MediaQA
+from ..pipeline.ingest import IngestReport
+from ..qa import MediaQA
 from ..schema import Citation
 from ..settings import Settings
 from .config import AppConfig
@@ -77,7 +79,8 @@ class GeneratorChoice(BaseModel):
             return f"SageMaker endpoint {self.generator_endpoint or '$falcon_ep_name'}"
         return "extractive answers"
 
-    def _key(self) -> str:
+    def cache_key(self) -> str:
+        """What tells two choices apart (the key included, never shown)."""
         secret = self.openai_api_key.get_secret_value() if self.openai_api_key else ""
         return self.model_dump_json(exclude={"openai_api_key"}) + secret
 
@@ -133,12 +136,21 @@ class Engine:
     """
 
     def __init__(self, config: AppConfig) -> None:
+        from ..embed import make_embedder
+        from ..segment import make_segmenter
+        from ..store import open_store
+        from ..transcribe import make_transcriber
+
         self.config = config
-        base = MediaQA(settings=config.settings)
+        settings = config.settings
+        embedder = make_embedder(settings.embedding, settings.aws)
+        store = open_store(settings.location, embedder_name=embedder.name, aws=settings.aws)
         self._base = MediaQA(
-            settings=config.settings,
-            embedder=base.embedder,
-            store=_SerializedStore(base.store),  # type: ignore[arg-type]
+            settings=settings,
+            transcriber=make_transcriber(settings.transcription, settings.aws),
+            segmenter=make_segmenter(settings.segmentation, embedder),
+            embedder=embedder,
+            store=_SerializedStore(store),  # type: ignore[arg-type]
         )
         self._generators: dict[str, Generator] = {}
         self._lock = threading.Lock()  # guards _generators
@@ -149,32 +161,42 @@ class Engine:
         """Load the transcriber and the embedder now (the generator loads when first chosen)."""
         self._base.warm_up(ingest=True)
 
-    def qa(self, choice: GeneratorChoice | None = None) -> MediaQA:
-        """A `MediaQA` over the shared models and index, answering with ``choice``'s generator
-        (built and warmed up on first use; errors such as a missing model raise here)."""
-        choice = choice or GeneratorChoice.from_settings(self.config.settings)
-        settings = choice.apply(self.config.settings)
+    def generator(self, choice: GeneratorChoice) -> Generator:
+        """``choice``'s generator, built and warmed up once per process (errors such as a
+        missing model raise here)."""
+        from ..generate import make_generator
+
         with self._lock:
-            generator = self._generators.get(choice._key())
+            generator = self._generators.get(choice.cache_key())
         if generator is None:
-            generator = MediaQA(settings=settings).generator
+            settings = choice.apply(self.config.settings)
+            generator = make_generator(settings.generation, settings.aws)
             generator.warm_up()
             with self._lock:
-                generator = self._generators.setdefault(choice._key(), generator)
+                generator = self._generators.setdefault(choice.cache_key(), generator)
+        return generator
+
+    def qa(self, choice: GeneratorChoice | None = None) -> MediaQA:
+        """A `MediaQA` over the shared models and index, answering with ``choice``'s generator."""
+        choice = choice or GeneratorChoice.from_settings(self.config.settings)
         base = self._base
         return MediaQA(
-            settings=settings,
+            settings=choice.apply(self.config.settings),
             transcriber=base.transcriber,
             segmenter=base.segmenter,
             embedder=base.embedder,
             store=base.store,
-            generator=generator,
+            generator=self.generator(choice),
         )
 
+    def answerer(self, choice: GeneratorChoice) -> Answerer:
+        """Answers with ``choice``'s generator (for a conversation that changes generator)."""
+        return Answerer(self.generator(choice))
+
     @contextlib.contextmanager
-    def answering(self, qa: MediaQA) -> Iterator[None]:
+    def answering(self, choice: GeneratorChoice) -> Iterator[None]:
         """Hold while an answer is generated: serializes the local LLM, lets others run freely."""
-        with self._local_lock if qa.settings.generator == "local" else contextlib.nullcontext():
+        with self._local_lock if choice.kind == "local" else contextlib.nullcontext():
             yield
 
     def library(self) -> list[LibraryEntry]:

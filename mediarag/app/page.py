@@ -100,7 +100,7 @@ def _generator_settings(engine: Engine, ss: Any) -> None:
         if st.button("Apply", key="gen_apply"):
             with reported("Changing the generator"), st.spinner("Preparing the generator…"):
                 choice = GeneratorChoice(**{k: (v or None) if k != "kind" else v for k, v in fields.items()})
-                ss.chat.qa = engine.qa(choice)
+                ss.chat.answerer = engine.answerer(choice)
                 ss.choice = choice
                 st.success(f"Answers now come from {choice.describe()}.")
 
@@ -258,7 +258,7 @@ def chat_view(engine: Engine, ss: Any) -> None:
         st.markdown(question)
     with st.chat_message("assistant"), reported("Answering"):
         reply = ss.chat.ask_stream(question)
-        with engine.answering(ss.chat.qa):
+        with engine.answering(ss.choice):
             st.write_stream(reply)
         answer = reply.answer
         ss.turns.append({"question": question, "answer": answer})

@@ -87,13 +87,13 @@ class S3:
         target = S3Url.parse(url)
         from botocore.exceptions import ClientError
 
-        try:
-            self.client.head_object(Bucket=target.bucket, Key=target.key)
-        except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if status == 404 or exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            with service_errors(url):
+        with service_errors(url):  # an unreachable endpoint too, not only error answers
+            try:
+                self.client.head_object(Bucket=target.bucket, Key=target.key)
+            except ClientError as exc:
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                if status == 404 or exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return False
                 raise
         return True
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from ..schema import Hit, Message
+
+R = TypeVar("R")
+S = TypeVar("S")
 
 
 @dataclass(frozen=True)
@@ -32,53 +35,92 @@ class Generator(Protocol):
     ) -> Generation: ...
 
 
-class GenerationStream:
-    """An answer as it is written: iterate for text pieces, then read `generation`.
+class AnswerStream(Generic[R]):
+    """An answer as it is written: iterate for text pieces, then read the result.
 
-    Reading `generation` before the end consumes the rest of the stream. `close` stops a model
-    that is still writing.
+    The one stream type of mediarag: a generator's stream ends in a `Generation`, and
+    `MediaQA.ask_stream` maps it (`then`) to one that ends in an `mediarag.schema.Answer`.
+    Reading `result` (or its names `answer`, `generation`) before the end consumes the rest;
+    `close` stops a model that is still writing.
     """
 
-    def __init__(self, pieces: Iterator[str], finish: Callable[[str], Generation]) -> None:
+    def __init__(self, pieces: Iterator[str], finish: Callable[[str], R]) -> None:
         self._pieces = pieces
         self._finish = finish
         self._parts: list[str] = []
-        self._generation: Generation | None = None
+        self._result: R | None = None
+        self._done = False
+        self._callbacks: list[Callable[[R], None]] = []
 
     @classmethod
-    def of(cls, generation: Generation) -> GenerationStream:
-        """A stream of one piece for a generator that cannot stream."""
-        return cls(iter([generation.text] if generation.text else []), lambda _: generation)
+    def of(cls, result: R, text: str) -> AnswerStream[R]:
+        """A stream of one piece, ``text``, whose result is known already."""
+        return cls(iter([text] if text else []), lambda _: result)
 
-    def __iter__(self) -> GenerationStream:
+    def then(self, transform: Callable[[R], S]) -> AnswerStream[S]:
+        """A stream of the same pieces whose result is ``transform`` of this one's."""
+        return AnswerStream(self, lambda _: transform(self.result))
+
+    def on_result(self, callback: Callable[[R], None]) -> AnswerStream[R]:
+        """Call ``callback`` with the result once it is complete; returns this stream."""
+        self._callbacks.append(callback)
+        return self
+
+    on_answer = on_result
+
+    def __iter__(self) -> AnswerStream[R]:
         return self
 
     def __next__(self) -> str:
-        if self._generation is not None:
+        if self._done:
             raise StopIteration
         try:
             piece = next(self._pieces)
         except StopIteration:
-            self._generation = self._finish("".join(self._parts))
+            self._end()
             raise
         self._parts.append(piece)
         return piece
 
+    def _end(self) -> None:
+        if not self._done:
+            self._done = True
+            self._result = self._finish("".join(self._parts))
+            for callback in self._callbacks:
+                callback(self._result)
+
     @property
-    def generation(self) -> Generation:
-        """The complete `Generation` (consumes what is left of the stream)."""
+    def text(self) -> str:
+        """The text streamed so far."""
+        return "".join(self._parts)
+
+    @property
+    def result(self) -> R:
+        """The complete result (consumes what is left of the stream)."""
         for _ in self:
             pass
-        assert self._generation is not None
-        return self._generation
+        return self._result  # type: ignore[return-value]
+
+    @property
+    def answer(self) -> R:
+        """The result of an answer stream: the `mediarag.schema.Answer`."""
+        return self.result
+
+    @property
+    def generation(self) -> R:
+        """The result of a generator's stream: the `Generation`."""
+        return self.result
 
     def close(self) -> None:
-        """Stop generating; `generation` then holds what was written so far."""
+        """Stop generating; the result then holds what was written so far."""
         close = getattr(self._pieces, "close", None)
         if close is not None:
             close()
-        if self._generation is None:
-            self._generation = self._finish("".join(self._parts))
+        self._end()
+
+
+#: A generator's stream: an `AnswerStream` that ends in a `Generation`.
+GenerationStream = AnswerStream
 
 
 @runtime_checkable
@@ -87,7 +129,7 @@ class StreamingGenerator(Generator, Protocol):
 
     def stream(
         self, question: str, passages: Sequence[Hit], history: Sequence[Message] = ()
-    ) -> GenerationStream: ...
+    ) -> AnswerStream[Generation]: ...
 
 
 @runtime_checkable

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Sequence
 
-from ..errors import GeneratorError
+from ..errors import GeneratorError, MediaRagError
 from ..schema import Hit, Message
-from .base import Generation, GenerationStream
+from .base import AnswerStream, Generation
 from .prompt import (
     DEFAULT_STOP,
     ChatMessage,
@@ -29,7 +30,9 @@ class ChatGenerator:
     within ``context_window`` tokens (see `mediarag.generate.prompt.fit_prompt`), stops on ``stop``
     sequences, turns the model's ``[n]`` labels into passage indices, rewrites follow-up
     questions (`rewrite`), and raises `GeneratorError` when a reply takes longer than ``timeout``
-    seconds. ``calls`` counts the requests made to the model.
+    seconds (from the request: loading the model and reading the prompt count). Whatever the
+    model's client raises (a `mediarag.errors.ServiceError` of an endpoint, say) comes out as a
+    `GeneratorError` with the cause chained. ``calls`` counts the requests made to the model.
 
     Args:
         context_window: Tokens the model reads and writes in one request.
@@ -96,9 +99,10 @@ class ChatGenerator:
         self, question: str, passages: Sequence[Hit], history: Sequence[Message] = ()
     ) -> Generation:
         """The model's grounded answer, with the passages it cites."""
-        prompt = self._start(question, passages, history)
         started = time.monotonic()
-        text = self.chat(prompt.messages, max_tokens=self.max_tokens, stop=self.stop, timeout=self.timeout)
+        with self._errors():
+            prompt = self._start(question, passages, history)
+            text = self.chat(prompt.messages, max_tokens=self.max_tokens, stop=self.stop, timeout=self._left(started))
         self._check_deadline(started)
         kept = passages[: prompt.kept]
         mapper = LabelMapper(len(kept))
@@ -106,14 +110,14 @@ class ChatGenerator:
 
     def stream(
         self, question: str, passages: Sequence[Hit], history: Sequence[Message] = ()
-    ) -> GenerationStream:
+    ) -> AnswerStream[Generation]:
         """The answer piece by piece as the model writes it; labels are already renumbered."""
-        prompt = self._start(question, passages, history)
+        started = time.monotonic()
+        with self._errors():
+            prompt = self._start(question, passages, history)
         kept = passages[: prompt.kept]
         mapper = LabelMapper(len(kept))
-        return GenerationStream(
-            self._pieces(prompt, mapper), lambda text: finish(text, mapper.used, kept)
-        )
+        return AnswerStream(self._pieces(prompt, mapper, started), lambda text: finish(text, mapper.used, kept))
 
     def rewrite(self, question: str, history: Sequence[Message]) -> str:
         """``question`` made standalone with the conversation ``history`` (unchanged without one)."""
@@ -121,7 +125,8 @@ class ChatGenerator:
             return question
         self.calls += 1
         messages = rewrite_messages(question, history[-6:])
-        reply = self.chat(messages, max_tokens=64, stop=("\n",), timeout=self.timeout)
+        with self._errors():
+            reply = self.chat(messages, max_tokens=64, stop=("\n",), timeout=self.timeout)
         return read_rewrite(reply, question) or question
 
     # Helpers ---------------------------------------------------------------------------------
@@ -132,31 +137,54 @@ class ChatGenerator:
         self.calls += 1
         return prompt
 
-    def _pieces(self, prompt: Prompt, mapper: LabelMapper) -> Iterator[str]:
-        started = time.monotonic()
-        replies = self.chat_stream(
-            prompt.messages, max_tokens=self.max_tokens, stop=self.stop, timeout=self.timeout
-        )
-        first = True
-        try:
-            for piece in replies:
-                self._check_deadline(started)
-                out = mapper.feed(piece)
+    def _pieces(self, prompt: Prompt, mapper: LabelMapper, started: float) -> Iterator[str]:
+        with self._errors():
+            self._check_deadline(started)
+            replies = self.chat_stream(
+                prompt.messages, max_tokens=self.max_tokens, stop=self.stop, timeout=self._left(started)
+            )
+            first = True
+            try:
+                for piece in replies:
+                    self._check_deadline(started)
+                    out = mapper.feed(piece)
+                    if first:
+                        out = out.lstrip()
+                    if out:
+                        first = False
+                        yield out
+                tail = mapper.flush()
                 if first:
-                    out = out.lstrip()
-                if out:
-                    first = False
-                    yield out
-            tail = mapper.flush()
-            if first:
-                tail = tail.lstrip()
-            if tail:
-                yield tail
-        finally:
-            close = getattr(replies, "close", None)
-            if close is not None:
-                close()
+                    tail = tail.lstrip()
+                if tail:
+                    yield tail
+            finally:
+                close = getattr(replies, "close", None)
+                if close is not None:
+                    close()
+
+    def _left(self, started: float) -> float:
+        """Seconds left of the answer's ``timeout`` (the model may need them all)."""
+        left = self.timeout - (time.monotonic() - started)
+        if left <= 0:
+            raise self._timed_out()
+        return left
 
     def _check_deadline(self, started: float) -> None:
         if time.monotonic() - started > self.timeout:
-            raise GeneratorError(f"{type(self).__name__}: no complete answer within {self.timeout:g} s")
+            raise self._timed_out()
+
+    def _timed_out(self) -> GeneratorError:
+        return GeneratorError(f"{type(self).__name__}: no complete answer within {self.timeout:g} s")
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Any failure of the model's client, as a `GeneratorError` naming this generator."""
+        try:
+            yield
+        except GeneratorError:
+            raise
+        except MediaRagError as exc:
+            raise GeneratorError(f"{type(self).__name__}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - a model client's own errors, chained
+            raise GeneratorError(f"{type(self).__name__}: {type(exc).__name__}: {exc}") from exc

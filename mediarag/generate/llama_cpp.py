@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MissingDependencyError, ModelError
+from ..errors import GeneratorError, MissingDependencyError, ModelError
 from .chat import ChatGenerator
 from .prompt import ChatMessage
 
@@ -18,6 +20,9 @@ if TYPE_CHECKING:
 DEFAULT_LOCAL_MODEL = "qwen2.5-0.5b"
 #: File chosen in a hub repository named without a file.
 DEFAULT_HUB_FILE = "*q4_k_m.gguf"
+#: Prompt tokens llama.cpp reads at a time; the answer's deadline is checked between batches
+#: (about 2-3 s each for the 0.5B model on 2 cores).
+PROMPT_BATCH = 128
 
 
 class LlamaCppGenerator(ChatGenerator):
@@ -92,8 +97,9 @@ class LlamaCppGenerator(ChatGenerator):
                 "a .gguf file or a hub repository (owner/repo[/file.gguf])"
             )
         options = dict(
-            n_ctx=self.context_window, n_threads=self.threads, seed=self.seed, verbose=False
-        )
+            n_ctx=self.context_window, n_threads=self.threads, seed=self.seed, verbose=False,
+            n_batch=PROMPT_BATCH,
+        )  # fmt: skip
         try:
             if Path(path).is_file():
                 self._llm = Llama(model_path=path, **options)
@@ -104,6 +110,26 @@ class LlamaCppGenerator(ChatGenerator):
                 self._llm = Llama.from_pretrained(repo_id=owner_repo, filename=filename, **options)
         except Exception as exc:  # noqa: BLE001 - llama.cpp and the hub raise many kinds
             raise ModelError(f"cannot load the GGUF model {self.model!r}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _within(self, timeout: float) -> Iterator[Any]:
+        """The model, made to stop at the answer's deadline: llama.cpp reads the prompt and
+        writes the answer through ``eval``, at most `PROMPT_BATCH` tokens at a time, so the
+        deadline is checked between batches (a long prompt would otherwise be unbounded)."""
+        llm = self.llm
+        evaluate = type(llm).eval.__get__(llm)
+        deadline = time.monotonic() + timeout
+
+        def eval_before_deadline(tokens: Any) -> Any:
+            if time.monotonic() > deadline:
+                raise GeneratorError(f"{type(self).__name__}: no complete answer within {self.timeout:g} s")
+            return evaluate(tokens)
+
+        llm.eval = eval_before_deadline
+        try:
+            yield llm
+        finally:
+            del llm.eval
 
     @property
     def llm(self) -> Any:
@@ -118,23 +144,25 @@ class LlamaCppGenerator(ChatGenerator):
     def chat(
         self, messages: list[ChatMessage], *, max_tokens: int, stop: Sequence[str], timeout: float
     ) -> str:
-        reply = self.llm.create_chat_completion(
-            messages=messages, max_tokens=max_tokens, temperature=self.temperature, stop=list(stop),
-            seed=self.seed,
-        )  # fmt: skip
+        with self._within(timeout) as llm:
+            reply = llm.create_chat_completion(
+                messages=messages, max_tokens=max_tokens, temperature=self.temperature, stop=list(stop),
+                seed=self.seed,
+            )  # fmt: skip
         return reply["choices"][0]["message"]["content"] or ""
 
     def chat_stream(
         self, messages: list[ChatMessage], *, max_tokens: int, stop: Sequence[str], timeout: float
     ) -> Iterator[str]:
-        chunks = self.llm.create_chat_completion(
-            messages=messages, max_tokens=max_tokens, temperature=self.temperature, stop=list(stop),
-            seed=self.seed, stream=True,
-        )  # fmt: skip
-        try:
-            for chunk in chunks:
-                piece = chunk["choices"][0]["delta"].get("content")
-                if piece:
-                    yield piece
-        finally:
-            chunks.close()
+        with self._within(timeout) as llm:
+            chunks = llm.create_chat_completion(
+                messages=messages, max_tokens=max_tokens, temperature=self.temperature, stop=list(stop),
+                seed=self.seed, stream=True,
+            )  # fmt: skip
+            try:
+                for chunk in chunks:
+                    piece = chunk["choices"][0]["delta"].get("content")
+                    if piece:
+                        yield piece
+            finally:
+                chunks.close()

@@ -85,7 +85,7 @@ class OpenAICompatibleGenerator(ChatGenerator):
             with self._post(messages, max_tokens, stop, timeout, stream=False) as response:
                 body = _json(response.read(), self.base_url)
         except (socket.timeout, TimeoutError) as exc:
-            raise GeneratorError(f"{self.base_url}: no reply within {timeout:g} s") from exc
+            raise GeneratorError(f"{self.base_url}: no reply within {self.timeout:g} s") from exc
         try:
             return body["choices"][0]["message"]["content"] or ""
         except (KeyError, IndexError, TypeError) as exc:
@@ -97,7 +97,7 @@ class OpenAICompatibleGenerator(ChatGenerator):
         try:
             yield from self._events(messages, max_tokens, stop, timeout)
         except (socket.timeout, TimeoutError) as exc:
-            raise GeneratorError(f"{self.base_url}: no reply within {timeout:g} s") from exc
+            raise GeneratorError(f"{self.base_url}: no reply within {self.timeout:g} s") from exc
 
     def _events(
         self, messages: list[ChatMessage], max_tokens: int, stop: Sequence[str], timeout: float
@@ -106,7 +106,7 @@ class OpenAICompatibleGenerator(ChatGenerator):
         with self._post(messages, max_tokens, stop, timeout, stream=True) as response:
             for raw in response:
                 if time.monotonic() > deadline:
-                    raise GeneratorError(f"{self.base_url}: no complete answer within {timeout:g} s")
+                    raise GeneratorError(f"{self.base_url}: no complete answer within {self.timeout:g} s")
                 line = raw.decode("utf-8", "replace").strip()
                 if not line.startswith("data:"):
                     continue  # blank separators, comments (":"), "event:" lines
@@ -144,7 +144,7 @@ class OpenAICompatibleGenerator(ChatGenerator):
             detail = exc.read().decode("utf-8", "replace")[:300]
             raise GeneratorError(f"{self.base_url}: HTTP {exc.code} {exc.reason}: {detail}") from exc
         except (socket.timeout, TimeoutError) as exc:
-            raise GeneratorError(f"{self.base_url}: no reply within {timeout:g} s") from exc
+            raise GeneratorError(f"{self.base_url}: no reply within {self.timeout:g} s") from exc
         except urllib.error.URLError as exc:
             raise GeneratorError(f"cannot reach {self.base_url}: {exc.reason}") from exc
 

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 from .base import Segmenter
 from .config import SegmentationConfig
 from .recursive import RecursiveCharacterSegmenter
-from .semantic import CosineMinimaSegmenter
 from .window import FixedWindowSegmenter
 
 if TYPE_CHECKING:
     from ..embed.base import Embedder
+    from .semantic import CosineMinimaSegmenter
 
 __all__ = [
     "CosineMinimaSegmenter",
@@ -33,6 +33,8 @@ def make_segmenter(config: SegmentationConfig | None = None, embedder: Embedder 
         return RecursiveCharacterSegmenter(config.chunk_size, config.chunk_overlap)
     if config.method == "window":
         return FixedWindowSegmenter(config.window_seconds, config.window_overlap)
+    from .semantic import CosineMinimaSegmenter
+
     return CosineMinimaSegmenter(
         embedder,
         p_size=config.p_size,
@@ -43,3 +45,11 @@ def make_segmenter(config: SegmentationConfig | None = None, embedder: Embedder 
         max_chars=config.max_passage_chars,
         split_below=config.split_below,
     )
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    if name == "CosineMinimaSegmenter":  # needs scipy: imported on first use
+        from .semantic import CosineMinimaSegmenter
+
+        return CosineMinimaSegmenter
+    raise AttributeError(name)

@@ -115,6 +115,23 @@ class S3SyncedStore:
     def transcript(self, source: str) -> Transcript:
         return self._store.transcript(source)
 
+    def has_transcript(self, source: str) -> bool:
+        return self._store.has_transcript(source)
+
+    def vectors(self, source: str) -> np.ndarray:
+        return self._store.vectors(source)
+
+    def rollback(self) -> None:
+        self._store.rollback()
+
+    def refresh(self) -> bool:
+        """Take in the generation committed at the S3 location since this copy was made."""
+        remote = self._remote_manifest()
+        if remote is None or remote.generation == self._remote_generation:
+            return False
+        self._remote_generation = self._pull()
+        return self._store.refresh()
+
     def __len__(self) -> int:
         return len(self._store)
 

@@ -26,6 +26,8 @@ from ..media import Audio, wav_bytes
 from ..schema import Segment, Task, Transcript, Word
 from ..sentences import join_texts, merge_sentences
 from .base import ProgressCallback
+from .languages import main_language
+from .timing import TimedPiece, timed_segments
 
 #: Transcribe's language code for an ISO 639-1 code (its most common variant).
 TRANSCRIBE_LANGUAGES = {
@@ -116,6 +118,11 @@ class AmazonTranscriber:
 
     def warm_up(self) -> None:
         """Nothing to load."""
+
+    def check_language(self, language: str | None) -> None:
+        """`ConfigError` for a language code Amazon Transcribe has no code for."""
+        if language is not None:
+            transcribe_language(language)
 
     def job_request(self, job: str, media_url: str, sample_rate: int, language: str | None) -> dict[str, Any]:
         """The StartTranscriptionJob request for one staged audio file."""
@@ -218,13 +225,13 @@ def result_segments(result: dict[str, Any], duration: float) -> tuple[list[Segme
             runs[-1][1].append(word)
         else:
             runs.append((language, [word]))
-    fragments = [
-        Segment(start=words[0].start, end=max(w.end for w in words), text=join_texts(w.text for w in words),
-                language=language, words=tuple(words))
+    pieces = [
+        TimedPiece(words[0].start, max(w.end for w in words), join_texts(w.text for w in words), words, language)
         for language, words in runs
-    ]  # fmt: skip
+    ]
+    fragments = timed_segments(pieces, stop=duration)
     if main is None and fragments:
-        main = max(fragments, key=lambda s: s.end - s.start).language
+        main = main_language(fragments)
     return merge_sentences(fragments), main
 
 

@@ -23,6 +23,11 @@ class Transcriber(Protocol):
 
     def warm_up(self) -> None: ...
 
+    def check_language(self, language: str | None) -> None:
+        """Raise `mediarag.errors.ConfigError` for a language this transcriber cannot take,
+        before any audio is read (None: detect the language)."""
+        ...
+
     def transcribe(
         self,
         audio: Audio,

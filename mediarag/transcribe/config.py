@@ -6,6 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..errors import ConfigError
+from ..schema import Task
+
 Backend = Literal["faster-whisper", "transformers", "sagemaker", "aws-transcribe"]
 
 
@@ -52,3 +55,12 @@ class TranscriptionConfig(BaseModel):
         from ..links import check_s3_url
 
         return check_s3_url(value)
+
+
+def translation_task(translate_to: str | None) -> Task:
+    """The Whisper task for a ``translate_to`` setting: ``transcribe``, or ``translate`` for 'en'."""
+    if translate_to is None:
+        return "transcribe"
+    if translate_to.lower() != "en":
+        raise ConfigError(f"translate_to={translate_to!r}: Whisper translates only to English ('en')")
+    return "translate"

@@ -17,7 +17,6 @@ How a file is transcribed:
 from __future__ import annotations
 
 import functools
-from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,8 @@ from ..media import Audio
 from ..schema import Segment, Task, Transcript, Word
 from ..weights import resolve_whisper
 from .base import ProgressCallback
+from .languages import check_whisper_language, main_language
+from .vad import VadOptions, pack_regions, speech_regions
 
 #: Loudness each speech region is raised to (RMS of float samples in [-1, 1]).
 TARGET_RMS = 0.05
@@ -85,6 +86,11 @@ class FasterWhisperTranscriber:
         self.warm_up()
         return bool(self._model.model.is_multilingual)
 
+    def check_language(self, language: str | None) -> None:
+        """`ConfigError` for a language Whisper does not know (checked before any audio is read;
+        an English-only model refuses other languages when it transcribes)."""
+        check_whisper_language(language)
+
     def warm_up(self) -> None:
         if self._model is not None:
             return
@@ -117,8 +123,8 @@ class FasterWhisperTranscriber:
             if language not in (None, "en"):
                 raise ConfigError(f"model '{self.model_name}' is English-only; got language={language!r}")
             language = "en"
-        elif language is not None and language not in self._model.supported_languages:
-            raise ConfigError(f"language {language!r} is not supported by Whisper")
+        else:
+            self.check_language(language)
 
         windows = self._windows(audio)
         duration = audio.duration
@@ -134,7 +140,7 @@ class FasterWhisperTranscriber:
             # Whisper jumped over) are decoded again on their own.
             missed = _uncovered(windows.regions, segments)
             if missed:
-                spans = _pack(missed, WINDOW_SECONDS)
+                spans = pack_regions(missed, WINDOW_SECONDS)
                 segments += self._decode(audio, windows.regions, spans, language, task, None)
         except Exception as exc:  # noqa: BLE001 - CTranslate2 raises plain RuntimeErrors
             raise ModelError(f"{audio.source}: transcription failed: {exc}") from exc
@@ -143,7 +149,7 @@ class FasterWhisperTranscriber:
         segments.sort(key=lambda s: (s.start, s.end))
         return Transcript(
             source=audio.source,
-            language=language or _main_language(segments),
+            language=language or main_language(segments),
             duration=duration,
             segments=segments,
             task=task,
@@ -213,32 +219,8 @@ class FasterWhisperTranscriber:
                 (t, min(t + step, audio.duration)) for t in np.arange(0.0, audio.duration, step)
             ]
             return _Windows(regions=[], spans=[(float(s), float(e)) for s, e in spans])
-        regions = speech_regions(audio, WINDOW_SECONDS)
-        return _Windows(regions=regions, spans=_pack(regions, WINDOW_SECONDS))
-
-
-def speech_regions(audio: Audio, max_region_seconds: float = WINDOW_SECONDS) -> list[tuple[float, float]]:
-    """Speech regions ``(start, end)`` in seconds, found by Silero VAD, each at most
-    ``max_region_seconds`` long (longer speech is cut at its quietest moment)."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    options = VadOptions(max_speech_duration_s=max_region_seconds, min_silence_duration_ms=160)
-    rate = audio.sample_rate
-    # In blocks: Silero VAD pads and copies whatever it is given, ~0.7 GB for an hour.
-    regions: list[tuple[float, float]] = []
-    block = int(VAD_BLOCK_SECONDS * rate)
-    for first in range(0, len(audio.samples), block):
-        piece = audio.samples[first : first + block]
-        regions += [
-            ((first + r["start"]) / rate, (first + r["end"]) / rate)
-            for r in get_speech_timestamps(piece, options, sampling_rate=rate)
-        ]
-    return regions
-
-
-def pack_regions(regions: list[tuple[float, float]], limit: float) -> list[tuple[float, float]]:
-    """Join consecutive speech regions into spans no longer than ``limit`` seconds."""
-    return _pack(regions, limit)
+        regions = speech_regions(audio, VadOptions(max_region_seconds=WINDOW_SECONDS, block_seconds=VAD_BLOCK_SECONDS))
+        return _Windows(regions=regions, spans=pack_regions(regions, WINDOW_SECONDS))
 
 
 class _Windows:
@@ -272,17 +254,6 @@ def _uncovered(
     return missed
 
 
-def _pack(regions: list[tuple[float, float]], limit: float) -> list[tuple[float, float]]:
-    """Join consecutive speech regions into windows no longer than ``limit`` seconds."""
-    spans: list[tuple[float, float]] = []
-    for start, end in regions:
-        if spans and end - spans[-1][0] <= limit:
-            spans[-1] = (spans[-1][0], end)
-        else:
-            spans.append((start, end))
-    return spans
-
-
 def _level_speech(samples: np.ndarray, regions: list[tuple[float, float]], sample_rate: int) -> None:
     """Amplify, in place, each speech region quieter than ``TARGET_RMS`` towards it."""
     for start, end in regions:
@@ -313,13 +284,6 @@ def _to_segment(raw: Any, language: str, offset: float, duration: float) -> Segm
     if words:
         start, end = min(start, words[0].start), max(end, words[-1].end)
     return Segment(start=start, end=end, text=raw.text.strip(), language=language, words=tuple(words))
-
-
-def _main_language(segments: list[Segment]) -> str:
-    spoken: Counter[str] = Counter()
-    for seg in segments:
-        spoken[seg.language or "und"] += max(seg.end - seg.start, 0.01)
-    return spoken.most_common(1)[0][0] if spoken else "und"
 
 
 @functools.cache

@@ -18,6 +18,9 @@ from ..errors import ConfigError, ServiceError
 from ..media import Audio, wav_bytes
 from ..schema import Segment, Task, Transcript
 from .base import ProgressCallback
+from .languages import check_whisper_language, main_language
+from .timing import TimedPiece, timed_segments
+from .vad import VadOptions, pack_regions, speech_regions
 
 #: Bytes of a WAV file's header, kept free in every request.
 _WAV_HEADER = 64
@@ -107,6 +110,10 @@ class SageMakerWhisperTranscriber:
         )
         self.handler: WhisperHandler = handler or HuggingFaceWhisperHandler()
 
+    def check_language(self, language: str | None) -> None:
+        """`ConfigError` for a language Whisper does not know."""
+        check_whisper_language(language)
+
     def warm_up(self) -> None:
         """Nothing to load; the endpoint is already running."""
 
@@ -121,9 +128,7 @@ class SageMakerWhisperTranscriber:
             return [(0.0, audio.duration)]
         if limit < 1.0:
             raise ServiceError(self.endpoint.resource, "too_large", "the payload limit is under one second of audio")
-        from .faster_whisper import pack_regions, speech_regions
-
-        return pack_regions(speech_regions(audio, limit), limit)
+        return pack_regions(speech_regions(audio, VadOptions(max_region_seconds=limit)), limit)
 
     def transcribe(
         self,
@@ -150,7 +155,7 @@ class SageMakerWhisperTranscriber:
             progress(audio.duration)
         return Transcript(
             source=audio.source,
-            language=language or detected or "und",
+            language=language or main_language(segments, default=detected or "und"),
             duration=audio.duration,
             segments=segments,
             task=task,
@@ -158,19 +163,12 @@ class SageMakerWhisperTranscriber:
 
 
 def _rebase(chunks: list[TimedText], offset: float, stop: float, language: str | None) -> list[Segment]:
-    """Chunks of one piece as segments of the whole file: times moved by ``offset``, kept in
-    ``[offset, stop]``; a missing time is taken from the neighbouring chunk or the piece."""
-    segments = []
-    last = offset
-    for i, chunk in enumerate(chunks):
-        text = chunk.text.strip()
-        if not text:
-            continue
-        start = offset + chunk.start if chunk.start is not None else last
-        following = chunks[i + 1].start if i + 1 < len(chunks) else None
-        end = offset + chunk.end if chunk.end is not None else (offset + following if following is not None else stop)
-        start = min(max(start, last, offset), stop)
-        end = min(max(end, start), stop)
-        segments.append(Segment(start=start, end=end, text=text, language=language))
-        last = start
-    return segments
+    """Chunks of one piece as segments of the whole file: times moved by ``offset`` and kept
+    in ``[offset, stop]`` (`mediarag.transcribe.timing.timed_segments`)."""
+    pieces = [
+        TimedPiece(
+            offset + c.start if c.start is not None else None, offset + c.end if c.end is not None else None, c.text
+        )
+        for c in chunks
+    ]
+    return timed_segments(pieces, start=offset, stop=stop, language=language)

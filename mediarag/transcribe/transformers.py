@@ -18,6 +18,8 @@ from ..errors import ConfigError, MissingDependencyError, ModelError
 from ..media import SAMPLE_RATE, Audio
 from ..schema import Segment, Task, Transcript
 from .base import ProgressCallback
+from .languages import check_whisper_language
+from .timing import TimedPiece, timed_segments
 
 #: Seconds of audio the language is detected from (one Whisper window).
 DETECT_SECONDS = 30.0
@@ -246,6 +248,12 @@ class TransformersTranscriber:
         token = next(t for t, i in lang_to_id.items() if i == best)
         return token.strip("<|>")
 
+    def check_language(self, language: str | None) -> None:
+        """`ConfigError` for a language (an ISO code or a name, e.g. 'english') Whisper does not
+        know, before any audio is read."""
+        if language is not None:
+            check_whisper_language(_normalize_language(language))
+
     def _check_language(self, language: str) -> str:
         code = _normalize_language(language)
         known = {t.strip("<|>") for t in self._model.generation_config.lang_to_id}
@@ -289,37 +297,16 @@ def _as_time(value: Any) -> float | None:
     return t if math.isfinite(t) else None
 
 
-def _segments_from_chunks(
-    chunks: list[dict[str, Any]], duration: float, language: str
-) -> list[Segment]:
-    """Turn the pipeline's chunks into segments that keep the transcript's invariants.
-
-    Empty chunks are dropped; a missing start is the previous segment's end and a missing end
-    (the pipeline's last chunk) is the audio's end; times are clamped into ``[0, duration]``,
-    starts made non-decreasing, and an end before its start is moved to the next start (or to
-    the start itself).
-    """
-    spans: list[list[Any]] = []
-    floor = 0.0
+def _segments_from_chunks(chunks: list[dict[str, Any]], duration: float, language: str) -> list[Segment]:
+    """The pipeline's chunks as segments (`mediarag.transcribe.timing.timed_segments`: empty
+    chunks dropped, the open end of the last chunk is the audio's end, times clamped and
+    ordered)."""
+    pieces = []
     for chunk in chunks:
-        text = str(chunk.get("text") or "").strip()
-        if not text:
-            continue
         stamp = chunk.get("timestamp") or (None, None)
         start, end = (_as_time(stamp[0]), _as_time(stamp[1])) if len(stamp) == 2 else (None, None)
-        if start is None:
-            start = spans[-1][1] if spans else 0.0
-        start = min(max(start, floor, 0.0), duration)
-        if end is None:
-            end = max(duration, start)
-        end = min(max(end, 0.0), duration)
-        spans.append([start, end, text])
-        floor = start
-    for i, span in enumerate(spans):
-        if span[1] < span[0]:
-            nxt = spans[i + 1][0] if i + 1 < len(spans) else span[0]
-            span[1] = max(span[0], nxt)
-    return [Segment(start=s, end=e, text=t, language=language) for s, e, t in spans]
+        pieces.append(TimedPiece(start, end, str(chunk.get("text") or "")))
+    return timed_segments(pieces, stop=duration, language=language)
 
 
 def _torch_device(device: str, torch: Any) -> Any:
