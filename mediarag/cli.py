@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, MediaRagError
+from .errors import ConfigError, MediaRagError, exit_status
 from .export import FORMATS
 from .links import clock
 
@@ -151,12 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "app": _app,
         }[args.command]
         return handler(args)
-    except ConfigError as exc:
-        print(f"mediarag: error: {exc}", file=sys.stderr)
-        return 2
     except MediaRagError as exc:
         print(f"mediarag: error: {exc}", file=sys.stderr)
-        return 1
+        return exit_status(exc)
     except KeyboardInterrupt:
         print("mediarag: interrupted; the index keeps what was committed", file=sys.stderr)
         return 130

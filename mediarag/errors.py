@@ -59,3 +59,8 @@ class ServiceError(MediaRagError):
 
 class GeneratorError(MediaRagError):
     """A generator could not write an answer: an endpoint refused or failed, or it timed out."""
+
+
+def exit_status(exc: MediaRagError) -> int:
+    """A command's exit status for an error: 2 for a usage error (`ConfigError`), else 1."""
+    return 2 if isinstance(exc, ConfigError) else 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,79 +70,61 @@ class MediaQA:
         if index_dir is not None:
             settings = settings.model_copy(update={"index_dir": Path(index_dir)})
         self.settings = settings
-        self._transcriber = transcriber
-        self._segmenter = segmenter
-        self._embedder = embedder
-        self._store = store
-        self._generator = generator
-        self._pipeline: Pipeline | None = None
-        self._retriever: DenseRetriever | None = None
+        given = {"transcriber": transcriber, "segmenter": segmenter, "embedder": embedder,
+                 "store": store, "generator": generator}  # fmt: skip
+        self.__dict__.update({name: part for name, part in given.items() if part is not None})
 
     # Components, each built by its own factory on first use ----------------------------------
 
-    @property
+    @cached_property
     def transcriber(self) -> Transcriber:
         """The transcriber (built from ``settings.transcription`` on first use)."""
-        if self._transcriber is None:
-            from .transcribe import make_transcriber
+        from .transcribe import make_transcriber
 
-            self._transcriber = make_transcriber(self.settings.transcription, self.settings.aws)
-        return self._transcriber
+        return make_transcriber(self.settings.transcription, self.settings.aws)
 
-    @property
+    @cached_property
     def embedder(self) -> Embedder:
         """The embedder (built from ``settings.embedding`` on first use)."""
-        if self._embedder is None:
-            from .embed import make_embedder
+        from .embed import make_embedder
 
-            self._embedder = make_embedder(self.settings.embedding, self.settings.aws)
-        return self._embedder
+        return make_embedder(self.settings.embedding, self.settings.aws)
 
-    @property
+    @cached_property
     def segmenter(self) -> Segmenter:
         """The segmenter (built from ``settings.segmentation`` on first use)."""
-        if self._segmenter is None:
-            from .segment import make_segmenter
+        from .segment import make_segmenter
 
-            self._segmenter = make_segmenter(self.settings.segmentation, self.embedder)
-        return self._segmenter
+        return make_segmenter(self.settings.segmentation, self.embedder)
 
-    @property
+    @cached_property
     def store(self) -> VectorStore:
         """The vector store holding the index (opened on first use)."""
-        if self._store is None:
-            from .store import open_store
+        from .store import open_store
 
-            self._store = open_store(self.settings.location, embedder_name=self.embedder.name, aws=self.settings.aws)
-        return self._store
+        return open_store(self.settings.location, embedder_name=self.embedder.name, aws=self.settings.aws)
 
-    @property
+    @cached_property
     def generator(self) -> Generator:
         """The answer generator (built from ``settings.generation`` on first use)."""
-        if self._generator is None:
-            from .generate import make_generator
+        from .generate import make_generator
 
-            self._generator = make_generator(self.settings.generation, self.settings.aws)
-        return self._generator
+        return make_generator(self.settings.generation, self.settings.aws)
 
-    @property
+    @cached_property
     def pipeline(self) -> Pipeline:
         """The per-file path every ingest runs (`mediarag.pipeline.Pipeline`)."""
-        if self._pipeline is None:
-            from .pipeline import Pipeline
+        from .pipeline import Pipeline
 
-            self._pipeline = Pipeline.from_settings(self.settings, self.transcriber, self.segmenter, self.embedder)
-        return self._pipeline
+        return Pipeline.from_settings(self.settings, self.transcriber, self.segmenter, self.embedder)
 
-    @property
+    @cached_property
     def retriever(self) -> DenseRetriever:
         """Finds the passages for a question (``settings.retrieval``)."""
-        if self._retriever is None:
-            from .retrieve.dense import DenseRetriever
+        from .retrieve.dense import DenseRetriever
 
-            config = self.settings.retrieval
-            self._retriever = DenseRetriever(self.store, self.embedder, k=config.k, min_score=config.min_score)
-        return self._retriever
+        config = self.settings.retrieval
+        return DenseRetriever(self.store, self.embedder, k=config.k, min_score=config.min_score)
 
     @property
     def answerer(self) -> Answerer:

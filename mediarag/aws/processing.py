@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, MediaRagError, ServiceError
+from ..errors import ConfigError, MediaRagError, ServiceError, exit_status
 from .clients import AwsConfig, make_client, service_errors
 
 CONTAINER_INPUT = "/opt/ml/processing/input/media"
@@ -324,12 +324,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.wait:
             wait(job.name)
         return 0
-    except ConfigError as exc:
-        print(f"mediarag: error: {exc}", file=sys.stderr)
-        return 2
     except MediaRagError as exc:
         print(f"mediarag: error: {exc}", file=sys.stderr)
-        return 1
+        return exit_status(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

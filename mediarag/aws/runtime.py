@@ -55,6 +55,12 @@ class SageMakerEndpoint:
         self.max_payload_bytes = max_payload_bytes
         self._client = client
 
+    @classmethod
+    def named(cls, name: str | None, env_var: str, **options: Any) -> SageMakerEndpoint:
+        """The endpoint ``name``, else the one the environment variable ``env_var`` names
+        (`endpoint_name`); ``options`` as for the constructor."""
+        return cls(endpoint_name(name, env_var), **options)
+
     @property
     def resource(self) -> str:
         """How errors name this endpoint."""

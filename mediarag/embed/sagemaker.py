@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..aws.clients import AwsConfig
-from ..aws.runtime import EMBEDDING_ENDPOINT_ENV, MAX_PAYLOAD_BYTES, SageMakerEndpoint, endpoint_name
+from ..aws.runtime import EMBEDDING_ENDPOINT_ENV, MAX_PAYLOAD_BYTES, SageMakerEndpoint
 from ..errors import ServiceError
 
 
@@ -73,11 +73,8 @@ class SageMakerEmbedder:
         min_score: float = -1.0,
     ) -> None:
         self.min_score = min_score
-        self.endpoint = SageMakerEndpoint(
-            endpoint_name(endpoint, EMBEDDING_ENDPOINT_ENV),
-            config=config,
-            max_payload_bytes=max_payload_bytes,
-            client=client,
+        self.endpoint = SageMakerEndpoint.named(
+            endpoint, EMBEDDING_ENDPOINT_ENV, config=config, max_payload_bytes=max_payload_bytes, client=client
         )
         self.handler: EmbeddingHandler = handler or GptJEmbeddingHandler()
         self.batch_size = max(1, batch_size)

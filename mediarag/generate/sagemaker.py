@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from ..aws.clients import AwsConfig
-from ..aws.runtime import GENERATOR_ENDPOINT_ENV, MAX_PAYLOAD_BYTES, SageMakerEndpoint, endpoint_name
+from ..aws.runtime import GENERATOR_ENDPOINT_ENV, MAX_PAYLOAD_BYTES, SageMakerEndpoint
 from ..errors import ServiceError
 from ..schema import Hit, Message
 from .config import GenerationConfig
@@ -192,8 +192,9 @@ class SageMakerGenerator(ChatGenerator):
             timeout=timeout,
         )
         config = config or AwsConfig()
-        self.endpoint = SageMakerEndpoint(
-            endpoint_name(endpoint, GENERATOR_ENDPOINT_ENV),
+        self.endpoint = SageMakerEndpoint.named(
+            endpoint,
+            GENERATOR_ENDPOINT_ENV,
             config=replace(config, read_timeout=min(config.read_timeout, self.timeout)),
             max_payload_bytes=max_payload_bytes,
             client=client,

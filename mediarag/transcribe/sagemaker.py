@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..aws.clients import AwsConfig
-from ..aws.runtime import MAX_PAYLOAD_BYTES, WHISPER_ENDPOINT_ENV, SageMakerEndpoint, endpoint_name
+from ..aws.runtime import MAX_PAYLOAD_BYTES, WHISPER_ENDPOINT_ENV, SageMakerEndpoint
 from ..errors import ConfigError, ServiceError
 from ..media import Audio, wav_bytes
 from ..schema import Segment, Task, Transcript
@@ -102,11 +102,8 @@ class SageMakerWhisperTranscriber:
         max_payload_bytes: int = MAX_PAYLOAD_BYTES,
         client: Any = None,
     ) -> None:
-        self.endpoint = SageMakerEndpoint(
-            endpoint_name(endpoint, WHISPER_ENDPOINT_ENV),
-            config=config,
-            max_payload_bytes=max_payload_bytes,
-            client=client,
+        self.endpoint = SageMakerEndpoint.named(
+            endpoint, WHISPER_ENDPOINT_ENV, config=config, max_payload_bytes=max_payload_bytes, client=client
         )
         self.handler: WhisperHandler = handler or HuggingFaceWhisperHandler()
 
