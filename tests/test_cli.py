@@ -118,3 +118,49 @@ def test_missing_index_is_a_clear_error(tmp_path):
     result = run("ask", "anything", "--index", str(tmp_path / "none"))
     assert result.returncode == 1
     assert "no index at" in result.stderr and str(tmp_path / "none") in result.stderr
+
+
+# Bad input gets one line naming the file or URL, never a traceback --------------------------------
+
+
+def test_questions_file_that_is_not_utf8_and_questions_that_fail(index, tmp_path):
+    root, _ = index
+    latin = tmp_path / "questions.txt"
+    latin.write_bytes("¿Qué pidió Kennedy?\n".encode("latin-1"))
+    result = run("ask", "--questions", str(latin), "--index", str(root / "idx"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"questions file {latin} is not UTF-8" in result.stderr
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_text("What did Kennedy ask?\n" + "why " * 600 + "\nWhat can you do for your country?\n")
+    result = run("ask", "--questions", str(mixed), "--index", str(root / "idx"))
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 1 and len(lines) == 3 and "Traceback" not in result.stderr
+    assert lines[0]["grounded"] and lines[2]["grounded"] and "limit is 2,000" in lines[1]["error"]
+    assert run("search", "", "--index", str(root / "idx")).returncode == 2
+
+
+def test_chat_save_paths_that_cannot_be_written(index, tmp_path):
+    root, _ = index
+    for target, reason in ((tmp_path, "it is a directory"), (tmp_path / "no" / "chat.json", "does not exist")):
+        result = run("chat", "--index", str(root / "idx"), "--save", str(target))
+        assert result.returncode == 2 and reason in result.stderr and "Traceback" not in result.stderr
+    # /save to a bad path mid-chat: an error, and the chat goes on and is saved where asked.
+    saved = tmp_path / "chat.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "mediarag.cli", "chat", "--index", str(root / "idx"), "--save", str(saved)],
+        input=f"What did Kennedy ask?\n/save {tmp_path}\nWhat can you do for your country?\n",
+        capture_output=True, text=True, env=ENV, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0 and "it is a directory" in result.stderr
+    assert len(json.loads(saved.read_text())["messages"]) == 4
+
+
+def test_an_unreachable_s3_index_is_one_line(tmp_path):
+    env = {**ENV, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "mediarag.cli", "sources", "--index", "s3://bucket/idx"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("mediarag: error: s3://bucket/idx/manifest.json: failed")

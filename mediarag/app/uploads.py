@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from ..errors import MediaError
+from ..files import atomic_output
 from ..links import TEXT_EXTENSIONS
 from ..media import MEDIA_EXTENSIONS
 
@@ -57,22 +58,15 @@ def store_upload(
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     target = root / f"{secrets.token_hex(6)}_{stem}{suffix}"
-    partial = root / f".{target.name}.part"
     size = 0
-    try:
-        with open(partial, "xb") as out:
-            for piece in _pieces(data):
-                size += len(piece)
-                if size > max_bytes:
-                    raise MediaError(original, f"larger than the upload limit of {_megabytes(max_bytes)}")
-                out.write(piece)
-            out.flush()
-            os.fsync(out.fileno())
+    with atomic_output(target) as out:  # a partial or refused upload leaves nothing behind
+        for piece in _pieces(data):
+            size += len(piece)
+            if size > max_bytes:
+                raise MediaError(original, f"larger than the upload limit of {_megabytes(max_bytes)}")
+            out.write(piece)
         if size == 0:
             raise MediaError(original, "the file is empty")
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
     return target
 
 

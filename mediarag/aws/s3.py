@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, ServiceError
+from ..files import write_atomic
 from ..links import is_s3_url
 from ..media import is_media_file
 from .clients import AwsConfig, make_client, service_errors
@@ -101,14 +102,8 @@ class S3:
         """Copy an object to a local file (written whole, then renamed into place)."""
         target, path = S3Url.parse(url), Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-        try:
-            with service_errors(url):
-                self.client.download_file(target.bucket, target.key, str(tmp))
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        with service_errors(url):
+            write_atomic(path, lambda tmp: self.client.download_file(target.bucket, target.key, str(tmp)))
         return path
 
     @contextlib.contextmanager

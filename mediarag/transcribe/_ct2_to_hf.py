@@ -31,7 +31,7 @@ import os
 import re
 import shutil
 import struct
-import tempfile
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -39,6 +39,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..errors import ModelError
+from ..files import atomic_directory
 from ..progress import progress_bar
 from ..weights import WHISPER_ALIASES, cache_dir, resolve_whisper
 
@@ -501,10 +502,7 @@ def convert_ct2_whisper(
         return out
     if not (src / "model.bin").is_file():
         raise ModelError(f"{src}: no CTranslate2 model.bin to convert")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is readable like any other
-    try:
+    with atomic_directory(out) as tmp:
         try:
             _write_checkpoint(src, tmp, out.name)
         except ModelError:
@@ -513,26 +511,7 @@ def convert_ct2_whisper(
             raise ModelError(
                 f"cannot convert the CTranslate2 Whisper model in {src}: {exc}"
             ) from exc
-        _install(tmp, out, src, force)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out
-
-
-def _install(tmp: Path, out: Path, src: Path, force: bool) -> None:
-    """Move a finished conversion into place, replacing a stale one."""
-    if out.exists():
-        if not force and is_converted(out, src):
-            return  # another process finished the same conversion first
-        trash = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-        os.replace(out, trash / "old")
-        shutil.rmtree(trash, ignore_errors=True)
-    try:
-        os.replace(tmp, out)
-    except OSError:
-        if not is_converted(out, src):  # lost a race to a different writer: report it
-            raise
 
 
 def _write_checkpoint(src: Path, dst: Path, label: str) -> None:
