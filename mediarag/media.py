@@ -36,13 +36,27 @@ AUDIO_EXTENSIONS = frozenset({".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", "
 MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | AUDIO_EXTENSIONS
 
 
+#: Decoded audio shorter than this fraction of the duration a file announces is reported.
+SHORT_AUDIO_FRACTION = 0.9
+#: ... when at least this many seconds are missing.
+SHORT_AUDIO_SECONDS = 0.5
+#: Demuxers whose durations are guesses from the bit rate, not announced by the file.
+_GUESSED_DURATION_FORMATS = frozenset({"aac"})
+
+
 @dataclass(frozen=True)
 class Audio:
-    """Decoded audio: 16 kHz mono float32 samples in [-1, 1] and where they came from."""
+    """Decoded audio: 16 kHz mono float32 samples in [-1, 1] and where they came from.
+
+    ``warnings`` says, naming the file, what was decoded only in part: a damaged tail (decoding
+    stopped at some second, the rest is left out, as players do), or audio much shorter than the
+    duration the file announces (a truncated download, say). The audio is usable either way.
+    """
 
     samples: np.ndarray
     source: str
     sample_rate: int = SAMPLE_RATE
+    warnings: tuple[str, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -170,8 +184,11 @@ def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -
     """Decode the first audio stream of a media file to mono float32 at ``sample_rate``.
 
     Raises `MediaError` naming the file when it is missing, not a regular file, empty, not media,
-    or has no audio stream. Samples are written into one buffer that grows as needed, so a long
-    file is held in memory about once.
+    or has no audio stream. A file whose audio breaks off part-way keeps what decoded, with a
+    warning in `Audio.warnings`, as does one whose audio is much shorter than the duration it
+    announces. (Ogg and WAV files cut short announce the shorter duration, so they are not
+    noticed.) Samples are written into one buffer that grows as needed, so a long file is held in
+    memory about once.
     """
     import av  # PyAV is a core dependency, imported here to keep `import mediarag` light
 
@@ -197,22 +214,50 @@ def _decode_stream(container, source: str, sample_rate: int) -> Audio:  # type: 
         raise MediaError(source, "the file has no audio stream")
     stream = container.streams.audio[0]
     stream.thread_type = "AUTO"
+    announced, own = _announced_seconds(stream, container)
     resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-    buffer = _SampleBuffer(_estimate_samples(stream, container, sample_rate))
+    buffer = _SampleBuffer(int((announced or 60.0) * sample_rate) + sample_rate)
+    origin = container.start_time / 1_000_000 if container.start_time is not None else 0.0
+    data_end = 0.0  # where the packets of all streams end: what the file really holds
+    failure: av.error.FFmpegError | None = None
     try:
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                buffer.append(out.to_ndarray().reshape(-1))
+        for packet in container.demux():
+            data_end = max(data_end, _packet_end(packet, origin))
+            if packet.stream.index != stream.index:
+                continue
+            for frame in packet.decode():
+                for out in resampler.resample(frame):
+                    buffer.append(out.to_ndarray().reshape(-1))
         for out in resampler.resample(None):
             buffer.append(out.to_ndarray().reshape(-1))
     except av.error.FFmpegError as exc:
         if buffer.size == 0:
             raise MediaError(source, f"the audio stream cannot be decoded ({_reason(exc)})") from exc
-        # A damaged tail: keep what decoded, as players do.
+        failure = exc  # a damaged tail: keep what decoded, as players do, and say so
     samples = buffer.array()
     if samples.size == 0:
         raise MediaError(source, "the audio stream holds no samples")
-    return Audio(samples=samples, source=source, sample_rate=sample_rate)
+    got = samples.size / sample_rate
+    if container.format.name in _GUESSED_DURATION_FORMATS:
+        announced = None
+    warnings: list[str] = []
+    if failure is not None:
+        of = f" of the {announced:.1f} s the file announces" if announced and announced > got else ""
+        warnings.append(
+            f"{source}: decoding stopped at {got:.1f} s{of} ({_reason(failure)}); the rest is left out"
+        )
+    elif (
+        announced
+        and got < SHORT_AUDIO_FRACTION * announced
+        and announced - got >= SHORT_AUDIO_SECONDS
+        # The container's duration may be the video's: count it only if no stream gets there.
+        and (own or data_end < SHORT_AUDIO_FRACTION * announced)
+    ):
+        warnings.append(
+            f"{source}: only {got:.1f} s of audio decoded, but the file announces {announced:.1f} s; "
+            "it may be truncated"
+        )
+    return Audio(samples=samples, source=source, sample_rate=sample_rate, warnings=tuple(warnings))
 
 
 def _safe_suffix(name: str) -> str:
@@ -220,19 +265,29 @@ def _safe_suffix(name: str) -> str:
     return suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
 
 
-def _estimate_samples(stream, container, sample_rate: int) -> int:  # type: ignore[no-untyped-def]
-    seconds = None
+def _announced_seconds(stream, container) -> tuple[float | None, bool]:  # type: ignore[no-untyped-def]
+    """The duration the file announces for its audio, and whether the audio stream itself
+    announces it (else it is the container's, which may be the video's)."""
     if stream.duration is not None and stream.time_base is not None:
         seconds = float(stream.duration * stream.time_base)
-    elif container.duration:
+        if seconds > 0:
+            return seconds, True
+    if container.duration:
         seconds = container.duration / 1_000_000
-    if not seconds or seconds <= 0:
-        seconds = 60.0
-    return int(seconds * sample_rate) + sample_rate
+        if seconds > 0:
+            return seconds, False
+    return None, False
+
+
+def _packet_end(packet, origin: float) -> float:  # type: ignore[no-untyped-def]
+    when = packet.pts if packet.pts is not None else packet.dts
+    if when is None or packet.time_base is None:
+        return 0.0
+    return float((when + (packet.duration or 0)) * packet.time_base) - origin
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip()
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc).strip())
     return text.split(": '", 1)[0] if text else type(exc).__name__
 
 

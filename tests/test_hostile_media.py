@@ -1,5 +1,5 @@
-"""Hostile media: names FFmpeg would read as protocols, and files that are not regular files.
-Real files, real FIFOs, real devices; the public API and the CLI."""
+"""Hostile media: names FFmpeg would read as protocols, files that are not regular files, and
+files cut short. Real files, real FIFOs, real devices; the public API and the CLI."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_a_name_that_looks_like_an_ffmpeg_protocol_is_only_a_name(data_dir, tmp_
     tricky = decode_audio("concat:a.flac|b.wav")
     assert tricky.duration == pytest.approx(3.0, abs=0.01)  # the 3-s silence itself, not jfk + silence
     assert np.abs(tricky.samples).max() < 1e-3
-    assert tricky.source == "concat:a.flac|b.wav"
+    assert tricky.source == "concat:a.flac|b.wav" and tricky.warnings == ()
 
     episode = decode_audio(Path("ep1:intro.flac"))  # was "Protocol not found"
     assert episode.duration == pytest.approx(11.0, abs=0.05)
@@ -86,6 +86,7 @@ def test_every_container_decodes_from_the_open_file(data_dir, tmp_path):
     ]:
         audio = decode_audio(data_dir / name)
         assert audio.duration == pytest.approx(seconds, abs=0.1), name
+        assert audio.warnings == (), name  # intact files: nothing to report
 
 
 # Only regular files ----------------------------------------------------------------------------
@@ -184,3 +185,65 @@ def test_cli_transcribe_says_a_fifo_is_a_fifo(tmp_path, fifo):
         pytest.fail("mediarag transcribe hung on a FIFO")
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip() == f"mediarag: error: {fifo}: is a FIFO, not a regular file"
+
+
+# Files cut short -------------------------------------------------------------------------------
+
+
+def half_of(source: Path, target: Path) -> Path:
+    data = source.read_bytes()
+    target.write_bytes(data[: len(data) // 2])
+    return target
+
+
+def test_a_damaged_tail_is_kept_and_reported(data_dir, tmp_path):
+    cut = half_of(data_dir / "librivox_en_speech.mp4", tmp_path / "cut.mp4")
+    audio = decode_audio(cut)
+    assert 13.0 < audio.duration < 16.0  # what decoded is kept, as players do
+    [warning] = audio.warnings
+    assert warning.startswith(f"{cut}: decoding stopped at {audio.duration:.1f} s of the 30.2 s the file announces (")
+    assert "Invalid data" in warning and warning.endswith("the rest is left out")
+
+
+@pytest.mark.parametrize("name", ["jfk.flac", "big_buck_bunny_0_30.webm"])
+def test_audio_much_shorter_than_announced_is_reported(data_dir, tmp_path, name):
+    # FLAC announces its length in its header, WebM in its segment info: half the bytes decode
+    # to half the audio without any decoding error.
+    cut = half_of(data_dir / name, tmp_path / f"cut_{name}")
+    audio = decode_audio(cut)
+    full = decode_audio(data_dir / name).duration
+    assert audio.duration < 0.6 * full
+    [warning] = audio.warnings
+    assert warning == (
+        f"{cut}: only {audio.duration:.1f} s of audio decoded, but the file announces {full:.1f} s; it may be truncated"
+    )
+
+
+def test_a_video_longer_than_its_audio_is_not_reported(data_dir, tmp_path):
+    import av
+
+    # Matroska gives no audio duration of its own, only the container's: the video's 14 s.
+    src = decode_audio(data_dir / "jfk.flac")
+    out = tmp_path / "longer_video.mkv"
+    with av.open(str(out), "w") as container:
+        video = container.add_stream("mpeg4", rate=5)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream("aac", rate=SAMPLE_RATE)
+        audio.layout = "mono"
+        for i in range(14 * 5):
+            frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+            frame.pts = i
+            for packet in video.encode(frame):
+                container.mux(packet)
+        for i in range(0, len(src.samples), 1024):
+            block = src.samples[i : i + 1024].reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(block, format="flt", layout="mono")
+            frame.sample_rate, frame.pts = SAMPLE_RATE, i
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                container.mux(packet)
+    decoded = decode_audio(out)
+    assert decoded.duration == pytest.approx(11.0, abs=0.15)
+    assert decoded.warnings == ()
