@@ -130,12 +130,7 @@ class FasterWhisperTranscriber:
             )
         try:
             segments = self._decode(audio, windows.regions, windows.spans, language, task, progress)
-            # Regions a window's decode skipped (another language in the same window, a stretch
-            # Whisper jumped over) are decoded again on their own.
-            missed = _uncovered(windows.regions, segments)
-            if missed:
-                spans = _pack(missed, WINDOW_SECONDS)
-                segments += self._decode(audio, windows.regions, spans, language, task, None)
+            segments = self._fill_gaps(audio, windows, segments, language, task)
         except Exception as exc:  # noqa: BLE001 - CTranslate2 raises plain RuntimeErrors
             raise ModelError(f"{audio.source}: transcription failed: {exc}") from exc
         if progress:
@@ -148,6 +143,17 @@ class FasterWhisperTranscriber:
             segments=segments,
             task=task,
         )
+
+    def _fill_gaps(
+        self, audio: Audio, windows: _Windows, segments: list[Segment], language: str | None, task: Task
+    ) -> list[Segment]:
+        """The first pass's segments, plus those of the speech regions it skipped (another
+        language in the same window, a stretch Whisper jumped over), decoded again on their own."""
+        missed = _uncovered(windows.regions, segments)
+        if not missed:
+            return segments
+        spans = _pack(missed, WINDOW_SECONDS)
+        return segments + self._decode(audio, windows.regions, spans, language, task, None)
 
     def _decode(
         self,
