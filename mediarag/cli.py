@@ -393,7 +393,8 @@ def _transcribe(args: argparse.Namespace) -> int:
     audio = decode_audio(args.file)
     task = translation_task(args.translate_to)
     transcript = qa.transcriber.transcribe(audio, language=qa.settings.language, task=task)
-    sentences = [s.model_copy(update={"words": ()}) for s in merge_sentences(transcript.segments)]
+    merged = merge_sentences(transcript.segments, duration=transcript.duration)
+    sentences = [s.model_copy(update={"words": ()}) for s in merged]
     transcript = transcript.model_copy(update={"source": str(args.file.resolve()), "segments": sentences})
     sys.stdout.write(export(transcript, args.format))
     return 0

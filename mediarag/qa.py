@@ -424,7 +424,7 @@ class MediaQA:
             if progress is not None:
                 progress(source, duration, duration)
         del audio
-        sentences = merge_sentences(transcript.segments)
+        sentences = merge_sentences(transcript.segments, duration=transcript.duration)
         passages = self.segmenter.split(sentences) if sentences else []
         chunks = [
             Chunk(

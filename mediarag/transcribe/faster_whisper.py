@@ -16,7 +16,9 @@ How a file is transcribed:
 
 from __future__ import annotations
 
+import difflib
 import functools
+import re
 from collections import Counter
 from typing import Any
 
@@ -25,6 +27,7 @@ import numpy as np
 from ..errors import ConfigError, ModelError
 from ..media import Audio
 from ..schema import Segment, Task, Transcript, Word
+from ..sentences import give_length
 from ..weights import resolve_whisper
 from .base import ProgressCallback
 
@@ -135,6 +138,7 @@ class FasterWhisperTranscriber:
             raise ModelError(f"{audio.source}: transcription failed: {exc}") from exc
         if progress:
             progress(duration)
+        segments = [_with_lengths(seg, duration) for seg in segments]
         segments.sort(key=lambda s: (s.start, s.end))
         return Transcript(
             source=audio.source,
@@ -148,12 +152,17 @@ class FasterWhisperTranscriber:
         self, audio: Audio, windows: _Windows, segments: list[Segment], language: str | None, task: Task
     ) -> list[Segment]:
         """The first pass's segments, plus those of the speech regions it skipped (another
-        language in the same window, a stretch Whisper jumped over), decoded again on their own."""
+        language in the same window, a stretch Whisper jumped over), decoded again on their own.
+
+        A region can look skipped while its words were emitted with wrong times (squeezed onto
+        one instant, seen on AMI meetings): text decoded twice is kept once (`_once`).
+        """
         missed = _uncovered(windows.regions, segments)
         if not missed:
             return segments
         spans = _pack(missed, WINDOW_SECONDS)
-        return segments + self._decode(audio, windows.regions, spans, language, task, None)
+        again = self._decode(audio, windows.regions, spans, language, task, None)
+        return _once(segments, again, windows.spans)
 
     def _decode(
         self,
@@ -278,6 +287,117 @@ def _uncovered(
     return missed
 
 
+#: Seconds around a re-decoded segment where the first pass's words may be the same speech.
+NEAR_SECONDS = 1.0
+#: A re-decoded word and the same word of the first pass closer than this (or overlapping)
+#: are one word heard twice.
+SAME_WORD_SECONDS = 0.1
+#: Words shorter than this, two or more at one instant, were squeezed there by Whisper.
+SQUEEZED_SECONDS = 0.02
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def _once(first: list[Segment], again: list[Segment], windows: list[tuple[float, float]]) -> list[Segment]:
+    """The first pass's segments and the re-decoded ones, with no text there twice.
+
+    A region looks skipped when the first pass emitted its words at the wrong time: squeezed,
+    with no length, onto one instant (seen on AMI meetings, three sentences at 19.67 s). Words of
+    the first pass squeezed so, in the same window, that the re-decode says again are dropped:
+    the re-decode has their times. Then a re-decoded word that the first pass says at the same
+    time (their spans overlap, or nearly: at the region's edges) is the same speech heard twice
+    and is dropped. The same words said at another time stay. Without word timestamps, a
+    re-decoded segment whose words mostly repeat a first-pass segment near it is dropped.
+    """
+    old = sorted(
+        ((i, k, w) for i, seg in enumerate(first) for k, w in enumerate(seg.words) if _token(w.text)),
+        key=lambda x: x[2].start,
+    )
+    runs = _squeezed_runs(old)
+    squeezed = {(i, k) for run in runs for i, k, _ in run}
+    steady = [x for x in old if (x[0], x[1]) not in squeezed]
+    drop_first: set[tuple[int, int]] = set()  # (segment, word) positions
+    drop_again: set[tuple[int, int]] = set()
+    whole_again: set[int] = set()
+
+    def window(t: float) -> int:
+        return next((n for n, (a, b) in enumerate(windows) if a <= t <= b), -1)
+
+    for j, seg in enumerate(again):
+        if not seg.words:
+            said = _TOKEN.findall(seg.text.lower())
+            for other in first:
+                close = other.start <= seg.end + NEAR_SECONDS and other.end >= seg.start - NEAR_SECONDS
+                if close and said and _shared(_TOKEN.findall(other.text.lower()), said) > 0.5 * len(said):
+                    whole_again.add(j)
+            continue
+        new = [(j, k, w) for k, w in enumerate(seg.words) if _token(w.text)]
+        here = window((seg.start + seg.end) / 2)
+        for run in runs:
+            if window(run[0][2].start) == here:
+                for a, _b, size in _blocks(run, new):
+                    if size >= 2 or size == len(run):
+                        drop_first.update((i, k) for i, k, _ in run[a : a + size])
+        near = [x for x in steady if seg.start - NEAR_SECONDS <= x[2].start <= seg.end + NEAR_SECONDS]
+        for a, b, size in _blocks(near, new):
+            for (_, _, was), (_, k, now) in zip(near[a : a + size], new[b : b + size]):
+                if max(was.start, now.start) <= min(was.end, now.end) + SAME_WORD_SECONDS:
+                    drop_again.add((j, k))
+    kept = [_without(seg, {k for i, k in drop_first if i == n}) for n, seg in enumerate(first)]
+    kept += [
+        _without(seg, {k for i, k in drop_again if i == n})
+        for n, seg in enumerate(again)
+        if n not in whole_again
+    ]
+    return [seg for seg in kept if seg is not None]
+
+
+def _squeezed_runs(words: list[tuple[int, int, Word]]) -> list[list[tuple[int, int, Word]]]:
+    """Runs of two or more words (in time order) with no length, at one instant."""
+    runs: list[list[tuple[int, int, Word]]] = []
+    current: list[tuple[int, int, Word]] = []
+    for item in words:
+        w = item[2]
+        point = w.end - w.start < SQUEEZED_SECONDS
+        if point and current and w.start - current[0][2].start < SQUEEZED_SECONDS:
+            current.append(item)
+            continue
+        if len(current) >= 2:
+            runs.append(current)
+        current = [item] if point else []
+    if len(current) >= 2:
+        runs.append(current)
+    return runs
+
+
+def _blocks(old: list[tuple[int, int, Word]], new: list[tuple[int, int, Word]]) -> list[tuple[int, int, int]]:
+    """Where the words of ``new`` say the words of ``old`` again, in order: (old, new, size)."""
+    matcher = difflib.SequenceMatcher(
+        None, [_token(x[2].text) for x in old], [_token(x[2].text) for x in new], autojunk=False
+    )
+    return [(a, b, size) for a, b, size in matcher.get_matching_blocks() if size]
+
+
+def _shared(heard: list[str], said: list[str]) -> int:
+    matcher = difflib.SequenceMatcher(None, heard, said, autojunk=False)
+    return sum(size for _, _, size in matcher.get_matching_blocks())
+
+
+def _token(text: str) -> str:
+    return " ".join(_TOKEN.findall(text.lower()))
+
+
+def _without(seg: Segment, words: set[int]) -> Segment | None:
+    """``seg`` less some of its words (by position); None when no spoken word is left."""
+    if not words:
+        return seg
+    left = [w for k, w in enumerate(seg.words) if k not in words]
+    text = "".join(w.text for w in left).strip()
+    if not left or not _token(text):
+        return None
+    end = max(w.end for w in left)
+    return seg.model_copy(update={"start": left[0].start, "end": end, "text": text, "words": tuple(left)})
+
+
 def _pack(regions: list[tuple[float, float]], limit: float) -> list[tuple[float, float]]:
     """Join consecutive speech regions into windows no longer than ``limit`` seconds."""
     spans: list[tuple[float, float]] = []
@@ -319,6 +439,17 @@ def _to_segment(raw: Any, language: str, offset: float, duration: float) -> Segm
     if words:
         start, end = min(start, words[0].start), max(end, words[-1].end)
     return Segment(start=start, end=end, text=raw.text.strip(), language=language, words=tuple(words))
+
+
+def _with_lengths(seg: Segment, duration: float) -> Segment:
+    """``seg`` with each word of no length (Whisper squeezes some onto one instant) given about
+    its own length, within the file (`mediarag.sentences.give_length`)."""
+    if all(w.end - w.start >= SQUEEZED_SECONDS for w in seg.words):
+        return seg
+    spans = give_length([(w.start, w.end) for w in seg.words], [w.text for w in seg.words], duration)
+    words = tuple(w.model_copy(update={"start": a, "end": b}) for w, (a, b) in zip(seg.words, spans))
+    start, end = min(seg.start, words[0].start), max(seg.end, max(w.end for w in words))
+    return seg.model_copy(update={"start": start, "end": end, "words": words})
 
 
 def _main_language(segments: list[Segment]) -> str:
