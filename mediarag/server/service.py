@@ -89,6 +89,7 @@ class Service:
         """Stop the ingest worker (waiting ``shutdown_seconds`` for the file in progress)."""
         if not self.worker.stop(self.config.shutdown_seconds):
             log.warning("an ingest was still running at shutdown; it will be reported failed at the next start")
+        log.info("stopped")
 
     def _recover(self) -> None:
         """Jobs that were running when the server last stopped: failed, keeping what was committed."""
