@@ -203,10 +203,10 @@ class Service:
 
     def source(self, sid: str) -> str:
         """The source with media id ``sid``; `NotFound` when none has it."""
+        self.refresh_if_due()
         generation = getattr(self.store, "generation", None)
         known, ids = self._ids
-        if known != generation or generation is None or sid not in ids:
-            self.refresh_if_due()
+        if known != generation or generation is None:  # ids are worked out once per generation
             ids = {media_id(s): s for s in self.store.sources()}
             self._ids = (generation, ids)
         source = ids.get(sid)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...retrieve.citations import cite
 from ...retrieve.filters import PassageFilter
+from ...retrieve.query import check_query
 from ..errors import error_body, status_of
 from ..shapes import answered, cited
 from .common import base_url, config_of, service_of, sse
@@ -46,20 +47,23 @@ def ask(body: AskRequest, request: Request, stream: bool = Query(False, descript
         with service.answering(body.generator):
             answer = service.ask_stream(body.question, body.k, where, body.generator, stream=False).answer
         return answered(config, base, answer)
-    reply = service.ask_stream(body.question, body.k, where, body.generator, stream=True)
+    check_query(body.question)  # what can be refused is refused before the stream begins
+    service.generator(body.generator)
 
     def events() -> Iterator[str]:
         try:
-            with service.answering(body.generator):
-                for piece in reply:
-                    yield sse({"text": piece}, "token")
-                yield sse(answered(config, base, reply.answer), "answer")
+            with service.answering(body.generator):  # held and released inside the stream
+                reply = service.ask_stream(body.question, body.k, where, body.generator, stream=True)
+                try:
+                    for piece in reply:
+                        yield sse({"text": piece}, "token")
+                    yield sse(answered(config, base, reply.answer), "answer")
+                finally:
+                    reply.close()
         except Exception as exc:  # noqa: BLE001 - the stream has begun: the error is an event
             status, kind = status_of(exc)
             yield sse(error_body("internal error" if status == 500 else str(exc), kind), "error")
             return
-        finally:
-            reply.close()
         yield sse({}, "done")
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

@@ -22,6 +22,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...errors import ConfigError
+from ...retrieve.query import check_query
 from ...schema import Answer, Message
 from ..errors import NotFound, error_body, status_of
 from ..service import SOURCES_HEADING
@@ -116,7 +117,7 @@ def chat_completions(body: ChatRequest, request: Request) -> Any:
             "standalone_question": answer.standalone_question,
         }  # fmt: skip
 
-    reply = chat.ask_stream(last.text, body.k, stream=True)
+    check_query(last.text)  # what can be refused is refused before the stream begins
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         frame = {"id": reply_id, "object": "chat.completion.chunk", "created": created, "model": body.model,
@@ -124,9 +125,11 @@ def chat_completions(body: ChatRequest, request: Request) -> Any:
         return sse(frame)
 
     def frames() -> Iterator[str]:
+        reply = None
         try:
             yield chunk({"role": "assistant", "content": ""})
-            with service.answering(kind):
+            with service.answering(kind):  # held and released inside the stream
+                reply = chat.ask_stream(last.text, body.k, stream=True)
                 for piece in reply:
                     yield chunk({"content": piece})
                 answer = reply.answer
@@ -143,7 +146,8 @@ def chat_completions(body: ChatRequest, request: Request) -> Any:
             status, error_type = status_of(exc)
             yield sse(error_body("internal error" if status == 500 else str(exc), error_type))
         finally:
-            reply.close()
+            if reply is not None:
+                reply.close()
         yield sse("[DONE]")
 
     return StreamingResponse(frames(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
