@@ -24,7 +24,8 @@ import pytest
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "MEDIARAG_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
+QUIET = {"HF_HUB_OFFLINE": "1", "MEDIARAG_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
+ENV = {**os.environ, **QUIET}
 TOKEN = "test-token-0123456789abcdef"
 QUESTION = "What should you ask?"
 
@@ -38,7 +39,7 @@ def free_port() -> int:
 class Server:
     """A `mediarag serve` subprocess; stopped with SIGTERM (or killed) by the test."""
 
-    def __init__(self, index: Path, data: Path, *args: str, token: str | None = None) -> None:
+    def __init__(self, index: Path, data: Path, *args: str, token: str | None = None, env: dict | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data = data
@@ -51,7 +52,8 @@ class Server:
             command += ["--token-file", str(token_file)]
             self.headers = {"Authorization": f"Bearer {token}"}
         self.log = open(data.parent / f"server-{self.port}.log", "w+")  # noqa: SIM115
-        self.process = subprocess.Popen(command, env=ENV, stdout=self.log, stderr=subprocess.STDOUT)
+        environment = {**os.environ, **QUIET, **(env or {})}  # os.environ now: the AWS fakes' too
+        self.process = subprocess.Popen(command, env=environment, stdout=self.log, stderr=subprocess.STDOUT)
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 180.0) -> None:
@@ -116,10 +118,11 @@ def index(tmp_path_factory, data_dir, tiny_en, e5):
 
 
 @pytest.fixture(scope="module")
-def server(index):
+def server(index, moto_server):
     data = index / "data"
     data.mkdir()
-    srv = Server(index / "index", data, "--max-upload-mb", "1", token=TOKEN)
+    srv = Server(index / "index", data, "--max-upload-mb", "1", "--allow-url-ingest", token=TOKEN,
+                 env={"AWS_ENDPOINT_URL_S3": moto_server})  # fmt: skip
     yield srv
     assert srv.stop() == -signal.SIGTERM
     output = Path(srv.log.name).read_text()
@@ -367,7 +370,10 @@ def test_upload_ingested_through_a_job_while_another_client_asks(server, client,
 
 
 def test_bad_and_oversized_uploads_are_refused_naming_the_file(server, client, data_dir, tmp_path):
-    before = sorted(p.name for p in (server.data / "library").iterdir())
+    def stored() -> list[str]:
+        return sorted(p.name for p in (server.data / "library").iterdir() if not p.name.startswith("."))
+
+    before = stored()
     jobs_before = len(client.get("/v1/jobs").json()["jobs"])
     big = tmp_path / "big.mp4"
     big.write_bytes(os.urandom(3 << 20))
@@ -388,11 +394,32 @@ def test_bad_and_oversized_uploads_are_refused_naming_the_file(server, client, d
     assert response.status_code == 400 and "bad.exe" in response.json()["error"]["message"]
     assert client.post("/v1/ingest", data={"note": "no file"}).status_code == 400
     assert client.post("/v1/ingest", content=b"raw", headers={"content-type": "audio/ogg"}).status_code == 400
-    url = client.post("/v1/ingest", json={"url": "https://example.org/talk.mp4"})
-    assert url.status_code == 403 and "--allow-url-ingest" in url.json()["error"]["message"]
-    assert sorted(p.name for p in (server.data / "library").iterdir()) == before
+    url = client.post("/v1/ingest", json={"url": "/etc/passwd"})
+    assert url.status_code == 400 and "give an s3:// or https:// URL" in url.json()["error"]["message"]
+    assert stored() == before
     assert not list((server.data / "library" / ".incoming").iterdir())
     assert len(client.get("/v1/jobs").json()["jobs"]) == jobs_before
+
+
+def test_ingest_from_s3_and_a_failed_download(server, client, data_dir, moto_server):
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=moto_server)
+    s3.create_bucket(Bucket="talks")
+    s3.upload_file(str(data_dir / "fleurs-en-001.ogg"), "talks", "german/nouns.ogg")
+    job = wait_job(client, client.post("/v1/ingest", json={"url": "s3://talks/german/"}).json()["id"])
+    assert job["state"] == "done", job
+    assert [i["source"] for i in job["report"]["ingested"]] == ["s3://talks/german/nouns.ogg"]
+    entry = next(s for s in client.get("/v1/sources").json()["sources"] if s["source"] == "s3://talks/german/nouns.ogg")
+    hits = client.get("/v1/search", params={"q": "nouns begin with a capital letter", "k": 1}).json()["hits"]
+    assert hits[0]["source"] == entry["source"]
+    refused = client.get(f"/v1/media/{entry['id']}")
+    assert refused.status_code == 404 and "s3://" in refused.json()["error"]["message"]
+    assert client.delete(f"/v1/sources/{entry['id']}").status_code == 200
+    # An https:// download that cannot connect (a closed loopback port) fails its job with the URL.
+    url = f"https://127.0.0.1:{free_port()}/talk.mp4"
+    job = wait_job(client, client.post("/v1/ingest", json={"url": url}).json()["id"])
+    assert job["state"] == "failed" and job["error"].startswith(f"{url}: cannot download")
 
 
 def test_a_file_that_cannot_be_read_fails_its_job_and_is_not_kept(server, client, tmp_path):
@@ -446,6 +473,8 @@ def test_sigkill_mid_ingest_then_restart(index, data_dir):
     server = Server(index_dir, data)
     try:
         with server.client() as client:
+            url = client.post("/v1/ingest", json={"url": "https://example.org/talk.mp4"})  # not allowed here
+            assert url.status_code == 403 and "--allow-url-ingest" in url.json()["error"]["message"]
             files = [("file", ("first.ogg", (data_dir / "fleurs-en-001.ogg").read_bytes())),
                      ("file", ("second.wav", (data_dir / "librivox_en_concat.wav").read_bytes()))]  # fmt: skip
             job = client.post("/v1/ingest", files=files).json()
