@@ -16,8 +16,8 @@
    keep-alive) and ``--clients`` threads calling ``MediaQA.ask``, each for ``--seconds`` in all,
    alternating in ``--rounds`` parts so both meet the same load from other processes. Every
    status but 200 and every exception counts as an error. The server's RSS is read from /proc
-   after a 5 s concurrent warm-up (which starts its worker threads), after each round and at the
-   end; its CPU time per answer from /proc too.
+   after a 10 s concurrent warm-up on each side (which starts the worker threads), after each
+   round and at the end; its CPU time per answer from /proc too.
 
 Both sides run with ``OMP_NUM_THREADS=1`` (one query is too little work to share between threads).
 Traffic goes to 127.0.0.1 only; every loop is bounded by ``--seconds`` and ``--max-requests``.
@@ -60,6 +60,7 @@ XQUAD = Path(os.environ.get("MEDIARAG_BENCH_DATA", ROOT.parent / "shared" / "dat
 CACHE = HERE / ".cache" / "server-index"
 LANGUAGES = ("en", "es", "de", "ru", "zh")
 SENTENCE_END = re.compile(r"(?<=[.!?。])\s+")
+WARM_UP_S = 10.0
 TARGETS = {"errors": 0, "p50_ratio": 1.3, "p50_slack_ms": 5.0, "memory_growth": 0.05}
 
 
@@ -335,8 +336,10 @@ def run(index: Path, asked: list[str], clients: int, seconds: float, rounds: int
         qa.warm_up(ingest=False)
         seq_http, seq_local = sequential(ask_http, asked), sequential(qa.ask, asked)
         log(f"one at a time: HTTP p50 {percentile(seq_http, 50):.1f} ms, in process {percentile(seq_local, 50):.1f} ms")
-        asyncio.run(load(served.url, asked, clients, 5.0, max_requests))  # the server's threads start here
-        before = rss_mb(served.process.pid)
+        asyncio.run(load(served.url, asked, clients, WARM_UP_S, max_requests))  # its threads start here
+        threads_asking(qa.ask, asked, clients, WARM_UP_S, max_requests)
+        before, local_before = rss_mb(served.process.pid), rss_mb(os.getpid())
+        local_samples: list[float | None] = []
         samples: list[tuple[float, float | None]] = []
         http_ms: list[float] = []
         local_ms: list[float] = []
@@ -361,6 +364,7 @@ def run(index: Path, asked: list[str], clients: int, seconds: float, rounds: int
             with CpuMonitor() as cpu:
                 latencies, errors = threads_asking(qa.ask, asked, clients, part, max_requests)
             local_cpu += cpu_seconds() - own0
+            local_samples.append(rss_mb(os.getpid()))
             local_ms += latencies
             local_errors += errors
             local_wall += cpu.wall_s
@@ -378,6 +382,7 @@ def run(index: Path, asked: list[str], clients: int, seconds: float, rounds: int
             "others_cores": round(float(np.mean(others)), 2)}  # fmt: skip
     local = {"sequential": summary(seq_local, sum(seq_local) / 1000, 0),
              "concurrent": summary(local_ms, local_wall, local_errors),
+             "rss_mb": {"before": local_before, "samples": local_samples},
              "cpu_ms_per_request": round(local_cpu * 1000 / max(len(local_ms), 1), 1)}  # fmt: skip
     log(f"HTTP {http['concurrent']}; in process {local['concurrent']}; RSS {before} -> {after} MB")
     return {"http": http, "in_process": local}
@@ -431,8 +436,11 @@ the request to having parsed the JSON answer), in ms; p50 with its 95 % bootstra
 |---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-Server memory (RSS, after the 1-at-a-time run and 5 s of concurrent warm-up, then after each round): {rss['before']} MB
-before, {rss['after']} MB after ({rss['growth']:+.1%}); after each round: {', '.join(f"{m}" for _, m in rss['samples'])} MB.
+Server memory (RSS, after the 1-at-a-time run and {WARM_UP_S:g} s of concurrent warm-up, then after each round):
+{rss['before']} MB before, {rss['after']} MB after ({rss['growth']:+.1%}); after each round:
+{', '.join(f"{m}" for _, m in rss['samples'])} MB. For comparison, the benchmark process itself (the in-process
+side, {results['clients']} threads): {local['rss_mb']['before']} MB after its warm-up, then
+{', '.join(f"{m}" for m in local['rss_mb']['samples'])} MB after each round.
 
 CPU per answer during the concurrent runs: server {http['cpu_ms_per_request']['server']} ms and client
 {http['cpu_ms_per_request']['client']} ms through HTTP, {local['cpu_ms_per_request']} ms in process (client included).
@@ -460,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--passages", type=int, default=10_000)
     parser.add_argument("--unique", type=int, default=2_000, help="passages actually embedded (the rest repeat)")
     parser.add_argument("--questions", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating HTTP / in-process parts of --seconds")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating HTTP / in-process parts of --seconds")
     parser.add_argument("--max-requests", type=int, default=200_000, help="a bound on each concurrent run")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--quick", action="store_true", help="10 clients, 10 s, 2,000 passages (checks it runs)")

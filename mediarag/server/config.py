@@ -59,6 +59,13 @@ class ServerConfig(BaseModel):
         2.0, gt=0, description="How often the index is checked for what other processes committed."
     )
     shutdown_seconds: float = Field(10.0, ge=0, description="How long a stop waits for the file being ingested.")
+    parallel_answers: int | None = Field(
+        None,
+        ge=1,
+        description="Answers and searches computed at once (others wait their turn); None: twice the "
+        "CPU cores. More only makes threads fight over the cores; answers from a remote generator "
+        "(openai, sagemaker) do not count.",
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -77,6 +84,12 @@ class ServerConfig(BaseModel):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb << 20
+
+    @property
+    def answer_slots(self) -> int:
+        """How many answers and searches run at once (`parallel_answers`, or twice the cores)."""
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return self.parallel_answers or 2 * cores
 
     @property
     def allowed_generators(self) -> list[str]:

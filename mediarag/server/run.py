@@ -9,6 +9,10 @@ import socket
 from ..errors import ConfigError, MissingDependencyError
 from .config import ServerConfig
 
+#: How long an idle keep-alive connection stays open. uvicorn's 5 s default closes connections
+#: that a busy client is about to reuse, and that request then fails (seen under load).
+KEEP_ALIVE_SECONDS = 60
+
 
 def serve(config: ServerConfig) -> int:
     """Check the configuration and the port, print the URL, and serve until stopped.
@@ -40,6 +44,7 @@ def serve(config: ServerConfig) -> int:
             log_level="warning",
             access_log=False,
             server_header=False,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
             timeout_graceful_shutdown=max(5, int(config.shutdown_seconds) + 5),
         )
     )

@@ -70,6 +70,7 @@ class Service:
         self._generators: dict[str, Generator] = {}
         self._generator_lock = threading.Lock()
         self._local_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(config.answer_slots)
         self._refreshed = time.monotonic()
         self._refresh_lock = threading.Lock()
         self._ids: tuple[Any, dict[str, str]] = (object(), {})
@@ -151,17 +152,21 @@ class Service:
 
     @contextlib.contextmanager
     def answering(self, kind: str | None) -> Iterator[None]:
-        """Hold while an answer is written: one local LLM answer at a time (llama.cpp is not
-        safe to call from two threads), others freely."""
-        local = (kind or self.config.settings.generation.backend) == "local"
-        with self._local_lock if local else contextlib.nullcontext():
-            yield
+        """Hold while an answer is retrieved and written: at most ``answer_slots`` at once unless
+        a remote endpoint writes it (more threads would only fight over the cores), and one local
+        LLM answer at a time (llama.cpp is not safe to call from two threads)."""
+        kind = kind or self.config.settings.generation.backend
+        remote = kind in ("openai", "sagemaker")
+        with contextlib.nullcontext() if remote else self._slots:
+            with self._local_lock if kind == "local" else contextlib.nullcontext():
+                yield
 
     def search(self, query: str, k: int | None, where: PassageFilter) -> list:
         """The best passages for ``query`` (as `mediarag.schema.Hit`)."""
         self.refresh_if_due()
         check_query(query, "search query")
-        return retrieve_filtered(self.qa.retriever, query, where, k)
+        with self._slots:
+            return retrieve_filtered(self.qa.retriever, query, where, k)
 
     def ask_stream(self, question: str, k: int | None, where: PassageFilter, kind: str | None, *, stream: bool) -> AnswerStream[Answer]:
         """The answer to one question (piece by piece when ``stream``); hold `answering` while

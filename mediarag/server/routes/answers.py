@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...retrieve.citations import cite
@@ -46,7 +46,7 @@ def ask(body: AskRequest, request: Request, stream: bool = Query(False, descript
     if not stream:
         with service.answering(body.generator):
             answer = service.ask_stream(body.question, body.k, where, body.generator, stream=False).answer
-        return answered(config, base, answer)
+        return JSONResponse(answered(config, base, answer))
     check_query(body.question)  # what can be refused is refused before the stream begins
     service.generator(body.generator)
 
