@@ -78,6 +78,7 @@ def summary(latencies_ms: list[float], seconds: float, errors: int) -> dict[str,
         "errors": errors,
         "seconds": round(seconds, 1),
         "throughput_per_s": round(len(latencies_ms) / seconds, 2) if seconds else None,
+        "mean_ms": round(float(np.mean(latencies_ms)), 1) if latencies_ms else None,
         "p50_ms": round(percentile(latencies_ms, 50), 1),
         "p95_ms": round(percentile(latencies_ms, 95), 1),
         "p99_ms": round(percentile(latencies_ms, 99), 1),
@@ -399,6 +400,11 @@ def verdicts(results: dict[str, Any]) -> dict[str, Any]:
         out[f"p50_{mode}"] = {"http_ms": http[mode]["p50_ms"], "in_process_ms": local[mode]["p50_ms"],
                               "bound_ms": round(bound, 1), "ratio": round(http[mode]["p50_ms"] / local[mode]["p50_ms"], 3),
                               "met": http[mode]["p50_ms"] <= bound}  # fmt: skip
+    cpu_http = http["cpu_ms_per_request"]["server"] + http["cpu_ms_per_request"]["client"]
+    cpu_local = local["cpu_ms_per_request"]
+    bound = cpu_local * TARGETS["p50_ratio"] + TARGETS["p50_slack_ms"]
+    out["cpu_per_answer"] = {"http_ms": round(cpu_http, 1), "in_process_ms": cpu_local, "bound_ms": round(bound, 1),
+                             "ratio": round(cpu_http / cpu_local, 3), "met": cpu_http <= bound}  # fmt: skip
     growth = http["rss_mb"]["growth"]
     out["memory_flat"] = {"growth": growth, "met": growth is not None and abs(growth) <= TARGETS["memory_growth"]}
     return out
@@ -408,15 +414,14 @@ def report(results: dict[str, Any], out: Path, command: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "server.json").write_text(json.dumps(results, indent=1))
     http, local, v, idx = results["http"], results["in_process"], results["verdicts"], results["index"]
-    rows = []
+    rows = []  # mean latency: a closed loop of N clients has mean = N / throughput
     for label, part in (("in process, 1 at a time", local["sequential"]), ("HTTP, 1 client at a time", http["sequential"]),
                         (f"in process, {results['clients']} threads", local["concurrent"]),
                         (f"HTTP, {results['clients']} concurrent clients", http["concurrent"])):  # fmt: skip
         ci = part["p50_ci95_ms"]
-        rows.append(f"| {label} | {part['requests']:,} | {part['errors']} | {part['throughput_per_s']} | "
-                    f"{part['p50_ms']} ({ci[0]}-{ci[1]}) | {part['p95_ms']} | {part['p99_ms']} | {part['max_ms']} |" if ci else
-                    f"| {label} | {part['requests']:,} | {part['errors']} | {part['throughput_per_s']} | {part['p50_ms']} | "
-                    f"{part['p95_ms']} | {part['p99_ms']} | {part['max_ms']} |")  # fmt: skip
+        p50 = f"{part['p50_ms']} ({ci[0]}-{ci[1]})" if ci else f"{part['p50_ms']}"
+        rows.append(f"| {label} | {part['requests']:,} | {part['errors']} | {part['throughput_per_s']} | {part['mean_ms']} | "
+                    f"{p50} | {part['p95_ms']} | {part['p99_ms']} | {part['max_ms']} |")  # fmt: skip
     rss = http["rss_mb"]
     met = lambda ok: "met" if ok else "**not met**"  # noqa: E731
     text = f"""# `mediarag serve` under load
@@ -432,8 +437,8 @@ Questions: {results['questions']} English XQuAD questions, asked in turn by ever
 both sides. Each side's concurrent run lasts {results['seconds']} s in all. Latency is measured by the client (HTTP: from sending
 the request to having parsed the JSON answer), in ms; p50 with its 95 % bootstrap interval.
 
-| run | requests | errors | per s | p50 ms | p95 ms | p99 ms | max ms |
-|---|---|---|---|---|---|---|---|
+| run | requests | errors | per s | mean ms | p50 ms | p95 ms | p99 ms | max ms |
+|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
 Server memory (RSS, after the 1-at-a-time run and {WARM_UP_S:g} s of concurrent warm-up, then after each round):
@@ -454,6 +459,7 @@ from other processes; those used {http['others_cores']} of the 2 cores on averag
 | no failed request at {results['clients']} concurrent clients | {http['concurrent']['errors']} errors | {met(v['no_failed_request'])} |
 | p50 through HTTP <= 1.3 x in-process p50 + 5 ms, 1 at a time | {v['p50_sequential']['http_ms']} vs bound {v['p50_sequential']['bound_ms']} (ratio {v['p50_sequential']['ratio']}) | {met(v['p50_sequential']['met'])} |
 | the same at {results['clients']} concurrent | {v['p50_concurrent']['http_ms']} vs bound {v['p50_concurrent']['bound_ms']} (ratio {v['p50_concurrent']['ratio']}) | {met(v['p50_concurrent']['met'])} |
+| the same for CPU time per answer at {results['clients']} concurrent (server + client) | {v['cpu_per_answer']['http_ms']} vs bound {v['cpu_per_answer']['bound_ms']} (ratio {v['cpu_per_answer']['ratio']}) | {met(v['cpu_per_answer']['met'])} |
 | server memory flat (within 5 %) | {rss['growth']:+.1%} | {met(v['memory_flat']['met'])} |
 """
     if http["error_examples"]:

@@ -8,5 +8,5 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", summary="Whether the server is up (no token needed)")
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:  # no worker thread: it answers while all are busy
     return {"status": "ok"}
