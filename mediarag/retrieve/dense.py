@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..schema import Hit
+from ..schema import Chunk, Hit
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,8 +42,35 @@ class DenseRetriever:
             self._last = (query, self.embedder.embed_queries([query])[0])
         return self._last[1]
 
-    def retrieve(self, query: str, k: int | None = None, min_score: float | None = None) -> list[Hit]:
+    def retrieve(
+        self, query: str, k: int | None = None, min_score: float | None = None, *, speaker: str | None = None
+    ) -> list[Hit]:
+        """The ``k`` best passages for ``query``; with ``speaker``, only passages in which that
+        speaker (a name or a per-file label) says something, over-fetched so that ``k`` remain
+        when the index has them."""
         if len(self.store) == 0:
             return []
         floor = self.min_score if min_score is None else min_score
-        return self.store.search(self.query_vector(query), k=k or self.k, min_score=floor)
+        k = k or self.k
+        vector = self.query_vector(query)
+        if speaker is None:
+            return self.store.search(vector, k=k, min_score=floor)
+        wanted = speaker.strip().casefold()
+        fetch = k * OVERFETCH
+        while True:
+            hits = self.store.search(vector, k=fetch, min_score=floor)
+            kept = [h for h in hits if speaks(h.chunk, wanted)]
+            if len(kept) >= k or len(hits) < fetch or fetch >= len(self.store):
+                return kept[:k]
+            fetch *= 4
+
+
+#: How many more passages a speaker-filtered search fetches at first.
+OVERFETCH = 8
+
+
+def speaks(chunk: Chunk, speaker: str) -> bool:
+    """Whether ``speaker`` (case-folded) says all or part of a passage."""
+    if chunk.speaker and chunk.speaker.casefold() == speaker:
+        return True
+    return any(s.speaker and s.speaker.casefold() == speaker for s in chunk.sentences)
