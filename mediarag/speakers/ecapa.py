@@ -31,11 +31,13 @@ from torch.nn import functional as F
 
 from .features import ecapa_log_mels, ecapa_normalise, frame_of
 
-#: Frames of speech the trunk runs on at once (30 s), and the context kept on each side of a block.
+#: Frames of speech the trunk runs on at once (30 s), and the context added on each side.
 BLOCK_FRAMES = 3000
-MARGIN_FRAMES = 200
-#: Windows pooled in one batch.
+MARGIN_FRAMES = 100
+#: Windows embedded in one batch (exact mode).
 POOL_BATCH = 32
+#: Frames per block of the running sums (0.1 s).
+GRID = 10
 
 
 class _Conv(nn.Module):
@@ -195,9 +197,9 @@ class _Linear:
     quantized kernels."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, int8: bool) -> None:
-        self.weight = weight.contiguous()
-        self.bias = bias
-        self.packed = _pack_int8(self.weight, bias) if int8 else None
+        self.weight = weight.detach().contiguous()
+        self.bias = None if bias is None else bias.detach()
+        self.packed = _pack_int8(self.weight, self.bias) if int8 else None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.packed is not None:
@@ -209,8 +211,7 @@ def _pack_int8(weight: torch.Tensor, bias: torch.Tensor | None):  # type: ignore
     """fbgemm's packed int8 weights, or None where the quantized kernels are not available.
 
     torch marks its quantized tensors deprecated (they move to torchao); the kernels still run
-    in torch 2.13. Without them the layer stays in float32, with the same results up to the
-    rounding int8 adds (cosine >= 0.99 between the two embeddings, measured).
+    in torch 2.13. Without them a layer stays in float32 (about 3x slower on these layers).
     """
     import warnings
 
@@ -230,8 +231,8 @@ def _pack_int8(weight: torch.Tensor, bias: torch.Tensor | None):  # type: ignore
 def _affine(norm: _Norm) -> tuple[torch.Tensor, torch.Tensor]:
     """An eval-mode batch norm as ``x * scale + shift`` per channel."""
     bn = norm.norm
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return scale, bn.bias - bn.running_mean * scale
+    scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach()
+    return scale, (bn.bias - bn.running_mean * scale).detach()
 
 
 class _TdnnRows:
@@ -246,22 +247,58 @@ class _TdnnRows:
         return torch.relu(self.linear(x)) * self.scale + self.shift
 
 
+class _Grid:
+    """Sums of rows (frames) over spans, computed on blocks of `GRID` frames: block sums, then
+    running sums over blocks (a running sum over every frame costs ~40x more on CPU). Spans
+    are rounded to whole blocks (0.1 s) and kept inside each frame's stretch of speech."""
+
+    def __init__(self, lo: np.ndarray, hi: np.ndarray) -> None:
+        n = len(lo)
+        self.rows = n
+        self.blocks = -(-n // GRID)
+        first = np.arange(self.blocks) * GRID
+        self.lo = torch.from_numpy(lo[first] // GRID)  # each block's stretch, in blocks
+        self.hi = torch.from_numpy(-(-hi[first] // GRID))
+
+    def running(self, x: torch.Tensor) -> torch.Tensor:
+        """Running sums over blocks of the rows of ``x`` (T, C): (C, blocks + 1), float64."""
+        whole = len(x) // GRID
+        blocks = x[: whole * GRID].reshape(whole, GRID, -1).sum(dim=1)
+        if whole < self.blocks:
+            blocks = torch.cat([blocks, x[whole * GRID :].sum(dim=0, keepdim=True)])
+        return F.pad(torch.cumsum(blocks.T.double(), dim=1), (1, 0))
+
+    @staticmethod
+    def between(running: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
+        """Sums over blocks ``start .. end`` (n spans): (n, C), float64."""
+        return (running[:, end] - running[:, start]).T
+
+    def around(self, running: torch.Tensor, half_blocks: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each block's sum over the blocks within ``half_blocks`` of it (inside its stretch),
+        and the number of frames summed: (blocks, C), (blocks, 1)."""
+        k = torch.arange(self.blocks)
+        start = torch.maximum(self.lo, k - half_blocks)
+        end = torch.minimum(self.hi, k + half_blocks + 1).clamp_min(start + 1)
+        return self.between(running, start, end), ((end - start) * GRID).unsqueeze(1).double()
+
+    def per_row(self, values: torch.Tensor) -> torch.Tensor:
+        """Block values (blocks, C) repeated for each of their rows: (T, C)."""
+        return values.repeat_interleave(GRID, dim=0)[: self.rows]
+
+
 class FrameTrunk:
-    """The frame-level part of an `EcapaNet` on a stretch of frames laid out as rows
-    (frames, channels), with local squeezes (see the module docstring) and int8 1x1 layers.
+    """An `EcapaNet` run over a stretch of frames laid out as rows (frames, channels), with
+    local means in place of whole-window ones (see the module docstring) and int8 1x1 layers.
 
     Args:
         net: the loaded network.
-        half: half-width, in frames, of the sliding means.
+        half: half-width, in frames, of the sliding means (rounded to whole blocks of `GRID`;
+            the squeeze-excitation gates and the attention's context are computed per block).
         int8: run the 1x1 layers (94 % of the work) in int8.
-        squeeze_stride: the squeeze-excitation gates are computed every this many frames (they
-            follow a mean over ``2 * half`` frames, which changes slowly).
     """
 
-    def __init__(self, net: EcapaNet, half: int, *, int8: bool = True, squeeze_stride: int = 10) -> None:
-        self.net = net
-        self.half = half
-        self.stride = squeeze_stride
+    def __init__(self, net: EcapaNet, half: int, *, int8: bool = True) -> None:
+        self.half_blocks = max(1, round(half / GRID))
         self.first = net.blocks[0]
         self.blocks = []
         for block in net.blocks[1:]:
@@ -279,62 +316,53 @@ class FrameTrunk:
         asp = net.asp
         weight = asp.tdnn.conv.conv.weight[:, :, 0]
         c = asp.channels
-        self.attend_frame = _Linear(weight[:, :c], None, int8)
-        self.attend_mean = weight[:, c : 2 * c].T.contiguous()
-        self.attend_std = weight[:, 2 * c :].T.contiguous()
-        self.attend_bias = asp.tdnn.conv.conv.bias
+        self.attend = _Linear(weight[:, :c], asp.tdnn.conv.conv.bias, int8)
+        self.attend_context = _Linear(weight[:, c:], None, int8)
         self.attend_scale, self.attend_shift = _affine(asp.tdnn.norm)
         self.attend_out = _Linear(asp.conv.conv.weight[:, :, 0], asp.conv.conv.bias, int8)
+        # The logits' upper bound (tanh is within -1..1): exp(logit - bound) never overflows.
+        self.attend_bound = (asp.conv.conv.weight[:, :, 0].abs().sum(dim=1) + asp.conv.conv.bias).detach()
         self.head_scale, self.head_shift = _affine(net.asp_bn)
         self.fc = _Linear(net.fc.conv.weight[:, :, 0], net.fc.conv.bias, False)
 
-    def frames(self, feats: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
-        """Frame features (T, 3072) of normalised log mels (T, 80); ``lo``/``hi``: the first
-        and end frame of the stretch of speech each frame belongs to."""
+    def frames(self, feats: torch.Tensor, grid: _Grid) -> torch.Tensor:
+        """Frame features (T, 3072) of normalised log mels (T, 80)."""
         x = self.first(feats.T.unsqueeze(0))[0].T  # (T, 1024)
         outputs = []
         for tdnn1, res2net, tdnn2, squeeze1, squeeze2 in self.blocks:
             h = tdnn1(x)
-            h = res2net(h.T.unsqueeze(0))[0].T
-            h = tdnn2(h.contiguous())
-            means = self._local_means(h, lo, hi)
-            gates = torch.sigmoid(squeeze2(torch.relu(squeeze1(means))))
-            x = x + h * gates.repeat_interleave(self.stride, dim=0)[: len(h)]
+            h = tdnn2(res2net(h.T.unsqueeze(0))[0].T.contiguous())
+            total, count = grid.around(grid.running(h), self.half_blocks)
+            gates = torch.sigmoid(squeeze2(torch.relu(squeeze1((total / count).float()))))
+            x = x + h * grid.per_row(gates)
             outputs.append(x)
         return self.mfa(torch.cat(outputs, dim=1))
 
-    def _local_means(self, h: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
-        """Means of ``h`` over each frame's sliding span, at every ``stride``-th frame
-        (centred in its group of frames)."""
-        t = torch.arange(len(h))[self.stride // 2 :: self.stride]
-        if len(t) * self.stride < len(h):
-            t = torch.cat([t, torch.tensor([len(h) - 1])])
-        start = torch.maximum(lo[t], t - self.half)
-        end = torch.minimum(hi[t], t + self.half + 1)
-        sums = F.pad(torch.cumsum(h, dim=0), (0, 0, 1, 0))
-        return (sums[end] - sums[start]) / (end - start).clamp_min(1).unsqueeze(1).to(h.dtype)
+    def attention_sums(self, frames: torch.Tensor, grid: _Grid) -> tuple[torch.Tensor, ...]:
+        """Running sums over blocks of the attention weights ``e`` and of ``e * x`` and
+        ``e * x**2``, from which any window's attentive statistics follow (`pool`).
 
-    def embed(self, frames: torch.Tensor, starts: Sequence[int], length: int) -> torch.Tensor:
-        """Raw embeddings (n, 192) of windows of ``length`` frames starting at ``starts``."""
-        attention = self.attend_frame(frames)  # (T, 128)
-        out = []
-        steps = torch.arange(length)
-        for k in range(0, len(starts), POOL_BATCH):
-            index = torch.tensor(list(starts[k : k + POOL_BATCH])).unsqueeze(1) + steps  # (n, L)
-            x = frames[index]  # (n, L, 3072)
-            squares = x * x
-            mean = x.mean(dim=1)
-            std = (squares.mean(dim=1) - mean**2).clamp_min(1e-12).sqrt()
-            context = mean @ self.attend_mean + std @ self.attend_std + self.attend_bias  # (n, 128)
-            hidden = torch.relu(attention[index] + context.unsqueeze(1)) * self.attend_scale + self.attend_shift
-            n = len(index)
-            logits = self.attend_out(torch.tanh(hidden).reshape(n * length, -1)).reshape(n, length, -1)
-            weights = torch.softmax(logits, dim=1)
-            mean = (weights * x).sum(dim=1)
-            std = ((weights * squares).sum(dim=1) - mean**2).clamp_min(1e-12).sqrt()
-            pooled = torch.cat([mean, std], dim=1) * self.head_scale + self.head_shift
-            out.append(self.fc(pooled))
-        return torch.cat(out)
+        The attention's context (the mean and std of the window in the original) is the
+        sliding mean and std around each frame, so that every frame's weights are computed once.
+        """
+        total, count = grid.around(grid.running(frames), self.half_blocks)
+        squares, _ = grid.around(grid.running(frames * frames), self.half_blocks)
+        mean = total / count
+        std = (squares / count - mean * mean).clamp_min(1e-12).sqrt()
+        context = grid.per_row(self.attend_context(torch.cat([mean, std], dim=1).float()))
+        hidden = torch.relu(self.attend(frames) + context) * self.attend_scale + self.attend_shift
+        logits = self.attend_out(torch.tanh(hidden))
+        weights = torch.exp(logits - self.attend_bound)
+        return tuple(grid.running(v) for v in (weights, weights * frames, weights * frames * frames))
+
+    def pool(self, sums: tuple[torch.Tensor, ...], starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+        """Raw embeddings (n, 192) of the windows over blocks ``starts[i] .. ends[i]``."""
+        weight, first, second = (_Grid.between(s, starts, ends) for s in sums)
+        weight = weight.clamp_min(1e-300)
+        mean = first / weight
+        std = (second / weight - mean * mean).clamp_min(1e-12).sqrt()
+        pooled = torch.cat([mean, std], dim=1).float() * self.head_scale + self.head_shift
+        return self.fc(pooled)
 
 
 class EcapaEncoder:
@@ -366,14 +394,18 @@ class EcapaEncoder:
         if not windows:
             return np.zeros((0, self.dimension), dtype=np.float32)
         mels = ecapa_log_mels(samples)
-        spans = [(min(frame_of(a), len(mels) - 1), max(min(frame_of(a), len(mels) - 1) + 1, min(frame_of(b), len(mels)))) for a, b in windows]
+        last = len(mels) - 1
+        spans = [(min(frame_of(a), last), max(min(frame_of(a), last) + 1, min(frame_of(b), len(mels)))) for a, b in windows]
         with torch.inference_mode():
             raw = self._exact(mels, spans) if self.exact else self._shared(mels, spans, regions)
         return F.normalize(raw, dim=1).numpy()
 
     def _exact(self, mels: np.ndarray, spans: list[tuple[int, int]]) -> torch.Tensor:
         out = torch.zeros(len(spans), self.dimension)
-        for positions in _by_length(spans).values():
+        groups: dict[int, list[int]] = {}
+        for i, (a, b) in enumerate(spans):
+            groups.setdefault(b - a, []).append(i)
+        for positions in groups.values():
             for k in range(0, len(positions), POOL_BATCH):
                 batch = positions[k : k + POOL_BATCH]
                 feats = ecapa_normalise(np.stack([mels[spans[i][0] : spans[i][1]] for i in batch]))
@@ -388,7 +420,8 @@ class EcapaEncoder:
     def _shared(
         self, mels: np.ndarray, spans: list[tuple[int, int]], regions: Sequence[tuple[float, float]]
     ) -> torch.Tensor:
-        """The trunk once over the speech (its stretches laid end to end), windows pooled from it."""
+        """The trunk once over the speech (its stretches laid end to end, in blocks of
+        `BLOCK_FRAMES` with `MARGIN_FRAMES` of context), each window pooled from it."""
         stretches = _stretches(regions, spans, len(mels))
         laid = _offsets(stretches)
         timeline = np.concatenate([np.arange(a, b) for a, b in stretches])
@@ -401,26 +434,24 @@ class EcapaEncoder:
         context = self.context_s if self.context_s is not None else max(longest * 0.01, 1.0)
         half = max(1, int(round(context / 0.01)) // 2)
         trunk = self.trunk(half)
-        feats = torch.from_numpy(_normalise_locally(mels[timeline], half, lo, hi))
-        frames = torch.empty(len(timeline), 3072)
-        for first in range(0, len(timeline), BLOCK_FRAMES):
-            last = min(first + BLOCK_FRAMES, len(timeline))
-            a, b = max(0, first - MARGIN_FRAMES), min(len(timeline), last + MARGIN_FRAMES)
-            block_lo = torch.from_numpy(np.clip(lo[a:b] - a, 0, b - a))
-            block_hi = torch.from_numpy(np.clip(hi[a:b] - a, 0, b - a))
-            frames[first:last] = trunk.frames(feats[a:b], block_lo, block_hi)[first - a : last - a]
+        feats = _normalise_locally(mels[timeline], half, lo, hi)
+        starts = np.array([position[a] for a, _ in spans])
+        ends = starts + np.array([b - a for a, b in spans])
         out = torch.zeros(len(spans), self.dimension)
-        for length, positions in _by_length(spans).items():
-            starts = [int(position[spans[i][0]]) for i in positions]
-            out[positions] = trunk.embed(frames, starts, length)
+        total = len(timeline)
+        for core in range(0, total, BLOCK_FRAMES):
+            mine = np.flatnonzero((starts >= core) & (starts < core + BLOCK_FRAMES))
+            if not len(mine):
+                continue
+            a = max(0, core - MARGIN_FRAMES)
+            b = min(total, int(ends[mine].max()) + MARGIN_FRAMES)
+            grid = _Grid(np.clip(lo[a:b] - a, 0, b - a), np.clip(hi[a:b] - a, 0, b - a))
+            frames = trunk.frames(torch.from_numpy(feats[a:b]), grid)
+            sums = trunk.attention_sums(frames, grid)
+            first = np.rint((starts[mine] - a) / GRID).astype(int)
+            last = np.minimum(first + np.maximum(1, np.rint((ends[mine] - starts[mine]) / GRID).astype(int)), grid.blocks)
+            out[mine] = trunk.pool(sums, torch.from_numpy(first), torch.from_numpy(last))
         return out
-
-
-def _by_length(spans: Sequence[tuple[int, int]]) -> dict[int, list[int]]:
-    groups: dict[int, list[int]] = {}
-    for i, (a, b) in enumerate(spans):
-        groups.setdefault(b - a, []).append(i)
-    return groups
 
 
 def _stretches(
@@ -450,13 +481,13 @@ def _offsets(stretches: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def _normalise_locally(mels: np.ndarray, half: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """The recipe's normalisation made local: a floor 80 dB below each stretch's loudest value,
     then each band's sliding mean subtracted; (frames, 80) float32."""
-    clipped = mels.astype(np.float64)
+    clipped = mels.astype(np.float32)
     for a in np.unique(lo):
         b = int(hi[a])
         clipped[a:b] = np.maximum(clipped[a:b], clipped[a:b].max() - 80.0)
     t = np.arange(len(mels))
     start = np.maximum(lo, t - half)
     end = np.minimum(hi, t + half + 1)
-    sums = np.vstack([np.zeros((1, mels.shape[1])), np.cumsum(clipped, axis=0)])
+    sums = np.vstack([np.zeros((1, mels.shape[1])), np.cumsum(clipped, axis=0, dtype=np.float64)])
     mean = (sums[end] - sums[start]) / np.maximum(end - start, 1)[:, None]
     return (clipped - mean).astype(np.float32)

@@ -36,15 +36,15 @@ def frame_of(seconds: float) -> int:
     return int(round(seconds / FRAME_SECONDS))
 
 
-def power_spectrum(samples: np.ndarray, window: np.ndarray) -> np.ndarray:
-    """``|STFT|**2`` of centred frames (zero padding of N_FFT/2 on each side), (frames, bins).
-
-    Computed in blocks, so an hour of audio never holds more than a few MB of frames at once.
-    """
+def power_spectrum(samples: np.ndarray, window: np.ndarray, filterbank: np.ndarray | None = None) -> np.ndarray:
+    """``|STFT|**2`` of centred frames (zero padding of N_FFT/2 on each side), (frames, bins),
+    or its product with ``filterbank`` (bins, bands), computed block by block so that an hour of
+    audio never holds more than a few MB of spectra at once."""
     samples = np.asarray(samples, dtype=np.float32)
     padded = np.pad(samples, (N_FFT // 2, N_FFT // 2))
     n_frames = frame_count(len(samples))
-    out = np.empty((n_frames, N_FFT // 2 + 1), dtype=np.float32)
+    width = N_FFT // 2 + 1 if filterbank is None else filterbank.shape[1]
+    out = np.empty((n_frames, width), dtype=np.float32)
     block = 4096
     for first in range(0, n_frames, block):
         last = min(first + block, n_frames)
@@ -54,7 +54,8 @@ def power_spectrum(samples: np.ndarray, window: np.ndarray) -> np.ndarray:
             needed = np.pad(needed, (0, span - len(needed)))
         frames = np.lib.stride_tricks.sliding_window_view(needed, N_FFT)[::HOP][: last - first]
         spectrum = np.fft.rfft(frames * window, axis=1)
-        out[first:last] = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+        power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+        out[first:last] = power if filterbank is None else power @ filterbank
     return out
 
 
@@ -115,7 +116,7 @@ def htk_filterbank(n_mels: int = 80) -> np.ndarray:
 
 def ge2e_mels(samples: np.ndarray) -> np.ndarray:
     """GE2E's input: 40 linear (not log) mel energies per frame, (frames, 40)."""
-    return power_spectrum(samples, hann()) @ slaney_filterbank(40)
+    return power_spectrum(samples, hann(), slaney_filterbank(40))
 
 
 def frame_power(samples: np.ndarray, n_frames: int) -> np.ndarray:
@@ -130,7 +131,7 @@ def frame_power(samples: np.ndarray, n_frames: int) -> np.ndarray:
 
 def ecapa_log_mels(samples: np.ndarray) -> np.ndarray:
     """ECAPA's input before normalisation: 80 log mel energies in dB, (frames, 80)."""
-    energies = power_spectrum(samples, hamming()) @ htk_filterbank(80)
+    energies = power_spectrum(samples, hamming(), htk_filterbank(80))
     return 10.0 * np.log10(np.maximum(energies, 1e-10))
 
 
