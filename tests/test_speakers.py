@@ -273,3 +273,34 @@ def test_the_stage_can_be_turned_off(tmp_path):
     assert item.sentences and item.sentences[0].speaker is None and item.transcript.speakers == []
     with pytest.raises(ValueError, match="max_speakers"):
         Settings(speakers={"min_speakers": 3, "max_speakers": 2})
+
+
+def test_prompt_lines_and_quotes_name_the_speakers():
+    from mediarag.generate.extractive import ExtractiveGenerator
+    from mediarag.generate.prompt import render_passage
+    from mediarag.schema import Chunk, Hit, Segment
+
+    said = [Segment(start=0, end=2, text="I'm from Chicago.", speaker="Sheila"),
+            Segment(start=2, end=3, text="Me too.", speaker='Di<ane"'),
+            Segment(start=3, end=5, text="Really? Since when?", speaker="Sheila")]  # fmt: skip
+    chunk = Chunk(id="c", source="/m/call.flac", start=0, end=5, text=" ".join(s.text for s in said), sentences=tuple(said))
+    rendered = render_passage(1, Hit(chunk=chunk, score=0.9))
+    assert rendered.splitlines()[1:4] == ["Sheila: I'm from Chicago.", "Di‹ane': Me too.", "Sheila: Really? Since when?"]
+    assert rendered.count("<passage") == 1 and rendered.endswith("</passage>")
+    one = chunk.model_copy(update={"speaker": "SPEAKER_01", "sentences": tuple(s.model_copy(update={"speaker": "SPEAKER_01"}) for s in said)})
+    plain = render_passage(1, Hit(chunk=one, score=0.9))
+    assert 'speaker="SPEAKER_01"' in plain and "SPEAKER_01:" not in plain  # one anonymous voice: no line labels
+    answer = ExtractiveGenerator().generate("Where is she from, Chicago?", [Hit(chunk=chunk, score=0.9)])
+    assert answer.text.startswith("Sheila: I'm from Chicago.")
+    anonymous = ExtractiveGenerator(max_sentences=1).generate("Where from, Chicago?", [Hit(chunk=one, score=0.9)])
+    assert anonymous.text == "I'm from Chicago."
+
+
+def test_words_go_to_the_turn_that_covers_them_best():
+    from mediarag.speakers.assign import assign_speakers
+    from mediarag.speakers.diarize import Turn
+
+    turns = [Turn(0.0, 2.0, "A"), Turn(1.5, 4.0, "B"), Turn(6.0, 7.0, "A")]
+    words = [(0.1, 0.5), (1.6, 1.9), (1.8, 2.6), (4.5, 4.6), (5.5, 5.8), (9.0, 9.5), (3.0, 3.0)]
+    assert assign_speakers(words, turns) == ["A", "A", "B", "B", "A", "A", "B"]
+    assert assign_speakers(words, []) == [None] * len(words)
