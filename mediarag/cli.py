@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", type=Path, help="file with one question per line (JSON lines out)")
     index_arg(p)
     p.add_argument("-k", type=int, default=None, help="passages to retrieve")
+    p.add_argument("--speaker", metavar="NAME", help="answer from what this speaker (a name or SPEAKER_01) says")
     generator_args(p)
     p.add_argument("--json", action="store_true")
 
@@ -99,7 +100,31 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     index_arg(p)
     p.add_argument("-k", type=int, default=None)
+    p.add_argument("--speaker", metavar="NAME", help="only passages in which this speaker says something")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser(
+        "speakers",
+        help="enroll, list, rename and forget the voices of the index",
+        description="Voiceprints (an embedding of a voice, never the audio) are personal data: they are "
+        "kept only in the index (speakers.json), and 'forget' removes a name everywhere.",
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q = actions.add_parser("enroll", help="give a voice a name from a clip of it (3 s or more, one voice)")
+    q.add_argument("name")
+    q.add_argument("clip", type=Path)
+    index_arg(q)
+    q = actions.add_parser("list", help="the enrolled voices and the speakers of each file")
+    index_arg(q)
+    q.add_argument("--json", action="store_true")
+    q = actions.add_parser("rename", help="rename a speaker everywhere, or one file's SPEAKER_01 with --source")
+    q.add_argument("old")
+    q.add_argument("new")
+    q.add_argument("--source", metavar="FILE", help="the indexed file whose speaker OLD is renamed")
+    index_arg(q)
+    q = actions.add_parser("forget", help="remove a name's voiceprint and the name from every file")
+    q.add_argument("name")
+    index_arg(q)
 
     p = sub.add_parser("transcribe", help="print one file's transcript")
     p.add_argument("file", type=Path)
@@ -170,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ask": _ask,
             "chat": _chat,
             "search": _search,
+            "speakers": _speakers,
             "transcribe": _transcribe,
             "sources": _sources,
             "repair": _repair,
@@ -252,12 +278,21 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(config)
 
 
-def _print_sources(citations: Sequence[Any]) -> None:
+def _where(c: Any) -> str:
+    """``file · mm:ss-mm:ss · Speaker`` (a text document: its name only)."""
     from .links import is_text_source
 
+    parts = [Path(c.source).name]
+    if not is_text_source(c.source):
+        parts.append(f"{clock(c.start)}-{clock(c.end)}")
+    if c.speaker:
+        parts.append(c.speaker)
+    return " · ".join(parts)
+
+
+def _print_sources(citations: Sequence[Any]) -> None:
     for i, c in enumerate(citations, start=1):
-        when = "" if is_text_source(c.source) else f"  {clock(c.start)}-{clock(c.end)}"
-        print(f"  [{i}] {Path(c.source).name}{when}  (score {c.score:.2f})")
+        print(f"  [{i}] {_where(c)}  (score {c.score:.2f})")
         print(f"      {c.link}")
 
 
@@ -303,10 +338,10 @@ def _ask(args: argparse.Namespace) -> int:
     if args.questions is not None:
         return _ask_each(qa, args)
     if args.json:
-        answer = qa.ask(args.question, k=args.k)
+        answer = qa.ask(args.question, k=args.k, speaker=args.speaker)
         print(json.dumps(answer_json(answer), ensure_ascii=False))
     else:
-        _print_answer(qa.ask_stream(args.question, k=args.k), stream=not args.no_stream)
+        _print_answer(qa.ask_stream(args.question, k=args.k, speaker=args.speaker), stream=not args.no_stream)
     return 0
 
 
@@ -325,7 +360,7 @@ def _ask_each(qa: Any, args: argparse.Namespace) -> int:
         if not question:
             continue
         try:
-            out = answer_json(qa.ask(question, k=args.k))
+            out = answer_json(qa.ask(question, k=args.k, speaker=args.speaker))
         except MediaRagError as exc:
             failed = True
             out = {"question": question, "error": str(exc)}
@@ -413,16 +448,52 @@ def _chat_command(chat: Any, line: str) -> bool:
 
 def _search(args: argparse.Namespace) -> int:
     _require_index(args.index)
-    hits = _qa(args).search(args.query, k=args.k)
+    hits = _qa(args).search(args.query, k=args.k, speaker=args.speaker)
     if args.json:
         print(json.dumps({"hits": [citation_json(h) for h in hits]}, ensure_ascii=False))
     else:
         if not hits:
             print("No passage matches.")
         for i, h in enumerate(hits, start=1):
-            print(f"[{i}] {Path(h.source).name}  {clock(h.start)}-{clock(h.end)}  (score {h.score:.2f})")
+            print(f"[{i}] {_where(h)}  (score {h.score:.2f})")
             print(f"    {h.text}")
     return 0
+
+
+def _speakers(args: argparse.Namespace) -> int:
+    _require_index(args.index)
+    library = _qa(args).speakers
+    if args.action == "enroll":
+        done = library.enroll(args.name, args.clip)
+        p = done.voiceprint
+        print(f"enrolled  {p.name}  ({p.seconds:.1f} s of speech from {p.clip})")
+        for source in done.named:
+            print(f"named     {p.name} in {Path(source).name}")
+    elif args.action == "rename":
+        changed = library.rename(args.old, args.new, source=args.source)
+        print(f"renamed  {args.old} -> {args.new}  in {len(changed)} file(s)")
+    elif args.action == "forget":
+        changed = library.forget(args.name)
+        print(f"forgot  {args.name}  (voiceprint and name removed; {len(changed)} file(s) relabelled)")
+    else:
+        _list_speakers(library, args.json)
+    return 0
+
+
+def _list_speakers(library: Any, as_json: bool) -> None:
+    prints, voices = library.enrolled(), library.voices()
+    if as_json:
+        enrolled = [p.model_dump(exclude={"vector"}) for p in prints]
+        files = [vars(v) for v in voices]
+        print(json.dumps({"enrolled": enrolled, "voices": files}, ensure_ascii=False))
+        return
+    for p in prints:
+        print(f"enrolled  {p.name}  {p.seconds:.1f} s of speech  ({p.clip}, {p.created[:10]}, {p.encoder})")
+    if not prints:
+        print("no voice is enrolled ('mediarag speakers enroll NAME CLIP')")
+    for v in voices:
+        called = f"  {v.name} ({'enrolled' if v.named_by == 'enrollment' else 'named'})" if v.name else ""
+        print(f"{Path(v.source).name}  {v.label}{called}  {v.seconds:.1f} s")
 
 
 def _transcribe(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from .files import write_atomic
 from .links import is_text_source
 from .media import check_regular_file, file_sha256
 from .progress import FileProgress
+from .retrieve.filters import PassageFilter, retrieve_filtered
 from .retrieve.query import check_query
 from .schema import Answer, Chunk, Hit, Message, Transcript
 from .transcribe.config import translation_task
@@ -225,39 +226,51 @@ class Conversation:
         """``question`` rewritten to stand alone (see `mediarag.generate.answer.Answerer.standalone`)."""
         return self.answerer.standalone(question, self.messages, self.state.last_query)
 
-    def ask(self, question: str, k: int | None = None, *, min_score: float | None = None) -> Answer:
+    def ask(
+        self, question: str, k: int | None = None, *, min_score: float | None = None, speaker: str | None = None
+    ) -> Answer:
         """Answer the next question of the conversation (see `ask_stream`)."""
-        return self.ask_stream(question, k, min_score=min_score, stream=False).answer
+        return self.ask_stream(question, k, min_score=min_score, stream=False, speaker=speaker).answer
 
     def ask_stream(
-        self, question: str, k: int | None = None, *, min_score: float | None = None, stream: bool = True
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        min_score: float | None = None,
+        stream: bool = True,
+        speaker: str | None = None,
     ) -> AnswerStream[Answer]:
-        """The next answer, piece by piece; the turn is remembered once the answer is complete."""
+        """The next answer, piece by piece; the turn is remembered once the answer is complete.
+        ``speaker``: answer from the passages in which that speaker says something."""
         check_query(question)
         query = self.standalone(question)
-        hits = self.retrieve(query, k, min_score)
+        hits = self.retrieve(query, k, min_score, speaker=speaker)
         extra = {} if self.use_knowledge_base else {"no_answer": NO_ANSWER_IN_FILES}
         reply = self.answerer.stream(
             question, hits, self.messages, stream=stream, standalone_question=query, **extra
         )
         return reply.on_result(lambda answer: self._remember(question, query, answer))
 
-    def retrieve(self, query: str, k: int | None = None, min_score: float | None = None) -> list[Hit]:
-        """The best passages for ``query`` from the index (when on) and the added files."""
+    def retrieve(
+        self, query: str, k: int | None = None, min_score: float | None = None, *, speaker: str | None = None
+    ) -> list[Hit]:
+        """The best passages for ``query`` from the index (when on) and the added files
+        (``speaker``: only those in which that speaker says something)."""
         k = k or self.retriever.k
         floor = self.retriever.min_score if min_score is None else min_score
+        where = PassageFilter(speaker=speaker)
         if not self.use_knowledge_base and not self.state.files:
             return []
         hits: list[Hit] = []
         if self.use_knowledge_base:
-            hits.extend(self.retriever.retrieve(query, k, floor))
+            hits.extend(retrieve_filtered(self.retriever, query, where, k, floor))
         if self.state.files:
             vector = self.retriever.query_vector(query)
             for attached in self.state.files:
                 scores = self._file_vectors(attached) @ vector
-                for i in scores.argsort()[::-1][:k]:
-                    if scores[i] >= floor:
-                        hits.append(Hit(chunk=attached.chunks[i], score=float(scores[i])))
+                ranked = (Hit(chunk=attached.chunks[i], score=float(scores[i])) for i in scores.argsort()[::-1])
+                hits.extend([h for h in ranked if h.score >= floor and where.accepts(h)][:k])
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
 

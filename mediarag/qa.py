@@ -20,6 +20,7 @@ from .links import is_url
 from .pipeline.ingest import IngestFailure, IngestReport
 from .progress import FileProgress
 from .retrieve.citations import cite
+from .retrieve.filters import PassageFilter, retrieve_filtered
 from .retrieve.query import check_query
 from .schema import Answer, Citation, Hit, Message, SourceInfo, Transcript
 from .settings import Settings
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from .pipeline.pipeline import Pipeline
     from .retrieve.dense import DenseRetriever
     from .segment.base import Segmenter
+    from .speakers.library import SpeakerLibrary
     from .store.base import VectorStore
     from .transcribe.base import Transcriber
 
@@ -125,6 +127,16 @@ class MediaQA:
 
         config = self.settings.retrieval
         return DenseRetriever(self.store, self.embedder, k=config.k, min_score=config.min_score)
+
+    @cached_property
+    def speakers(self) -> SpeakerLibrary:
+        """The index's speakers: enroll voices, rename and forget names
+        (`mediarag.speakers.library.SpeakerLibrary`)."""
+        from .speakers.library import SpeakerLibrary
+        from .speakers.voiceprints import VoiceprintStore
+
+        location = VoiceprintStore(self.settings.location, self.settings.aws)
+        return SpeakerLibrary(self.store, location, self.settings.speakers)
 
     @property
     def answerer(self) -> Answerer:
@@ -226,16 +238,27 @@ class MediaQA:
 
     # Questions ---------------------------------------------------------------------------
 
-    def search(self, query: str, k: int | None = None, min_score: float | None = None) -> list[Citation]:
-        """The passages most similar to ``query``, best first, as citations."""
-        return [cite(h) for h in self.retrieve(query, k, min_score, what="search query")]
+    def search(
+        self, query: str, k: int | None = None, min_score: float | None = None, *, speaker: str | None = None
+    ) -> list[Citation]:
+        """The passages most similar to ``query``, best first, as citations (``speaker``: only
+        passages in which that speaker, a name or a per-file label, says something)."""
+        return [cite(h) for h in self.retrieve(query, k, min_score, what="search query", speaker=speaker)]
 
-    def retrieve(self, query: str, k: int | None = None, min_score: float | None = None, *, what: str = "question") -> list[Hit]:
+    def retrieve(
+        self,
+        query: str,
+        k: int | None = None,
+        min_score: float | None = None,
+        *,
+        what: str = "question",
+        speaker: str | None = None,
+    ) -> list[Hit]:
         """The passages for ``query``, best first (checked: not empty, not too long; ``k`` >= 1)."""
         check_query(query, what)
         if k is not None and k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
-        return self.retriever.retrieve(query, k, min_score)
+        return retrieve_filtered(self.retriever, query, PassageFilter(speaker=speaker), k, min_score)
 
     def ask(
         self,
@@ -245,17 +268,20 @@ class MediaQA:
         use_knowledge_base: bool = True,
         history: Sequence[Message] | None = None,
         min_score: float | None = None,
+        speaker: str | None = None,
     ) -> Answer:
         """Answer a question from the indexed media, citing the passages the answer rests on.
 
         When no passage reaches ``min_score`` the generator is not called: the answer says it
         does not know, cites nothing and has ``grounded=False``. Citations come from the index,
         never from generated text; in an LLM's answer, ``[n]`` refers to ``citations[n - 1]``.
-        For follow-up questions and files outside the index, use `conversation`.
+        For follow-up questions and files outside the index, use `conversation`. ``speaker``
+        answers from the passages in which that speaker says something.
         """
         return self.ask_stream(
-            question, k, use_knowledge_base=use_knowledge_base, history=history, min_score=min_score, stream=False
-        ).answer
+            question, k, use_knowledge_base=use_knowledge_base, history=history, min_score=min_score,
+            stream=False, speaker=speaker,
+        ).answer  # fmt: skip
 
     def ask_stream(
         self,
@@ -266,6 +292,7 @@ class MediaQA:
         history: Sequence[Message] | None = None,
         min_score: float | None = None,
         stream: bool = True,
+        speaker: str | None = None,
     ) -> AnswerStream[Answer]:
         """Like `ask`, but the answer's text comes piece by piece as the generator writes it::
 
@@ -279,7 +306,7 @@ class MediaQA:
         check_query(question)
         if not use_knowledge_base:
             return fixed(Answer(question=question, text=NO_KNOWLEDGE_BASE, grounded=False))
-        hits = self.retrieve(question, k, min_score)
+        hits = self.retrieve(question, k, min_score, speaker=speaker)
         return self.answerer.stream(question, hits, list(history or ()), stream=stream)
 
     def conversation(

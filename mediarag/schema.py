@@ -64,6 +64,27 @@ class Segment(_Timed):
     kind: str = SPEECH
 
 
+class Speaker(BaseModel):
+    """A voice heard in one file: its per-file label (``SPEAKER_00``... in order of first
+    appearance), the name it goes by (enrolled, or given by a user) and, to re-label the file
+    later without transcribing it again, the mean embedding of its speech (a voiceprint of this
+    file only: personal data, kept in the index alone)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str
+    name: str | None = None
+    named_by: Literal["enrollment", "user"] | None = None
+    seconds: float = Field(0.0, ge=0.0, description="Seconds of speech in its turns.")
+    encoder: str | None = Field(None, description="The speaker encoder the centroid comes from.")
+    centroid: list[float] = Field(default_factory=list)
+
+    @property
+    def display(self) -> str:
+        """What segments, passages and citations call it: its name, else its label."""
+        return self.name or self.label
+
+
 class Transcript(BaseModel):
     """Everything said in one media file, in order."""
 
@@ -74,6 +95,9 @@ class Transcript(BaseModel):
     duration: float = Field(ge=0.0, description="Length of the audio in seconds.")
     segments: list[Segment] = Field(default_factory=list)
     task: Task = "transcribe"
+    speakers: list[Speaker] = Field(
+        default_factory=list, description="The voices the speaker stage found (empty without it)."
+    )
 
     @model_validator(mode="after")
     def _segments_within_duration(self) -> Transcript:

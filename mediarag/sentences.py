@@ -116,6 +116,7 @@ class _Token:
     start: float
     end: float
     language: str | None
+    speaker: str | None = None
 
 
 def spoken_seconds(text: str) -> float:
@@ -195,9 +196,10 @@ def merge_sentences(
     """Merge timed fragments into sentences.
 
     Every word of the input appears in exactly one output sentence, in order, and sentence times
-    never decrease. A sentence also ends where the language changes, at a pause of at least
-    ``pause_seconds``, and at the next pause once it is longer than ``max_seconds``. Words of no
-    length (their timestamps collapsed onto one instant) are given some (`give_length`) within
+    never decrease. A sentence also ends where the language or the speaker changes (a word's
+    ``speaker``, else its fragment's), at a pause of at least ``pause_seconds``, and at the next
+    pause once it is longer than ``max_seconds``. Each sentence has its words' speaker. Words of
+    no length (their timestamps collapsed onto one instant) are given some (`give_length`) within
     ``duration``, the audio's length, when it is given, else within the fragments' span; so a
     sentence with words ends after it starts unless all of them are at the end of that.
     """
@@ -217,7 +219,7 @@ def merge_sentences(
         if current:
             text = join_texts(t.text for t in current)
             language = current[0].language
-            words = tuple(Word(start=t.start, end=t.end, text=t.text.strip()) for t in current)
+            words = tuple(Word(start=t.start, end=t.end, text=t.text.strip(), speaker=t.speaker) for t in current)
             sentences.append(
                 Segment(
                     start=current[0].start,
@@ -225,6 +227,7 @@ def merge_sentences(
                     text=text,
                     language=language,
                     words=words,
+                    speaker=current[0].speaker,
                 )
             )
             current.clear()
@@ -234,7 +237,8 @@ def merge_sentences(
             prev = current[-1]
             gap = tok.start - prev.end
             too_long = tok.end - current[0].start > max_seconds and gap > 0.3
-            if tok.language != prev.language or gap >= pause_seconds or too_long:
+            changed = tok.language != prev.language or tok.speaker != prev.speaker
+            if changed or gap >= pause_seconds or too_long:
                 flush()
         current.append(tok)
         following = tokens[i + 1].text if i + 1 < len(tokens) else None
@@ -250,14 +254,14 @@ def _tokens(fragments: Sequence[Segment]) -> Iterable[_Token]:
     last = 0.0
     for frag in fragments:
         if frag.words:
-            pieces = [(w.text, w.start, w.end) for w in frag.words if w.text.strip()]
+            pieces = [(w.text, w.start, w.end, w.speaker or frag.speaker) for w in frag.words if w.text.strip()]
         else:
-            pieces = _interpolate(frag)
-        for text, start, end in pieces:
+            pieces = [(text, start, end, frag.speaker) for text, start, end in _interpolate(frag)]
+        for text, start, end, speaker in pieces:
             start = max(start, last)
             end = max(end, start)
             last = start
-            yield _Token(text=text, start=start, end=end, language=frag.language)
+            yield _Token(text=text, start=start, end=end, language=frag.language, speaker=speaker)
 
 
 def _interpolate(frag: Segment) -> list[tuple[str, float, float]]:

@@ -21,6 +21,7 @@ from .generate.config import GenerationConfig
 from .links import check_s3_url, is_s3_url
 from .retrieve.config import RetrievalConfig
 from .segment.config import SegmentationConfig
+from .speakers.config import SpeakerConfig
 from .transcribe.config import TranscriptionConfig
 
 
@@ -103,6 +104,9 @@ class Settings(BaseModel):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     aws: AwsConfig = Field(default_factory=AwsConfig, description="Region, profile and retries of the AWS clients.")
     conversation: ConversationConfig = Field(default_factory=ConversationConfig)
+    speakers: SpeakerConfig = Field(
+        default_factory=SpeakerConfig, description="Who speaks when, and by what name (the speaker stage)."
+    )
     stages: list[str] | None = Field(
         None,
         description="The registered pipeline stages to run besides the core ones (speakers, "

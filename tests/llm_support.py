@@ -68,15 +68,19 @@ def media_index(transcriber, embedder) -> Path:
     """An index of jfk.flac, the ten FLEURS clips and the spoken injection (tiny.en).
 
     The injection is indexed as one 30 s window, so the instruction sits in the very passage
-    that answers the question about the library.
+    that answers the question about the library. The speaker stage is off: these tests are
+    about the model's answers, and the 0.5B model's are sensitive to how the passages are cut
+    (with passages split at the FLEURS clips' speaker changes it answered "I don't know" to the
+    follow-up about Sintra, although it was given the passage that answers it).
     """
-    from mediarag import MediaQA
+    from mediarag import MediaQA, Settings
     from mediarag.segment import FixedWindowSegmenter
 
     index = _tmp("mediarag-llm-index-")
-    qa = MediaQA(index, transcriber=transcriber, embedder=embedder)
+    settings = Settings(index_dir=index, speakers={"enabled": False})
+    qa = MediaQA(settings=settings, transcriber=transcriber, embedder=embedder)
     report = qa.ingest([DATA / "jfk.flac", DATA / "fleurs_en_concat.ogg"])
-    windows = MediaQA(index, transcriber=transcriber, embedder=embedder, segmenter=FixedWindowSegmenter(30, 0))
+    windows = MediaQA(settings=settings, transcriber=transcriber, embedder=embedder, segmenter=FixedWindowSegmenter(30, 0))
     report2 = windows.ingest([spoken_injection()])
     assert report.ok and report2.ok and len(report.ingested) + len(report2.ingested) == 3, (report, report2)
     return index

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,7 @@ from mediarag.errors import ConfigError, IndexStoreError, ServiceError
 from mediarag.media import decode_audio
 from mediarag.schema import Segment
 
+DATA = Path(__file__).parent / "data"
 JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 
 
@@ -128,21 +131,44 @@ def test_s3_index_refuses_a_stale_writer_and_keeps_the_committed_generation(s3, 
 # Amazon Transcribe -------------------------------------------------------------------------------
 
 
-def amazon_transcript(transcript, job: str) -> dict:
-    """A transcript in Amazon Transcribe's documented output format, from a real Whisper run."""
+def reference_turns(media: bytes) -> list[tuple[float, float, str]]:
+    """The reference speaker turns (tests/data/*.rttm) of the test file whose audio was staged."""
+    from mediarag.media import wav_bytes
+
+    for rttm in sorted(DATA.glob("*.rttm")):
+        staged = wav_bytes(decode_audio(rttm.with_suffix(".flac")).samples)
+        if hashlib.sha256(staged).digest() == hashlib.sha256(media).digest():
+            rows = [line.split() for line in rttm.read_text().splitlines() if line.startswith("SPEAKER")]
+            return [(float(f[3]), float(f[3]) + float(f[4]), f[7]) for f in rows]
+    return []
+
+
+def amazon_transcript(transcript, job: str, turns: list[tuple[float, float, str]] = ()) -> dict:
+    """A transcript in Amazon Transcribe's documented output format, from a real Whisper run;
+    with ``turns``, speaker labels as ShowSpeakerLabels gives them (``spk_0``... on each word
+    and in a ``speaker_labels`` section), taken from the file's reference turns."""
     items = []
+    names: dict[str, str] = {}
     for segment in transcript.segments:
         for word in segment.words:
             text = word.text.strip()
             core = text.rstrip(".,?!")
-            items.append({"type": "pronunciation", "start_time": f"{word.start:.3f}", "end_time": f"{word.end:.3f}",
-                          "alternatives": [{"confidence": f"{word.probability:.4f}", "content": core}]})
+            item = {"type": "pronunciation", "start_time": f"{word.start:.3f}", "end_time": f"{word.end:.3f}",
+                    "alternatives": [{"confidence": f"{word.probability:.4f}", "content": core}]}  # fmt: skip
+            if turns:
+                middle = (word.start + word.end) / 2
+                who = min(turns, key=lambda t: 0 if t[0] <= middle <= t[1] else min(abs(t[0] - middle), abs(t[1] - middle)))[2]
+                item["speaker_label"] = names.setdefault(who, f"spk_{len(names)}")
+            items.append(item)
             if text != core:
                 items.append({"type": "punctuation", "alternatives": [{"confidence": "0.0", "content": text[len(core):]}]})
-    return {
-        "jobName": job, "accountId": "123456789012", "status": "COMPLETED",
-        "results": {"language_code": "en-US", "transcripts": [{"transcript": transcript.text}], "items": items},
-    }  # fmt: skip
+    results = {"language_code": "en-US", "transcripts": [{"transcript": transcript.text}], "items": items}
+    if turns:
+        segments = [{"start_time": i["start_time"], "end_time": i["end_time"], "speaker_label": i["speaker_label"],
+                     "items": [{k: i[k] for k in ("start_time", "end_time", "speaker_label")}]}
+                    for i in items if "speaker_label" in i]  # fmt: skip
+        results["speaker_labels"] = {"channel_label": "ch_0", "speakers": len(names), "segments": segments}
+    return {"jobName": job, "accountId": "123456789012", "status": "COMPLETED", "results": results}
 
 
 _TRANSCRIPTS: dict = {}
@@ -182,7 +208,9 @@ def transcribe_service(moto, tiny_en):
                     with s3.downloaded(job.media["MediaFileUri"]) as path:
                         _TRANSCRIPTS[key] = tiny_en.transcribe(decode_audio(path), language="en")
                 transcript = _TRANSCRIPTS[key]
-                result = amazon_transcript(transcript, name)
+                asked = (requests[-1].get("Settings") or {}).get("ShowSpeakerLabels")
+                turns = reference_turns(media) if asked else []
+                result = amazon_transcript(transcript, name, turns)
                 s3.put(f"s3://{job._output_bucket_name}/{job.output_key}", json.dumps(result).encode())
                 done.add(name)
 
@@ -224,6 +252,47 @@ def test_mediaqa_with_amazon_transcribe(s3, transcribe_service, data_dir, embedd
     assert qa.ask("What did Kennedy ask his fellow Americans?").grounded
 
 
+def test_amazon_transcribe_speaker_labels_become_the_speakers(s3, transcribe_service, data_dir, embedder, tmp_path):
+    from mediarag.transcribe.aws_transcribe import AmazonTranscriber
+
+    bucket(s3, "staging")
+    shutil.copy(data_dir / "sample.flac", tmp_path / "sample.flac")  # the stand-in labels it from sample.rttm
+    transcriber = AmazonTranscriber("s3://staging/spk/", max_speakers=4, poll_seconds=0.3, timeout=300)
+    transcript = transcriber.transcribe(decode_audio(tmp_path / "sample.flac"), language="en")
+    assert transcribe_service[-1]["Settings"] == {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 4}
+    words = [w for s in transcript.segments for w in s.words]
+    assert words and {w.speaker for w in words} == {"SPEAKER_00", "SPEAKER_01"}
+    assert all(len({w.speaker for w in s.words}) == 1 and s.speaker == s.words[0].speaker for s in transcript.segments)
+    diane = next(s for s in transcript.segments if "Diane" in s.text)
+    chicago = next(s for s in transcript.segments if "originally from Chicago" in s.text and "also" not in s.text)
+    assert diane.speaker != chicago.speaker
+    # Through the pipeline: the speaker stage keeps Amazon's labels and adds the voices' centroids.
+    settings = Settings(index_dir=tmp_path / "idx", transcriber="aws-transcribe", language="en-US",
+                        aws_staging_url="s3://staging/qa-spk", segmenter="window")  # fmt: skip
+    qa = MediaQA(settings=settings, embedder=embedder)
+    qa.transcriber.poll_seconds, qa.transcriber.timeout = 0.3, 300
+    assert qa.ingest(tmp_path / "sample.flac").ok
+    stored = qa.transcript(tmp_path / "sample.flac")
+    assert [s.label for s in stored.speakers] == ["SPEAKER_00", "SPEAKER_01"]
+    assert {s.speaker for s in stored.segments} == {"SPEAKER_00", "SPEAKER_01"}
+    assert next(s for s in stored.segments if "Diane" in s.text).speaker == diane.speaker
+
+
+def test_transcribe_result_speaker_labels_section_only():
+    from mediarag.transcribe.aws_transcribe import result_segments
+
+    def word(text, start, end):
+        return {"type": "pronunciation", "start_time": str(start), "end_time": str(end),
+                "alternatives": [{"confidence": "0.9", "content": text}]}  # fmt: skip
+
+    items = [word("Hi", 0.5, 0.9), word("there", 1.0, 1.3), word("Hello", 2.0, 2.4), word("you", 2.5, 2.9)]
+    labels = {"speakers": 2, "segments": [
+        {"start_time": "0.5", "end_time": "1.3", "speaker_label": "spk_1", "items": [{"start_time": "0.5", "speaker_label": "spk_1", "end_time": "0.9"}]},
+        {"start_time": "2.0", "end_time": "2.9", "speaker_label": "spk_0", "items": []}]}  # fmt: skip
+    segments, _ = result_segments({"results": {"items": items, "speaker_labels": labels}}, duration=3.0)
+    assert [(s.text, s.speaker) for s in segments] == [("Hi there", "SPEAKER_00"), ("Hello you", "SPEAKER_01")]
+
+
 def test_settings_ask_transcribe_for_several_languages(aws_env):
     settings = Settings(transcriber="aws-transcribe", aws_staging_url="s3://staging/x",
                         transcribe_language_options=["en-US", "es"], transcribe_multiple_languages=True)  # fmt: skip
@@ -250,7 +319,8 @@ def test_failed_transcription_job_names_the_job(s3, data_dir):
     client, stub = stubbed("transcribe")
     stub.add_response("start_transcription_job", {"TranscriptionJob": {"TranscriptionJobStatus": "IN_PROGRESS"}},
                       {"TranscriptionJobName": ANY, "Media": ANY, "MediaFormat": "wav", "MediaSampleRateHertz": 16000,
-                       "OutputBucketName": "staging", "OutputKey": ANY, "LanguageCode": "en-US"})  # fmt: skip
+                       "OutputBucketName": "staging", "OutputKey": ANY, "LanguageCode": "en-US",
+                       "Settings": {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 10}})  # fmt: skip
     stub.add_response("get_transcription_job", {"TranscriptionJob": {"TranscriptionJobStatus": "IN_PROGRESS"}}, {"TranscriptionJobName": ANY})
     stub.add_response("get_transcription_job", {"TranscriptionJob": {
         "TranscriptionJobStatus": "FAILED", "FailureReason": "The media format provided does not match the detected media format."}},

@@ -217,17 +217,23 @@ class Engine:
         with self._ingest_lock:
             return self._base.ingest(list(paths), progress=progress)
 
+    def speakers(self) -> list[str]:
+        """The names and labels of the library's speakers, names first."""
+        return self._base.speakers.names()
+
     def transcript_export(self, source: str, fmt: str) -> str:
         """An indexed file's transcript as ``srt``, ``vtt``, ``txt`` or ``json``."""
         return self._base.export_transcript(source, fmt)
 
 
 def citation_label(citation: Citation) -> str:
-    """``name · mm:ss-mm:ss`` (a text document: its name only)."""
+    """``name · mm:ss-mm:ss · Speaker`` (a text document: its name only; no speaker when the
+    passage has none or several)."""
     name = display_name(citation.source)
     if is_text_source(citation.source):
         return name
-    return f"{name} · {clock(citation.start)}-{clock(citation.end)}"
+    label = f"{name} · {clock(citation.start)}-{clock(citation.end)}"
+    return f"{label} · {citation.speaker}" if citation.speaker else label
 
 
 def player_for(source: str) -> Player | None:

@@ -126,6 +126,17 @@ def _generator_settings(engine: Engine, ss: Any) -> None:
                 st.success(f"Answers now come from {choice.describe()}.")
 
 
+def _speaker_filter(engine: Engine, ss: Any) -> None:
+    """Answer from what one speaker says (None: everyone)."""
+    with reported("Reading the speakers"):
+        names = engine.speakers()
+        if names:
+            ss.speaker = st.selectbox(
+                "Speaker", [None, *names], format_func=lambda n: "Everyone" if n is None else n, key="speaker",
+                help="Answer only from passages in which this speaker says something.",
+            )  # fmt: skip
+
+
 def _add_to_conversation(engine: Engine, ss: Any) -> None:
     uploads = st.file_uploader(
         "Add text, audio or video to this conversation",
@@ -170,7 +181,10 @@ def _conversation_files(ss: Any) -> None:
             if attached.transcript is not None:
                 _transcript_view(
                     attached.source,
-                    "\n".join(f"[{clock(s.start)}] {s.text}" for s in attached.transcript.segments),
+                    "\n".join(
+                        f"[{clock(s.start)}] {s.speaker + ': ' if s.speaker else ''}{s.text}"
+                        for s in attached.transcript.segments
+                    ),
                     lambda fmt, t=attached.transcript: export(t, fmt),
                     key=f"conv-{attached.sha256[:12]}",
                 )
@@ -203,6 +217,7 @@ def sidebar(engine: Engine, ss: Any) -> str:
             "Off: from this conversation's files only.",
         )
         _generator_settings(engine, ss)
+        _speaker_filter(engine, ss)
         st.subheader("This conversation")
         _add_to_conversation(engine, ss)
         _conversation_files(ss)
@@ -279,7 +294,7 @@ def chat_view(engine: Engine, ss: Any) -> None:
     with st.chat_message("user"):
         st.text(question)
     with st.chat_message("assistant"), reported("Answering"):
-        reply = ss.chat.ask_stream(question)
+        reply = ss.chat.ask_stream(question, speaker=ss.get("speaker"))
         shown, written = st.empty(), ""
         with engine.answering(ss.choice):
             for piece in reply:  # as plain text: st.write_stream would render Markdown

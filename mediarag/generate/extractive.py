@@ -12,6 +12,7 @@ from ..sentences import merge_sentences
 from .base import Generation
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_LABEL = re.compile(r"SPEAKER_\d+")
 _STOPWORDS = frozenset(
     """a an the and or but of to in on at by for with from as is are was were be been being it its
     this that these those what which who whom whose when where why how do does did done can could
@@ -55,9 +56,7 @@ class ExtractiveGenerator:
     ) -> Generation:
         candidates: list[tuple[int, Segment]] = []
         for index, hit in enumerate(passages):
-            chunk = hit.chunk
-            whole = Segment(start=chunk.start, end=chunk.end, text=chunk.text, language=chunk.language)
-            candidates.extend((index, s) for s in merge_sentences([whole]))
+            candidates.extend((index, s) for s in _sentences(hit))
         if not candidates:
             return Generation(text="", used=[])
         question_words = set(content_words(question))
@@ -83,6 +82,36 @@ class ExtractiveGenerator:
                 said.add(key)
                 chosen.append(p)
         chosen.sort(key=lambda p: (candidates[p][0], candidates[p][1].start))
-        text = " ".join(candidates[p][1].text for p in chosen)
+        text = quote([candidates[p][1] for p in chosen])
         used = sorted({candidates[p][0] for p in chosen})
         return Generation(text=text, used=used)
+
+
+def _sentences(hit: Hit) -> list[Segment]:
+    """A passage's sentences, each with its speaker when the passage's sentences have them."""
+    chunk = hit.chunk
+    if any(s.speaker for s in chunk.sentences):
+        return [
+            piece.model_copy(update={"speaker": s.speaker})
+            for s in chunk.sentences
+            for piece in merge_sentences([s.model_copy(update={"words": (), "speaker": None})])
+        ]
+    whole = Segment(start=chunk.start, end=chunk.end, text=chunk.text, language=chunk.language)
+    return merge_sentences([whole])
+
+
+def quote(sentences: list[Segment]) -> str:
+    """Sentences as an answer, each run of one speaker led by the speaker ("Sheila: ...").
+
+    Names always lead; per-file labels (``SPEAKER_01``) only when the quote holds more than one
+    speaker, where they tell the voices apart.
+    """
+    speakers = {s.speaker for s in sentences if s.speaker}
+    show = {who for who in speakers if not _LABEL.fullmatch(who)} | (speakers if len(speakers) > 1 else set())
+    parts: list[str] = []
+    last: str | None = None
+    for s in sentences:
+        who = s.speaker if s.speaker in show else None
+        parts.append(f"{who}: {s.text}" if who and who != last else s.text)
+        last = who
+    return " ".join(parts)

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from ..errors import GeneratorError
 from ..links import clock, is_text_source
-from ..schema import Hit, Message
+from ..schema import Chunk, Hit, Message
+from ..sentences import join_texts
 from .base import Generation
 from .extractive import content_words
 
@@ -82,13 +83,42 @@ def passage_header(label: int, hit: Hit) -> str:
 def render_passage(label: int, hit: Hit, text: str | None = None) -> str:
     """One passage as the model sees it: its label, file and time, then its text between tags.
 
-    Angle brackets and double quotes in the transcript and file name are replaced, so spoken or
-    written text can never close the tag or open a new one.
+    When its sentences have known speakers, each speaker's run of sentences is a line of its
+    own starting with the speaker (``Diane: ...``), so that "what did Diane say" can be answered;
+    a passage of one speaker also names them in the tag. Angle brackets and double quotes in
+    the transcript, the speakers and the file name are replaced, so spoken or written text can
+    never close the tag or open a new one.
     """
     name, time = _where(hit)
-    body = _neutral(hit.chunk.text if text is None else text)
+    chunk = hit.chunk
+    body = _neutral(chunk.text if text is None else text)
+    if text is None and _worth_labelling(chunk):
+        body = "\n".join(f"{_neutral(who)}: {_neutral(said)}" if who else _neutral(said) for who, said in speaker_lines(chunk))
     attributes = f'id="[{label}]" file="{_neutral(name)}"' + (f' time="{time}"' if time else "")
+    if chunk.speaker:
+        attributes += f' speaker="{_neutral(chunk.speaker)}"'
     return f"<passage {attributes}>\n{body}\n</passage>"
+
+
+def _worth_labelling(chunk: Chunk) -> bool:
+    """Lines are labelled when a passage holds several speakers or a named one (a passage of
+    one anonymous voice says nothing more with ``SPEAKER_00:`` before every line)."""
+    speakers = {s.speaker for s in chunk.sentences if s.speaker}
+    return len(speakers) > 1 or any(not _ANONYMOUS.fullmatch(who) for who in speakers)
+
+
+_ANONYMOUS = re.compile(r"SPEAKER_\d+")
+
+
+def speaker_lines(chunk: Chunk) -> list[tuple[str | None, str]]:
+    """A passage's sentences as ``(speaker, text)`` lines, one per run of one speaker."""
+    lines: list[tuple[str | None, list[str]]] = []
+    for sentence in chunk.sentences:
+        if lines and lines[-1][0] == sentence.speaker:
+            lines[-1][1].append(sentence.text)
+        else:
+            lines.append((sentence.speaker, [sentence.text]))
+    return [(who, join_texts(texts)) for who, texts in lines]
 
 
 def _neutral(text: str) -> str:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..schema import Hit
-    from .dense import DenseRetriever
+    from ..schema import Chunk, Hit
+    from .base import Retriever
 
 #: How many more passages than asked for a filtered search looks at first.
 WIDEN = 8
@@ -15,8 +15,9 @@ WIDEN = 8
 
 @dataclass(frozen=True)
 class PassageFilter:
-    """Which passages may be returned: ``speaker`` (the label or enrolled name, case-insensitive)
-    and ``kind`` (``speech`` or ``screen``); None accepts any."""
+    """Which passages may be returned: those in which ``speaker`` (a per-file label such as
+    ``SPEAKER_01`` or an enrolled name, case-insensitive) says all or part, and of ``kind``
+    (``speech`` or ``screen``); None accepts any."""
 
     speaker: str | None = None
     kind: str | None = None
@@ -31,13 +32,20 @@ class PassageFilter:
         chunk = hit.chunk
         if self.kind is not None and chunk.kind != self.kind:
             return False
-        if self.speaker is not None and (chunk.speaker or "").casefold() != self.speaker.casefold():
+        if self.speaker is not None and not speaks(chunk, self.speaker.strip().casefold()):
             return False
         return True
 
 
+def speaks(chunk: Chunk, speaker: str) -> bool:
+    """Whether ``speaker`` (case-folded) says all or part of a passage."""
+    if chunk.speaker and chunk.speaker.casefold() == speaker:
+        return True
+    return any(s.speaker and s.speaker.casefold() == speaker for s in chunk.sentences)
+
+
 def retrieve_filtered(
-    retriever: DenseRetriever,
+    retriever: Retriever,
     query: str,
     where: PassageFilter,
     k: int | None = None,

@@ -44,6 +44,7 @@ def make_segmenter(config: SegmentationConfig | None = None, embedder: Embedder 
         min_chars=config.min_passage_chars,
         max_chars=config.max_passage_chars,
         split_below=config.split_below,
+        split_on_speaker=config.split_on_speaker,
     )
 
 

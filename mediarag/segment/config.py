@@ -29,6 +29,9 @@ class SegmentationConfig(BaseModel):
         description="semantic: also split between consecutive sentences less similar than this "
         "(on the embedder's scale: multilingual-e5's unrelated sentences score ~0.8, MiniLM's ~0.1).",
     )
+    split_on_speaker: bool = Field(
+        True, description="semantic: start a new passage where the speaker changes (the speaker stage's labels)."
+    )
     min_passage_seconds: float = Field(0.0, ge=0)
     max_passage_seconds: float = Field(120.0, gt=0)
     min_passage_chars: int = Field(0, ge=0)

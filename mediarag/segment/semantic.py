@@ -55,6 +55,14 @@ def activate_vectors(units: np.ndarray, p_size: int = 10) -> np.ndarray:
     return scores
 
 
+def speaker_changes(sentences: Sequence[Segment]) -> list[int]:
+    """Indices of the sentences whose known speaker differs from the previous sentence's."""
+    return [
+        i for i in range(1, len(sentences))
+        if sentences[i].speaker and sentences[i - 1].speaker and sentences[i].speaker != sentences[i - 1].speaker
+    ]  # fmt: skip
+
+
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
@@ -85,6 +93,9 @@ class CosineMinimaSegmenter:
         split_below: Also start a new passage wherever two consecutive sentences have a cosine
             similarity below this value (unrelated neighbours, which the smoothed minima can
             miss when several topic changes come close together); ``None`` turns it off.
+        split_on_speaker: Also start a new passage where the speaker changes (two consecutive
+            sentences with different known speakers), so that a passage is one speaker's; the
+            length limits still apply.
     """
 
     def __init__(
@@ -97,6 +108,7 @@ class CosineMinimaSegmenter:
         min_chars: int = 0,
         max_chars: int = 2000,
         split_below: float | None = None,
+        split_on_speaker: bool = True,
     ) -> None:
         if p_size < 1:
             raise ConfigError(f"p_size must be >= 1, got {p_size!r}")
@@ -120,6 +132,7 @@ class CosineMinimaSegmenter:
         self.min_chars = min_chars
         self.max_chars = max_chars
         self.split_below = split_below
+        self.split_on_speaker = split_on_speaker
 
     @property
     def embedder(self) -> Embedder:
@@ -157,6 +170,8 @@ class CosineMinimaSegmenter:
         if self.split_below is not None and n > 1:
             neighbours = np.einsum("ij,ij->i", units[:-1], units[1:])
             cuts.update((np.nonzero(neighbours < self.split_below)[0] + 1).tolist())
+        if self.split_on_speaker:
+            cuts.update(speaker_changes(sentences))
         bounds = [0, *sorted(c for c in cuts if 0 < c < n), n]
         runs = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
         limits = _Limits(self, sentences, units)

@@ -42,6 +42,8 @@ def make_transcriber(config: TranscriptionConfig | None = None, aws: AwsConfig |
             config.staging_url,
             language_options=config.language_options,
             multiple_languages=config.multiple_languages,
+            speaker_labels=config.speaker_labels,
+            max_speakers=config.max_speaker_labels,
             config=aws,
         )
     if config.backend == "transformers":

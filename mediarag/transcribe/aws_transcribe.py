@@ -67,6 +67,10 @@ class AmazonTranscriber:
         language_options: Transcribe codes (``["en-US", "es-ES"]``) language identification
             chooses among; recommended when the language is not given.
         multiple_languages: identify several languages in one file (IdentifyMultipleLanguages).
+        speaker_labels: ask Transcribe to tell the speakers apart (ShowSpeakerLabels); each word
+            then carries its speaker, ``SPEAKER_00``... in order of first appearance, and the
+            speaker stage keeps these labels instead of diarizing again.
+        max_speakers: the most speakers Transcribe tells apart (MaxSpeakerLabels, 2 to 30).
         translate_to: target language of ``task="translate"`` (Amazon Translate).
         poll_seconds: the first wait between status checks.
         max_poll_seconds: the longest wait between status checks (the wait grows by half each time).
@@ -81,6 +85,8 @@ class AmazonTranscriber:
         *,
         language_options: Sequence[str] | None = None,
         multiple_languages: bool = False,
+        speaker_labels: bool = True,
+        max_speakers: int = 10,
         translate_to: str = "en",
         poll_seconds: float = 2.0,
         max_poll_seconds: float = 30.0,
@@ -94,6 +100,10 @@ class AmazonTranscriber:
         self.staging = S3Url.parse(staging_url)
         self.language_options = [transcribe_language(c) for c in language_options or ()]
         self.multiple_languages = multiple_languages
+        if not 2 <= max_speakers <= 30:
+            raise ConfigError(f"Amazon Transcribe tells 2 to 30 speakers apart; max_speakers={max_speakers}")
+        self.speaker_labels = speaker_labels
+        self.max_speakers = max_speakers
         self.translate_to = translate_to
         self.poll_seconds = poll_seconds
         self.max_poll_seconds = max_poll_seconds
@@ -141,6 +151,8 @@ class AmazonTranscriber:
             request["IdentifyMultipleLanguages" if self.multiple_languages else "IdentifyLanguage"] = True
             if self.language_options:
                 request["LanguageOptions"] = self.language_options
+        if self.speaker_labels:
+            request["Settings"] = {"ShowSpeakerLabels": True, "MaxSpeakerLabels": self.max_speakers}
         return request
 
     def transcribe(
@@ -201,11 +213,15 @@ def result_segments(result: dict[str, Any], duration: float) -> tuple[list[Segme
 
     Pronunciation items become words (times clamped to ``[0, duration]``); punctuation items
     are attached to the word before them. Words are grouped by language (an item's own
-    ``language_code`` when several languages were identified) and cut into sentences.
+    ``language_code`` when several languages were identified) and speaker (an item's
+    ``speaker_label``, or the ``speaker_labels`` segment holding it; ``spk_0``... become
+    ``SPEAKER_00``... in order of first appearance) and cut into sentences.
     """
     results = result.get("results", result)
     main = iso_language(results.get("language_code") or result.get("language_code"))
-    runs: list[tuple[str | None, list[Word]]] = []
+    speaker_of = _speaker_lookup(results.get("speaker_labels"))
+    labels: dict[str, str] = {}
+    runs: list[tuple[tuple[str | None, str | None], list[Word]]] = []
     for item in results.get("items", ()):
         alternatives = item.get("alternatives") or [{}]
         content = str(alternatives[0].get("content", "")).strip()
@@ -220,19 +236,45 @@ def result_segments(result: dict[str, Any], duration: float) -> tuple[list[Segme
         end = min(max(float(item.get("end_time", start)), start), duration)
         confidence = float(alternatives[0].get("confidence") or 1.0)
         language = iso_language(item.get("language_code")) or main
-        word = Word(start=start, end=end, text=content, probability=confidence)
-        if runs and runs[-1][0] == language:
+        raw = item.get("speaker_label") or speaker_of(item.get("start_time"), start, end)
+        speaker = labels.setdefault(raw, f"SPEAKER_{len(labels):02d}") if raw else None
+        word = Word(start=start, end=end, text=content, probability=confidence, speaker=speaker)
+        if runs and runs[-1][0] == (language, speaker):
             runs[-1][1].append(word)
         else:
-            runs.append((language, [word]))
+            runs.append(((language, speaker), [word]))
     pieces = [
         TimedPiece(words[0].start, max(w.end for w in words), join_texts(w.text for w in words), words, language)
-        for language, words in runs
+        for (language, _), words in runs
     ]
     fragments = timed_segments(pieces, stop=duration)
     if main is None and fragments:
         main = main_language(fragments)
     return merge_sentences(fragments, duration=duration), main
+
+
+def _speaker_lookup(speaker_labels: Any) -> Any:
+    """A function giving the speaker label of an item from a result's ``speaker_labels``
+    section: by the item's start time, else by the segment whose span holds the word."""
+    by_start: dict[str, str] = {}
+    spans: list[tuple[float, float, str]] = []
+    for segment in (speaker_labels or {}).get("segments", ()):
+        label = segment.get("speaker_label")
+        if not label:
+            continue
+        for item in segment.get("items", ()):
+            if item.get("start_time") is not None:
+                by_start[str(item["start_time"])] = item.get("speaker_label") or label
+        with contextlib.suppress(TypeError, ValueError):
+            spans.append((float(segment["start_time"]), float(segment["end_time"]), label))
+
+    def speaker_of(start_time: Any, start: float, end: float) -> str | None:
+        if start_time is not None and str(start_time) in by_start:
+            return by_start[str(start_time)]
+        middle = (start + end) / 2
+        return next((label for a, b, label in spans if a <= middle <= b), None)
+
+    return speaker_of
 
 
 class AmazonTranslator:

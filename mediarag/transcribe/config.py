@@ -41,6 +41,10 @@ class TranscriptionConfig(BaseModel):
         None, description="aws-transcribe: languages identification chooses among, e.g. ['en-US', 'es-ES']."
     )
     multiple_languages: bool = Field(False, description="aws-transcribe: identify several languages in one file.")
+    speaker_labels: bool = Field(
+        True, description="aws-transcribe: label the speakers (ShowSpeakerLabels); the speaker stage keeps them."
+    )
+    max_speaker_labels: int = Field(10, ge=2, le=30, description="aws-transcribe: the most speakers it tells apart.")
 
     @field_validator("language")
     @classmethod
