@@ -68,8 +68,10 @@ def manifest_of(index_dir: Path) -> dict:
 
 
 def referenced_segment_files(index_dir: Path) -> list[str]:
-    """The segment files the committed manifest names."""
-    return sorted(f"{ref['name']}.{ext}" for ref in manifest_of(index_dir)["segments"] for ext in ("faiss", "json"))
+    """The segment files the committed manifest names: vectors, metadata and keyword data."""
+    return sorted(
+        f"{ref['name']}.{ext}" for ref in manifest_of(index_dir)["segments"] for ext in ("faiss", "json", "terms.npz")
+    )
 
 
 # --------------------------------------------------------------------------- basics
@@ -244,21 +246,31 @@ def test_no_pickle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     add(store, "b", 5, seed=1)
     store.commit()
     files = [p for p in index_dir.rglob("*") if p.is_file()]
-    assert {p.suffix for p in files if p.name != ".lock"} <= {".json", ".faiss"}
+    assert {p.suffix for p in files if p.name != ".lock"} <= {".json", ".faiss", ".npz"}
     for path in files:
         if path.suffix == ".json":
             json.loads(path.read_bytes())
+        if path.suffix == ".npz":  # keyword data: plain arrays (an object array needs pickle)
+            with np.load(path, allow_pickle=False) as arrays:
+                assert all(arrays[name].dtype != object for name in arrays.files)
 
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("pickle used")
 
+    real_load = np.load
+
+    def load_without_pickle(*args: object, **kwargs: object) -> object:
+        assert kwargs.get("allow_pickle") is False, "np.load may unpickle"
+        return real_load(*args, **kwargs)  # type: ignore[arg-type]
+
     monkeypatch.setattr(pickle, "load", forbidden)
     monkeypatch.setattr(pickle, "loads", forbidden)
     monkeypatch.setattr(pickle, "Unpickler", forbidden)
-    monkeypatch.setattr(np, "load", forbidden)
+    monkeypatch.setattr(np, "load", load_without_pickle)
     store = FaissStore(index_dir)
     assert state(store) == (10, {"a": 5, "b": 5})
     assert store.transcript("b").source == "b"
+    assert store.keyword_search("b passage", k=3)
 
 
 def test_interrupted_commit_keeps_old_state_and_can_retry(
