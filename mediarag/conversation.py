@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .generate.base import AnswerStream
     from .pipeline.pipeline import Pipeline
     from .retrieve.dense import DenseRetriever
+    from .retrieve.hybrid import HybridRetriever
     from .settings import Settings
 
 #: The answer when nothing in the conversation's files (knowledge base off) answers.
@@ -83,7 +84,7 @@ class Conversation:
         self,
         *,
         pipeline: Pipeline,
-        retriever: DenseRetriever,
+        retriever: DenseRetriever | HybridRetriever,
         answerer: Answerer,
         settings: Settings,
         state: ConversationState,
@@ -250,8 +251,8 @@ class Conversation:
         if not self.use_knowledge_base and not self.state.files:
             return []
         hits: list[Hit] = []
-        if self.use_knowledge_base:
-            hits.extend(self.retriever.retrieve(query, k, floor))
+        if self.use_knowledge_base:  # the retriever's own rule when min_score is not given
+            hits.extend(self.retriever.retrieve(query, k, min_score))
         if self.state.files:
             vector = self.retriever.query_vector(query)
             for attached in self.state.files:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .pipeline.ingest import Engine
     from .pipeline.pipeline import Pipeline
     from .retrieve.dense import DenseRetriever
+    from .retrieve.hybrid import HybridRetriever
     from .segment.base import Segmenter
     from .store.base import VectorStore
     from .transcribe.base import Transcriber
@@ -119,12 +120,11 @@ class MediaQA:
         return Pipeline.from_settings(self.settings, self.transcriber, self.segmenter, self.embedder)
 
     @cached_property
-    def retriever(self) -> DenseRetriever:
-        """Finds the passages for a question (``settings.retrieval``)."""
-        from .retrieve.dense import DenseRetriever
+    def retriever(self) -> DenseRetriever | HybridRetriever:
+        """Finds the passages for a question (``settings.retrieval``: hybrid, dense or keyword)."""
+        from .retrieve import make_retriever
 
-        config = self.settings.retrieval
-        return DenseRetriever(self.store, self.embedder, k=config.k, min_score=config.min_score)
+        return make_retriever(self.settings.retrieval, self.store, self.embedder)
 
     @property
     def answerer(self) -> Answerer:

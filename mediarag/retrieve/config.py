@@ -1,20 +1,62 @@
-"""`RetrievalConfig`: how many passages a question gets, and how close they must be."""
+"""`RetrievalConfig`: how passages are found, how many a question gets, and when to say
+"I don't know"."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+#: How passages are found: by meaning and by words, fused (``hybrid``), or by one of them.
+RetrievalMode = Literal["hybrid", "dense", "keyword"]
 
 
 class RetrievalConfig(BaseModel):
-    """Options of the retriever (`mediarag.retrieve.DenseRetriever`)."""
+    """Options of the retriever (`mediarag.retrieve.make_retriever`).
+
+    ``Settings(retrieval="keyword")`` is short for ``Settings(retrieval={"mode": "keyword"})``.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
+    mode: RetrievalMode = Field(
+        "hybrid",
+        description="'hybrid': passages found by meaning (the embedder) and by their words (the "
+        "keyword index), fused; 'dense': by meaning only; 'keyword': by words only.",
+    )
     k: int = Field(4, ge=1, description="Passages retrieved per question.")
     min_score: float | None = Field(
         None,
         ge=-1.0,
         le=1.0,
-        description="Cosine similarity below which a passage is ignored; None uses the "
-        "embedder's own measured threshold (0.78 for multilingual-e5-small, 0.35 for MiniLM).",
+        description="Cosine similarity the best passage needs for the question to be answered "
+        "(dense: every passage returned needs it); None: the embedder's own measured threshold "
+        "(0.78 for multilingual-e5-small, 0.35 for MiniLM) in dense mode, and in hybrid mode the "
+        "measured evidence rule (min_confidence) where the embedder has one. In keyword mode, "
+        "the relative keyword score the best passage needs.",
+    )
+    min_confidence: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Hybrid: the confidence (from the best passage's cosine, its keyword score "
+        "and whether both searches agree) a question needs to be answered; None: the measured "
+        "default of the embedder. Ignored when min_score is set.",
+    )
+    candidates: int = Field(
+        50, ge=1, description="Hybrid: passages taken from each search before they are fused."
+    )
+    rrf_k: float = Field(
+        60.0, gt=0.0, description="Hybrid: the constant of reciprocal-rank fusion (1 / (rrf_k + rank)).",
+    )
+    keyword_weight: float = Field(
+        1.0, ge=0.0, description="Hybrid: weight of the keyword ranking against the dense one (1.0) in the fusion."
+    )
+    fuzzy: float = Field(
+        0.9,
+        ge=0.0,
+        le=1.01,
+        description="Keyword search: Jaro-Winkler similarity at which a question's word that no "
+        "passage holds matches a passage's word spelled nearly alike (misheard names); above 1 "
+        "switches fuzzy matching off.",
     )

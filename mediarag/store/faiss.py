@@ -227,7 +227,10 @@ class FaissStore:
         return results
 
     def keyword_search(self, query: str, k: int = 4, *, fuzzy: FuzzyMatch | None = None) -> list[Hit]:
-        """The ``k`` passages whose words best match ``query``, best first (BM25 scores, above 0).
+        """The ``k`` passages whose words best match ``query``, best first, with their BM25 score
+        relative to the question's term weight (`mediarag.store.keywords.KeywordHit.relative`:
+        about 1 when a passage holds each of the question's terms once); passages holding none
+        are left out.
 
         The question is analyzed as each language of the indexed passages
         (`mediarag.text.analysis.query_terms`); its words that no passage holds are matched to
@@ -236,7 +239,7 @@ class FaissStore:
         if len(self) == 0 or k <= 0:
             return []
         hits = self.keyword_index().search(query, k, fuzzy=fuzzy)
-        return [Hit(chunk=h.chunk, score=h.score) for h in hits]
+        return [Hit(chunk=h.chunk, score=h.relative) for h in hits]
 
     def keyword_index(self) -> KeywordIndex:
         """The keyword index over what this store serves now (built on first use after a change)."""

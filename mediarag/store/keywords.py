@@ -43,10 +43,13 @@ class FuzzyMatch:
 
 @dataclass(frozen=True)
 class KeywordHit:
-    """A passage found by keyword, with its BM25 score."""
+    """A passage found by keyword: its BM25 score, and that score relative to the question's
+    term weight (`KeywordIndex.weight`): about 1 when the passage holds every term of the
+    question once at average length, about 0.5 when it holds half of the question's weight."""
 
     chunk: Chunk
     score: float
+    relative: float
 
 
 class KeywordIndex:
@@ -73,6 +76,8 @@ class KeywordIndex:
             np.repeat(terms.ids[lo:hi], terms.counts[lo:hi]).tolist()
             for lo, hi in zip(terms.indptr[:-1].tolist(), terms.indptr[1:].tolist())
         ]
+        self._df = np.bincount(terms.ids, minlength=len(self._terms)) if len(self._terms) else np.zeros(0, np.int64)
+        self.k1 = k1
         self._bm25 = bm25s.BM25(k1=k1, b=b, method="lucene")
         self._empty = not self.chunks or not self.vocab
         if not self._empty:
@@ -113,6 +118,18 @@ class KeywordIndex:
         )
         return [(match, float(score)) for match, score, _ in found]
 
+    def idf(self, term: str) -> float:
+        """BM25's inverse document frequency of a term (Lucene's); a term no passage holds
+        weighs as much as the rarest possible."""
+        tid = self.vocab.get(term)
+        df = int(self._df[tid]) if tid is not None else 0
+        n = len(self.chunks)
+        return float(np.log1p((n - df + 0.5) / (df + 0.5)))
+
+    def weight(self, question: str) -> float:
+        """The question's term weight: the sum of its terms' `idf` (each term once)."""
+        return sum(self.idf(t) for t in query_terms(question, self.languages))
+
     def scores(self, question: str, fuzzy: FuzzyMatch | None = None) -> np.ndarray:
         """The BM25 score of every passage for ``question`` (0 where it holds none of its terms)."""
         total = np.zeros(len(self.chunks), np.float32)
@@ -135,4 +152,6 @@ class KeywordIndex:
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [KeywordHit(self.chunks[i], float(scores[i])) for i in top.tolist() if scores[i] > 0]
+        # Lucene's BM25 gives a term held once at average length idf / (1 + k1): scaled to idf.
+        weight = (self.weight(question) or 1.0) / (1.0 + self.k1)
+        return [KeywordHit(self.chunks[i], float(scores[i]), float(scores[i]) / weight) for i in top.tolist() if scores[i] > 0]
