@@ -211,6 +211,7 @@ class Asked:
     dense: list[tuple[str, float, float, float]]  # (source, start, end, cosine), best first
     keyword: list[tuple[str, float, float, float]]  # (source, start, end, relative BM25)
     chunk_ids: tuple[list[str], list[str]] = ((), ())  # type: ignore[assignment]
+    keyword_cosines: list[float] = field(default_factory=list)  # cosine of each keyword hit
 
 
 def ask_all(indexed: Indexed, questions: Sequence[Any], qlang: str, embedder: CachedEmbedder, leave_out: bool) -> list[Asked]:
@@ -219,6 +220,10 @@ def ask_all(indexed: Indexed, questions: Sequence[Any], qlang: str, embedder: Ca
 
     retriever = HybridRetriever(indexed.store, embedder, candidates=DEPTH)
     vectors = embedder.embed_queries([q.question[qlang] for q in questions])
+    stored = {}
+    for source in indexed.store.sources():
+        for chunk, row in zip(indexed.store.chunks(source), indexed.store.vectors(source)):
+            stored[chunk.id] = row
     by_article: dict[int, list[int]] = {}
     for i, q in enumerate(questions):
         by_article.setdefault(q.article, []).append(i)
@@ -237,13 +242,16 @@ def ask_all(indexed: Indexed, questions: Sequence[Any], qlang: str, embedder: Ca
                 [(h.chunk.source, h.chunk.start, h.chunk.end, h.score) for h in dense],
                 [(h.chunk.source, h.chunk.start, h.chunk.end, h.score) for h in keyword],
                 ([h.chunk.id for h in dense], [h.chunk.id for h in keyword]),
+                [float(stored[h.chunk.id] @ vectors[i]) for h in keyword],
             )  # fmt: skip
         if leave_out:
             indexed.store.rollback()
     return out  # type: ignore[return-value]
 
 
-def fused_ranking(asked: Asked, rrf_k: float, weight: float) -> list[tuple[str, float, float, float]]:
+def fused_ranking(asked: Asked, rrf_k: float, weight: float, floor: float = 0.0) -> list[tuple[str, float, float, float]]:
+    """Reciprocal-rank fusion (the product's `fuse`) of the two rankings; keyword hits whose
+    relative score is under ``floor`` are left out first."""
     from mediarag.retrieve.hybrid import fuse
     from mediarag.schema import Chunk, Hit
 
@@ -253,9 +261,21 @@ def fused_ranking(asked: Asked, rrf_k: float, weight: float) -> list[tuple[str, 
             for cid, (s, a, b, sc) in zip(ids, rows)
         ]
 
-    fused = fuse(hits(asked.dense, asked.chunk_ids[0]), hits(asked.keyword, asked.chunk_ids[1]),
-                 rrf_k=rrf_k, keyword_weight=weight)  # fmt: skip
+    keyword = [h for h in hits(asked.keyword, asked.chunk_ids[1]) if h.score >= floor]
+    fused = fuse(hits(asked.dense, asked.chunk_ids[0]), keyword, rrf_k=rrf_k, keyword_weight=weight)
     return [(c.chunk.source, c.chunk.start, c.chunk.end, c.fused) for c in fused]
+
+
+def weighted_ranking(asked: Asked, weight: float) -> list[tuple[str, float, float, float]]:
+    """Linear fusion: cosine + weight x relative keyword score, over both candidate lists (the
+    cosine of a keyword hit outside the dense list is its exact cosine)."""
+    rows: dict[str, list] = {}
+    for cid, (s, a, b, cos) in zip(asked.chunk_ids[0], asked.dense):
+        rows[cid] = [s, a, b, cos, 0.0]
+    for cid, (s, a, b, rel), cos in zip(asked.chunk_ids[1], asked.keyword, asked.keyword_cosines):
+        rows.setdefault(cid, [s, a, b, cos, 0.0])[4] = rel
+    ranked = sorted(rows.values(), key=lambda r: -(r[3] + weight * r[4]))
+    return [(s, a, b, cos + weight * rel) for s, a, b, cos, rel in ranked]
 
 
 def first_hit(ranking: Sequence[tuple[str, float, float, float]], gold: tuple[str, float, float], k: int) -> int | None:
@@ -375,33 +395,57 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
     # Fusion parameters chosen on dev (mean hit@1 over set-ups), reported on test and on all.
     grid = [(rk, w) for rk in (2.0, 5.0, 10.0, 20.0, 60.0) for w in (0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5)]
 
-    def ranks(name: str, mode: str, rk: float = 60.0, w: float = 1.0, only: set[str] | None = None) -> list[int | None]:
+    def ranks(name: str, mode: str, rk: float = 60.0, w: float = 1.0, only: set[str] | None = None,
+              floor: float = 0.0) -> list[int | None]:  # fmt: skip
         out = []
         for a in asked[name]["answerable"]:
             if only is not None and a.qid not in only:
                 continue
-            ranking = a.dense if mode == "dense" else a.keyword if mode == "keyword" else fused_ranking(a, rk, w)
+            if mode == "dense":
+                ranking = a.dense
+            elif mode == "keyword":
+                ranking = a.keyword
+            elif mode == "weighted":
+                ranking = weighted_ranking(a, w)
+            else:
+                ranking = fused_ranking(a, rk, w, floor)
             out.append(first_hit(ranking, golds[name][a.qid], K_MRR))
         return out
 
+    def dev_scores(mode: str, rk: float, w: float, floor: float) -> tuple[float, float]:
+        per = [ranks(n, mode, rk, w, dev, floor) for n in asked]
+        return (float(np.mean([np.mean([r == 1 for r in rs]) for rs in per])),
+                float(np.mean([np.mean([1 / r if r else 0 for r in rs]) for rs in per])))  # fmt: skip
+
     tuning = []
     for rk, w in grid:
-        h1 = np.mean([np.mean([r == 1 for r in ranks(n, "hybrid", rk, w, dev)]) for n in asked])
-        mrr = np.mean([np.mean([1 / r if r else 0 for r in ranks(n, "hybrid", rk, w, dev)]) for n in asked])
-        tuning.append({"rrf_k": rk, "keyword_weight": w, "dev_hit@1": float(h1), "dev_mrr@10": float(mrr)})
-    best = max(tuning, key=lambda t: (t["dev_hit@1"], t["dev_mrr@10"]))
-    log(f"fusion chosen on dev: rrf_k={best['rrf_k']}, keyword_weight={best['keyword_weight']}")
+        for floor in (0.0, 0.05, 0.1, 0.2):
+            h1, mrr = dev_scores("hybrid", rk, w, floor)
+            tuning.append({"fusion": "rrf", "rrf_k": rk, "keyword_weight": w, "floor": floor,
+                           "dev_hit@1": h1, "dev_mrr@10": mrr})  # fmt: skip
+    for w in (0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3):
+        h1, mrr = dev_scores("weighted", 0.0, w, 0.0)
+        tuning.append({"fusion": "weighted", "rrf_k": 0.0, "keyword_weight": w, "floor": 0.0,
+                       "dev_hit@1": h1, "dev_mrr@10": mrr})  # fmt: skip
+    best = max((t for t in tuning if t["fusion"] == "rrf"), key=lambda t: (t["dev_hit@1"], t["dev_mrr@10"]))
+    best_weighted = max((t for t in tuning if t["fusion"] == "weighted"), key=lambda t: (t["dev_hit@1"], t["dev_mrr@10"]))
+    log(f"fusion chosen on dev: rrf_k={best['rrf_k']}, keyword_weight={best['keyword_weight']}, floor={best['floor']} "
+        f"(dev hit@1 {best['dev_hit@1']:.3f}); weighted best w={best_weighted['keyword_weight']} "
+        f"(dev hit@1 {best_weighted['dev_hit@1']:.3f})")  # fmt: skip
     test = {q.id for q in questions} - dev
     results: dict[str, Any] = {}
     for name in asked:
         results[name] = {}
         for split, only in (("all", None), ("test", test)):
             row = {}
-            for mode, rk, w in (("dense", 0, 0), ("keyword", 0, 0), ("hybrid-rrf60", 60.0, 1.0),
-                                ("hybrid", best["rrf_k"], best["keyword_weight"])):  # fmt: skip
-                row[mode] = metrics(ranks(name, mode.split("-")[0], rk, w, only))
+            for mode, kind, rk, w, floor in (
+                ("dense", "dense", 0, 0, 0), ("keyword", "keyword", 0, 0, 0), ("hybrid-rrf60", "hybrid", 60.0, 1.0, 0.0),
+                ("weighted", "weighted", 0, best_weighted["keyword_weight"], 0),
+                ("hybrid", "hybrid", best["rrf_k"], best["keyword_weight"], best["floor"]),
+            ):  # fmt: skip
+                row[mode] = metrics(ranks(name, kind, rk, w, only, floor))
             d = np.array([r == 1 for r in ranks(name, "dense", only=only)], float)
-            h = np.array([r == 1 for r in ranks(name, "hybrid", best["rrf_k"], best["keyword_weight"], only)], float)
+            h = np.array([r == 1 for r in ranks(name, "hybrid", best["rrf_k"], best["keyword_weight"], only, best["floor"])], float)
             row["hybrid_minus_dense_hit@1"] = paired(h, d)
             results[name][split] = row
 
@@ -413,6 +457,7 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
         "index_bytes": {lang: ix.bytes for lang, ix in indexes.items()},
         "fusion_grid": tuning,
         "fusion": best,
+        "weighted": best_weighted,
         "results": results,
         "abstention": abstention,
     }
@@ -496,8 +541,10 @@ def report(data: dict[str, Any], command: str) -> str:
             + ", ".join(f"{k} {v}" for k, v in q["passages"].items()) + ".",
             "",
             f"Fusion chosen on the first {q['articles'] // 2} articles (dev, mean hit@1 over the set-ups): "
-            f"reciprocal-rank fusion with rrf_k = {f['rrf_k']:g}, keyword weight {f['keyword_weight']:g}. "
-            "'hybrid-rrf60' is the textbook setting (rrf_k 60, equal weights).",
+            f"reciprocal-rank fusion with rrf_k = {f['rrf_k']:g}, keyword weight {f['keyword_weight']:g}, keyword hits "
+            f"under a relative score of {f['floor']:g} left out. 'hybrid-rrf60' is the textbook setting (rrf_k 60, "
+            f"equal weights, no floor); 'weighted' is cosine + {q['weighted']['keyword_weight']:g} x relative keyword "
+            "score (the weight chosen on dev).",
             "",
         ]
         for split in ("all", "test"):
@@ -505,7 +552,7 @@ def report(data: dict[str, Any], command: str) -> str:
                       "| set-up | mode | hit@1 [95 % CI] | hit@5 [95 % CI] | MRR@10 |", "|---|---|---|---|---|"]  # fmt: skip
             for name, per in q["results"].items():
                 row = per[split]
-                for mode in ("dense", "keyword", "hybrid-rrf60", "hybrid"):
+                for mode in ("dense", "keyword", "hybrid-rrf60", "weighted", "hybrid"):
                     r = row[mode]
                     lines.append(f"| {name} | {mode} | {_ci(r, 'hit@1')} | {_ci(r, 'hit@5')} | {r['mrr@10']:.3f} |")
                 d, lo, hi = row["hybrid_minus_dense_hit@1"]

@@ -7,15 +7,16 @@ a code, and questions that name one of them.
 The set (built under benchmarks/.cache/names_numbers/ on first use, from a fixed seed):
 
 - five kinds of record (maintenance, shipping, lab, hotel, flight), 24 entries each; an entry is
-  one or two sentences with a surname (names speech recognition tends to misspell: Lindqvist,
-  Halvorsen, Nakamura...), a date, a quantity and a code, e.g. "Maintenance log. On March 3,
-  2021, technician Lindqvist serviced pump KX-4471 and measured a pressure of 27 bar.";
+  one sentence with a surname (names speech recognition tends to misspell: Lindqvist,
+  Halvorsen, Nakamura...), a date, a quantity and a code, e.g. "On March 3, 2021, technician
+  Lindqvist serviced pump KX-4471 at a pressure of 27 bar.";
 - every entry spoken by espeak-ng, in one of six voices (American, British, Scottish, received
   pronunciation, Caribbean English, a female variant), as its own short clip (``clips/``), and
-  the 24 entries of each kind joined into one log file with 1.5 s between entries (``logs/``);
-- four questions per entry, each naming exactly one of its fields and asking for another: "What
-  pressure did technician Lindqvist measure?", "Who serviced pump KX-4471?", "Which pump was
-  serviced on March 3, 2021?", "Who measured a pressure of 27 bar?" (480 questions).
+  the 24 entries of the first two kinds joined into one log file each, 1.5 s between entries
+  (``logs/``);
+- four questions per entry, each naming exactly one of its fields and asking for another: "At
+  what pressure did technician Lindqvist service the pump?", "Who serviced pump KX-4471?",
+  "Which pump was serviced on March 3, 2021?", "Who serviced a pump at 27 bar?" (480 questions).
 
 Everything is ingested with `MediaQA` and default settings, so transcription is Whisper base via
 the real pipeline and the names are misheard as they would be. The transcripts are kept in
@@ -65,9 +66,11 @@ sys.path.insert(0, str(REPO))
 CACHE = HERE / ".cache" / "names_numbers"
 SHIPPED = HERE / "transcripts" / "names_numbers.json.gz"
 VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us+f3")
-RATE = 165
+RATE = 175
 GAP_SECONDS = 1.5
 PER_KIND = 24
+#: The kinds whose entries are also joined into one log file.
+LOG_KINDS = ("maintenance", "shipping")
 BOOTSTRAP = 2000
 _START = time.perf_counter()
 
@@ -84,27 +87,27 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
 #: kind -> (entry template, questions keyed by the field they name: (question, field it asks for)).
 KINDS: dict[str, tuple[str, dict[str, str]]] = {
     "maintenance": (
-        "Maintenance log. On {date}, technician {name} serviced pump {code} and measured a pressure of {qty} bar.",
-        {"name": "What pressure did technician {name} measure?", "code": "Who serviced pump {code}?",
-         "date": "Which pump was serviced on {date}?", "qty": "Who measured a pressure of {qty} bar?"},
+        "On {date}, technician {name} serviced pump {code} at a pressure of {qty} bar.",
+        {"name": "At what pressure did technician {name} service the pump?", "code": "Who serviced pump {code}?",
+         "date": "Which pump was serviced on {date}?", "qty": "Who serviced a pump at {qty} bar?"},
     ),
     "shipping": (
-        "Shipping note. Container {code} left the port on {date} with {qty} pallets, signed off by {name}.",
-        {"name": "Which container did {name} sign off?", "code": "How many pallets were in container {code}?",
-         "date": "Which container left the port on {date}?", "qty": "Who signed off the container with {qty} pallets?"},
+        "Container {code} left on {date} with {qty} pallets, signed by {name}.",
+        {"name": "Which container did {name} sign?", "code": "How many pallets were in container {code}?",
+         "date": "Which container left on {date}?", "qty": "Who signed for the container with {qty} pallets?"},
     ),
     "lab": (
-        "Lab record. Sample {code} was analysed by doctor {name} on {date}. It contained {qty} milligrams of iron.",
+        "Sample {code}, analysed by doctor {name} on {date}, held {qty} milligrams of iron.",
         {"name": "Which sample did doctor {name} analyse?", "code": "How much iron did sample {code} contain?",
-         "date": "Who analysed a sample on {date}?", "qty": "Which sample contained {qty} milligrams of iron?"},
+         "date": "Who analysed a sample on {date}?", "qty": "Which sample held {qty} milligrams of iron?"},
     ),
     "hotel": (
-        "Hotel booking. Guest {name} checked into room {code} on {date} and paid {qty} euros.",
+        "Guest {name} checked into room {code} on {date} and paid {qty} euros.",
         {"name": "Which room did guest {name} check into?", "code": "Who checked into room {code}?",
          "date": "How much did the guest who arrived on {date} pay?", "qty": "Which guest paid {qty} euros?"},
     ),
     "flight": (
-        "Flight report. Captain {name} flew aircraft {code} on {date}, carrying {qty} passengers.",
+        "Captain {name} flew aircraft {code} on {date} with {qty} passengers.",
         {"name": "Which aircraft did captain {name} fly?", "code": "How many passengers did aircraft {code} carry?",
          "date": "Which captain flew on {date}?", "qty": "Which aircraft carried {qty} passengers?"},
     ),
@@ -211,7 +214,7 @@ def build_audio(entries: Sequence[Entry]) -> dict[str, tuple[float, float]]:
         if not path.is_file():
             speak(e.text, e.voice, path)
     gap = np.zeros(int(GAP_SECONDS * 16_000), np.int16)
-    for kind in KINDS:
+    for kind in LOG_KINDS:
         parts, t = [gap], GAP_SECONDS
         for e in (x for x in entries if x.kind == kind):
             clip = read_wav(CACHE / "clips" / f"{e.clip}.wav")
@@ -313,14 +316,15 @@ def evaluate(qa: Any, questions: Sequence[Question], spans: dict[str, tuple[floa
     for view, hidden in views.items():
         for source in hidden:
             store.delete_source(source)
-        vectors = qa.embedder.embed_queries([q.text for q in questions])
+        asked = questions if view == "clips" else [q for q in questions if q.kind in LOG_KINDS]
+        vectors = qa.embedder.embed_queries([q.text for q in asked])
         per_mode = {}
         for mode, options in modes.items():
             retriever = HybridRetriever(store, qa.embedder, candidates=50, **{k: v for k, v in options.items() if k != "mode"},
                                         mode="keyword" if options["mode"] == "keyword" else "hybrid")  # fmt: skip
             hit1, hit5, strict, length = [], [], [], []
             by_key: dict[str, list[float]] = {}
-            for q, vec in zip(questions, vectors):
+            for q, vec in zip(asked, vectors):
                 if options["mode"] == "dense":
                     ranking = [h.chunk for h in store.search(vec, k=5)]
                 else:
@@ -385,7 +389,8 @@ def report(data: dict[str, Any], command: str) -> str:
              f"{data['entries']} entries ({len(KINDS)} kinds x {PER_KIND}), {data['questions']} questions (each names one "
              "field of one entry: its surname, date, quantity or code). Spoken by espeak-ng in "
              f"{len(VOICES)} voices ({', '.join(VOICES)}), transcribed by Whisper base through `MediaQA.ingest` "
-             "(default settings). Clips: one entry per file, a hit is the right file. Logs: the 24 entries of a kind "
+             "(default settings). Clips: one entry per file, a hit is the right file. Logs (" + ", ".join(LOG_KINDS)
+             + "): the 24 entries of a kind "
              f"in one file ({GAP_SECONDS} s apart), a hit is a top citation overlapping the right entry; "
              "'strict' also needs at least half of the cited span inside that entry.", ""]  # fmt: skip
     for view in ("clips", "logs"):

@@ -53,10 +53,10 @@ class RetrievalConfig(BaseModel):
         1.0, ge=0.0, description="Hybrid: weight of the keyword ranking against the dense one (1.0) in the fusion."
     )
     fuzzy: float = Field(
-        0.9,
+        0.8,
         ge=0.0,
         le=1.01,
-        description="Keyword search: Jaro-Winkler similarity at which a question's word that no "
-        "passage holds matches a passage's word spelled nearly alike (misheard names); above 1 "
-        "switches fuzzy matching off.",
+        description="Keyword search: similarity (1 - edits / length) at which a question's word "
+        "that no passage holds matches a passage's word spelled nearly alike (misheard names); "
+        "above 1 switches fuzzy matching off.",
     )

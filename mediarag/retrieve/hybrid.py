@@ -177,7 +177,12 @@ class HybridRetriever:
         """Both rankings of ``query`` (``depth`` passages each, default ``candidates``), fused."""
         depth = depth or self.candidates
         dense = [] if self.mode == "keyword" else self.store.search(self.query_vector(query), k=depth)
-        keyword = self._keyword(query, depth)
+        return self.combine(dense, self._keyword(query, depth))
+
+    def combine(self, dense: Sequence[Hit], keyword: Sequence[Hit]) -> Evidence:
+        """The evidence of a dense ranking (cosines) and a keyword ranking (relative scores) of
+        the same question, fused as this retriever fuses (also for passages outside the store:
+        a conversation's own files)."""
         if self.mode == "keyword":
             candidates = [Candidate(h.chunk, h.score, keyword=h.score, keyword_rank=i) for i, h in enumerate(keyword, 1)]
         else:
