@@ -254,3 +254,47 @@ def test_hybrid_keeps_the_dense_meaning_of_min_score(log_store: FaissStore) -> N
     keyword = HybridRetriever(log_store, EMBEDDER, mode="keyword")
     assert [h.chunk.id for h in keyword.retrieve("Petrov", k=1)] == ["shipping.wav#1"]
     assert keyword.retrieve("zebra xylophone") == []
+
+
+# Real speech: ten unrelated FLEURS sentences in one file, transcribed by Whisper tiny.en --------
+
+
+@pytest.fixture(scope="module")
+def fleurs_qa(tmp_path_factory: pytest.TempPathFactory, tiny_en, embedder) -> MediaQA:  # noqa: ANN001
+    qa = MediaQA(tmp_path_factory.mktemp("fleurs"), transcriber=tiny_en, embedder=embedder)
+    report = qa.ingest([DATA / "fleurs_en_concat.ogg"])
+    assert report.ok and len(report.ingested) == 1
+    return qa
+
+
+def spans_of(clip_spans: dict, index: int) -> tuple[float, float]:
+    span = clip_spans["fleurs_en_concat.ogg"][index]
+    return span["start_s"], span["end_s"]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "fuzzy"),
+    [
+        ("Which town did Lord Byron make famous?", 2, False),  # names
+        ("What lagged behind by twenty five to thirty years?", 0, False),  # spoken number, typed in words
+        ("What about the Mariana?", 6, True),  # spelled otherwise: found by fuzzy matching only
+    ],
+)
+def test_keyword_and_hybrid_retrieval_on_real_speech(fleurs_qa: MediaQA, clip_spans: dict, question: str,
+                                                     sentence: int, fuzzy: bool) -> None:  # fmt: skip
+    lo, hi = spans_of(clip_spans, sentence)
+    keyword = HybridRetriever(fleurs_qa.store, fleurs_qa.embedder, mode="keyword")
+    hybrid = HybridRetriever(fleurs_qa.store, fleurs_qa.embedder, min_score=-1.0)
+    for retriever in (keyword, hybrid):
+        top = retriever.retrieve(question, k=1)[0].chunk
+        assert min(top.end, hi) > max(top.start, lo), (retriever.mode, top.text)
+    exact = HybridRetriever(fleurs_qa.store, fleurs_qa.embedder, mode="keyword", fuzzy=FuzzyMatch(min_similarity=1.01))
+    found = exact.retrieve(question, k=1)
+    assert (not found or not min(found[0].chunk.end, hi) > max(found[0].chunk.start, lo)) == fuzzy
+
+
+def test_default_settings_search_real_speech_by_words(fleurs_qa: MediaQA, clip_spans: dict) -> None:
+    lo, hi = spans_of(clip_spans, 3)
+    citations = MediaQA(fleurs_qa.settings.index_dir, embedder=fleurs_qa.embedder,
+                        settings=Settings(index_dir=fleurs_qa.settings.index_dir, retrieval="keyword")).search("cabbage juice")
+    assert citations and min(citations[0].end, hi) > max(citations[0].start, lo)

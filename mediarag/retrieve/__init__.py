@@ -36,6 +36,7 @@ def make_retriever(config: RetrievalConfig, store: VectorStore, embedder: Embedd
         candidates=config.candidates,
         rrf_k=config.rrf_k,
         keyword_weight=config.keyword_weight,
+        keyword_floor=config.keyword_floor,
         min_confidence=config.min_confidence,
         fuzzy=FuzzyMatch(min_similarity=config.fuzzy),
     )

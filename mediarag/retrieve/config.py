@@ -52,6 +52,12 @@ class RetrievalConfig(BaseModel):
     keyword_weight: float = Field(
         1.0, ge=0.0, description="Hybrid: weight of the keyword ranking against the dense one (1.0) in the fusion."
     )
+    keyword_floor: float = Field(
+        0.0,
+        ge=0.0,
+        description="Hybrid: keyword hits whose relative score (about 1 when a passage holds each "
+        "term of the question once) is below this are left out of the fusion.",
+    )
     fuzzy: float = Field(
         0.8,
         ge=0.0,

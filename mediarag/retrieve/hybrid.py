@@ -132,6 +132,7 @@ class HybridRetriever:
         candidates: int = 50,
         rrf_k: float = 60.0,
         keyword_weight: float = 1.0,
+        keyword_floor: float = 0.0,
         min_confidence: float | None = None,
         fuzzy: FuzzyMatch | None = None,
     ) -> None:
@@ -142,6 +143,7 @@ class HybridRetriever:
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.keyword_weight = keyword_weight
+        self.keyword_floor = keyword_floor
         self.fuzzy = fuzzy
         self._min_score = min_score
         self._min_confidence = min_confidence
@@ -186,7 +188,8 @@ class HybridRetriever:
         if self.mode == "keyword":
             candidates = [Candidate(h.chunk, h.score, keyword=h.score, keyword_rank=i) for i, h in enumerate(keyword, 1)]
         else:
-            candidates = fuse(dense, keyword, rrf_k=self.rrf_k, keyword_weight=self.keyword_weight)
+            kept = [h for h in keyword if h.score >= self.keyword_floor]
+            candidates = fuse(dense, kept, rrf_k=self.rrf_k, keyword_weight=self.keyword_weight)
         agree = bool(dense and keyword and dense[0].chunk.id == keyword[0].chunk.id)
         return Evidence(candidates, dense[0].score if dense else None, keyword[0].score if keyword else 0.0, agree)
 

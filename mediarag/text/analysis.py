@@ -48,7 +48,7 @@ _STEMMERS = {
 }  # fmt: skip
 #: ISO 639-1 code -> the name of bm25s's stop-word list.
 _STOPWORDS = {
-    "en": "STOPWORDS_EN", "de": "STOPWORDS_GERMAN", "es": "STOPWORDS_SPANISH", "fr": "STOPWORDS_FRENCH",
+    "en": "STOPWORDS_EN_PLUS", "de": "STOPWORDS_GERMAN", "es": "STOPWORDS_SPANISH", "fr": "STOPWORDS_FRENCH",
     "it": "STOPWORDS_ITALIAN", "pt": "STOPWORDS_PORTUGUESE", "nl": "STOPWORDS_DUTCH", "da": "STOPWORDS_DANISH",
     "no": "STOPWORDS_NORWEGIAN", "nb": "STOPWORDS_NORWEGIAN", "sv": "STOPWORDS_SWEDISH",
     "ru": "STOPWORDS_RUSSIAN", "tr": "STOPWORDS_TURKISH",
