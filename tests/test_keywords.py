@@ -248,7 +248,7 @@ def test_settings_name_the_retrieval_mode(tmp_path: Path) -> None:
 def test_hybrid_keeps_the_dense_meaning_of_min_score(log_store: FaissStore) -> None:
     retriever = HybridRetriever(log_store, EMBEDDER, k=2)
     hits = retriever.retrieve("Who serviced pump KX-4471?")
-    assert hits and hits[0].chunk.id == "maintenance.wav#0" and hits[0].score <= 1.0
+    assert hits and hits[0].chunk.id == "maintenance.wav#0" and hits[0].score > 0
     assert retriever.retrieve("Who serviced pump KX-4471?", min_score=0.999) == []  # no passage that close
     assert retriever.retrieve("Who serviced pump KX-4471?", min_score=-1.0)
     keyword = HybridRetriever(log_store, EMBEDDER, mode="keyword")
@@ -298,3 +298,28 @@ def test_default_settings_search_real_speech_by_words(fleurs_qa: MediaQA, clip_s
     citations = MediaQA(fleurs_qa.settings.index_dir, embedder=fleurs_qa.embedder,
                         settings=Settings(index_dir=fleurs_qa.settings.index_dir, retrieval="keyword")).search("cabbage juice")
     assert citations and min(citations[0].end, hi) > max(citations[0].start, lo)
+
+
+def test_evidence_figures_and_the_abstention_model() -> None:
+    from mediarag.retrieve.hybrid import ABSTENTION, FEATURES, AbstentionModel, Evidence
+
+    dense = [0.9] + [0.8] * 9 + [0.7] * 40
+    evidence = Evidence.of([], dense, [1.2, 0.3], agree=True, missing=0.25)
+    figures = dict(zip(FEATURES, evidence.features()))
+    assert figures["top_dense"] == 0.9 and figures["background_gap"] == pytest.approx(0.2)
+    assert figures["standout"] > 2 and figures["top_keyword"] == 1.2 and figures["agree"] == 1.0
+    assert figures["missing"] == 0.25 and evidence.dense_count == 50
+    model = AbstentionModel(intercept=-1.0, weights=(0, 0, 0, 1.0, 0, 0), threshold=0.5)
+    assert evidence.confidence(model) == pytest.approx(1 / (1 + np.exp(-0.2)))
+    assert Evidence.of([], [], [], agree=False, missing=1.0).features()[0] == -1.0
+    assert set(ABSTENTION) == {"multilingual-e5-small"}  # measured for the default embedder only
+
+
+def test_small_indexes_and_unmeasured_embedders_use_the_cosine_threshold(log_store: FaissStore) -> None:
+    strict = HashingEmbedder(64, min_score=0.5)  # no measured model: its own cosine threshold
+    retriever = HybridRetriever(log_store, strict)
+    assert retriever.abstention is None and retriever.min_score == 0.5
+    evidence = retriever.evidence("Who serviced pump KX-4471?")
+    assert evidence.top_dense >= 0.5 and retriever.answers(evidence)
+    unrelated = retriever.evidence("zebra xylophone quartz")
+    assert unrelated.top_dense < 0.5 and not retriever.answers(unrelated) and retriever.retrieve("zebra xylophone quartz") == []

@@ -33,6 +33,7 @@ def make_retriever(config: RetrievalConfig, store: VectorStore, embedder: Embedd
         k=config.k,
         min_score=config.min_score,
         mode=config.mode,
+        fusion=config.fusion,
         candidates=config.candidates,
         rrf_k=config.rrf_k,
         keyword_weight=config.keyword_weight,

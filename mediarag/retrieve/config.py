@@ -44,13 +44,20 @@ class RetrievalConfig(BaseModel):
         "default of the embedder. Ignored when min_score is set.",
     )
     candidates: int = Field(
-        50, ge=1, description="Hybrid: passages taken from each search before they are fused."
+        50, ge=1, description="Hybrid: passages taken from each search before they are fused (the "
+        "measured answer-or-not rule assumes 50).",
     )
-    rrf_k: float = Field(
-        60.0, gt=0.0, description="Hybrid: the constant of reciprocal-rank fusion (1 / (rrf_k + rank)).",
+    fusion: Literal["weighted", "rrf"] = Field(
+        "weighted",
+        description="Hybrid: 'weighted' ranks by cosine + keyword_weight x relative keyword score; "
+        "'rrf' by reciprocal rank (1 / (rrf_k + rank) in each ranking).",
     )
-    keyword_weight: float = Field(
-        1.0, ge=0.0, description="Hybrid: weight of the keyword ranking against the dense one (1.0) in the fusion."
+    rrf_k: float = Field(5.0, gt=0.0, description="Hybrid, rrf: the constant of reciprocal-rank fusion.")
+    keyword_weight: float | None = Field(
+        None,
+        ge=0.0,
+        description="Hybrid: weight of the keyword side in the fusion; None: the measured one "
+        "(0.15 for 'weighted', 0.5 for 'rrf', with multilingual-e5-small).",
     )
     keyword_floor: float = Field(
         0.0,

@@ -4,13 +4,16 @@ decided from both.
 The dense side (the embedder's vectors) finds passages that say the same thing in other words
 or in another language; the keyword side (`mediarag.store.FaissStore.keyword_search`) finds the
 passages that hold the question's names, numbers, codes and rare words, which meaning alone
-cannot tell apart. The two rankings are fused by reciprocal rank (`fuse`): a passage's fused
-score is ``sum(weight / (rrf_k + rank))`` over the rankings it is in.
+cannot tell apart. Both give their best `candidates`; the fusion (`fuse_scores`, the default)
+ranks each passage by its cosine plus ``keyword_weight`` times its relative keyword score (about 1
+when it holds each term of the question once). Reciprocal-rank fusion (`fuse`) is the
+alternative; on spoken XQuAD it was worse across languages, where it lets a weak keyword match
+outrank the right passage (benchmarks/results/hybrid.md).
 
-Whether the question is answered at all is decided from the `Evidence`: the best passage's
-cosine, the best keyword score (relative to the question's term weight) and whether both
-searches put the same passage first, combined by a logistic model measured on spoken XQuAD
-(`ABSTENTION`, per embedder; benchmarks/hybrid.py) and compared with ``min_confidence``.
+Whether the question is answered at all is decided from the `Evidence` of both searches (how far
+the best passage stands out by meaning, how much of the question's words it holds, which of the
+question's words the index never mentions), combined by a logistic model measured on spoken
+XQuAD (`ABSTENTION`, per embedder) and compared with ``min_confidence``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ..schema import Chunk, Hit
 from .config import RetrievalMode
@@ -33,12 +36,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mediarag.retrieve")
 
+Fusion = Literal["weighted", "rrf"]
+
+#: Keyword weight of each fusion, measured with multilingual-e5-small (whose cosines lie in a
+#: narrow band) on half of spoken XQuAD: cosine + 0.15 x relative keyword score; reciprocal rank
+#: with rrf_k 5 and the keyword ranking at half the weight of the dense one.
+KEYWORD_WEIGHT: dict[str, float] = {"weighted": 0.15, "rrf": 0.5}
+RRF_K = 5.0
+
 
 @dataclass(frozen=True)
 class Candidate:
     """A passage from either search: its cosine and rank in the dense ranking, its relative
     keyword score and rank in the keyword ranking (None where it is not in one), and its fused
-    score (1.0 = first in both)."""
+    score."""
 
     chunk: Chunk
     fused: float
@@ -48,53 +59,103 @@ class Candidate:
     keyword_rank: int | None = None
 
 
-@dataclass(frozen=True)
-class AbstentionModel:
-    """``confidence = 1 / (1 + exp(-(intercept + dense * top_dense + keyword * top_keyword +
-    agreement * agree)))``; a question is answered when it reaches ``threshold``."""
-
-    intercept: float
-    dense: float
-    keyword: float
-    agreement: float
-    threshold: float
-
-    def confidence(self, top_dense: float, top_keyword: float, agree: bool) -> float:
-        z = self.intercept + self.dense * top_dense + self.keyword * top_keyword + self.agreement * float(agree)
-        return 1.0 / (1.0 + math.exp(-z))
-
-
-#: Measured abstention models, by embedder name (benchmarks/results/hybrid.md).
-ABSTENTION: dict[str, AbstentionModel] = {}
+#: The figures of the `Evidence` an `AbstentionModel` weighs, in its order.
+FEATURES = ("top_dense", "background_gap", "standout", "top_keyword", "agree", "missing")
 
 
 @dataclass(frozen=True)
 class Evidence:
     """What both searches found for a question: the fused candidates (best first) and the
-    figures the answer-or-not decision rests on."""
+    figures the answer-or-not decision rests on.
+
+    - ``top_dense``: the best cosine (None without a dense side);
+    - ``background_gap``: the best cosine minus the mean of the dense candidates ranked 11th and
+      below (how far it stands out from unrelated passages);
+    - ``standout``: the best cosine minus the mean of the other dense candidates, in units of
+      their standard deviation;
+    - ``top_keyword``: the best relative keyword score;
+    - ``agree``: both searches put the same passage first;
+    - ``missing``: the share of the question's term weight that no passage holds;
+    - ``dense_count``: how many dense candidates the figures rest on.
+    """
 
     candidates: list[Candidate]
-    top_dense: float | None
-    top_keyword: float
-    agree: bool
+    top_dense: float | None = None
+    background_gap: float = 0.0
+    standout: float = 0.0
+    top_keyword: float = 0.0
+    agree: bool = False
+    missing: float = 0.0
+    dense_count: int = 0
+
+    def features(self) -> list[float]:
+        """The figures in `FEATURES` order (a missing dense side counts as cosine -1)."""
+        return [
+            self.top_dense if self.top_dense is not None else -1.0,
+            self.background_gap,
+            self.standout,
+            self.top_keyword,
+            float(self.agree),
+            self.missing,
+        ]
+
+    @classmethod
+    def of(
+        cls, candidates: list[Candidate], dense: Sequence[float], keyword: Sequence[float], agree: bool, missing: float
+    ) -> Evidence:
+        """The evidence of fused ``candidates`` from the dense cosines and relative keyword
+        scores of both rankings (best first)."""
+        top = dense[0] if dense else None
+        background_gap = standout = 0.0
+        if len(dense) > 1 and top is not None:
+            rest = list(dense[1:])
+            tail = list(dense[10:]) or rest
+            background_gap = top - sum(tail) / len(tail)
+            mean = sum(rest) / len(rest)
+            spread = math.sqrt(sum((x - mean) ** 2 for x in rest) / len(rest))
+            standout = (top - mean) / (spread + 1e-6)
+        return cls(candidates, top, background_gap, standout, keyword[0] if keyword else 0.0, agree, missing, len(dense))
 
     def confidence(self, model: AbstentionModel) -> float:
-        """The model's confidence that the best candidate answers the question."""
-        return model.confidence(self.top_dense if self.top_dense is not None else -1.0, self.top_keyword, self.agree)
+        """The model's confidence that the index holds the answer."""
+        return model.confidence(self.features())
+
+
+@dataclass(frozen=True)
+class AbstentionModel:
+    """``confidence = 1 / (1 + exp(-(intercept + sum(weights * Evidence.features()))))``; a
+    question is answered when it reaches ``threshold``."""
+
+    intercept: float
+    weights: tuple[float, ...]
+    threshold: float
+
+    def confidence(self, features: Sequence[float]) -> float:
+        z = self.intercept + sum(w * x for w, x in zip(self.weights, features))
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+#: Measured abstention models, by embedder name: fit on spoken XQuAD (24 articles, en/es/de
+#: questions over speech of their language and English questions over Spanish and German
+#: speech, each asked with its article indexed and left out), threshold keeping 90 % of the
+#: answerable questions in leave-one-article-out (benchmarks/results/hybrid.md).
+ABSTENTION: dict[str, AbstentionModel] = {
+    # Keeps 90 % of answerable questions and refuses 56 % [54, 58] of unanswerable ones, against
+    # 34 % for the best cosine alone at the same 90 % (and 29 % for the 0.78 cosine threshold).
+    "multilingual-e5-small": AbstentionModel(
+        intercept=-21.3003,
+        weights=(18.3658, 124.3818, -0.38670, 2.69619, 0.61660, 3.59854),
+        threshold=0.2189,
+    ),
+}
 
 
 def fuse(
-    dense: Sequence[Hit], keyword: Sequence[Hit], *, rrf_k: float = 60.0, keyword_weight: float = 1.0
+    dense: Sequence[Hit], keyword: Sequence[Hit], *, rrf_k: float = RRF_K, keyword_weight: float = 0.5
 ) -> list[Candidate]:
     """Reciprocal-rank fusion of a dense and a keyword ranking (best first), scaled so that a
     passage first in both scores 1.0."""
-    found: dict[str, dict] = {}
-    for rank, hit in enumerate(dense, 1):
-        found.setdefault(hit.chunk.id, {"chunk": hit.chunk})
-        found[hit.chunk.id].update(dense=hit.score, dense_rank=rank)
-    for rank, hit in enumerate(keyword, 1):
-        found.setdefault(hit.chunk.id, {"chunk": hit.chunk})
-        found[hit.chunk.id].update(keyword=hit.score, keyword_rank=rank)
+    found = _gather(dense, keyword)
     best = (1.0 if dense else 0.0) / (rrf_k + 1) + (keyword_weight if keyword else 0.0) / (rrf_k + 1)
     out = []
     for fields in found.values():
@@ -108,17 +169,46 @@ def fuse(
     return out
 
 
+def fuse_scores(dense: Sequence[Hit], keyword: Sequence[Hit], *, keyword_weight: float = 0.15) -> list[Candidate]:
+    """Score fusion: each passage's cosine plus ``keyword_weight`` times its relative keyword
+    score, best first. A passage only the keyword side found counts with the lowest cosine of
+    the dense candidates (an upper bound of its own; on spoken XQuAD the ranking was the same as
+    with its exact cosine)."""
+    found = _gather(dense, keyword)
+    floor = min((h.score for h in dense), default=0.0)
+    out = [
+        Candidate(
+            fused=(f["dense"] if f.get("dense") is not None else floor) + keyword_weight * (f.get("keyword") or 0.0),
+            **f,
+        )
+        for f in found.values()
+    ]
+    out.sort(key=lambda c: (-c.fused, c.dense_rank or 10**9, c.keyword_rank or 10**9))
+    return out
+
+
+def _gather(dense: Sequence[Hit], keyword: Sequence[Hit]) -> dict[str, dict]:
+    found: dict[str, dict] = {}
+    for rank, hit in enumerate(dense, 1):
+        found.setdefault(hit.chunk.id, {"chunk": hit.chunk}).update(dense=hit.score, dense_rank=rank)
+    for rank, hit in enumerate(keyword, 1):
+        found.setdefault(hit.chunk.id, {"chunk": hit.chunk}).update(keyword=hit.score, keyword_rank=rank)
+    return found
+
+
 class HybridRetriever:
     """Finds passages by meaning and by words (`mode` ``hybrid``), or by words only (``keyword``),
     in a store that has a keyword index (`mediarag.store.FaissStore`; a store without one is
     searched by meaning only, with a warning).
 
-    Hits come best first; their ``score`` is the fused score (1.0 = first in both rankings) in
-    hybrid mode and the relative keyword score in keyword mode. ``min_score``, when given, keeps
-    its dense meaning: the question is answered only when the best passage's cosine reaches it.
-    Otherwise hybrid mode answers when the `Evidence` reaches ``min_confidence`` under the
-    embedder's measured `AbstentionModel` (where it has none: when the best cosine reaches the
-    embedder's ``min_score``), and keyword mode when some passage holds a term of the question.
+    Hits come best first; their ``score`` is the fused score (``weighted``: cosine plus the
+    keyword bonus; ``rrf``: 1.0 = first in both rankings) in hybrid mode, and the relative keyword
+    score in keyword mode. ``min_score``, when given, keeps its dense meaning: the question is
+    answered only when the best passage's cosine reaches it. Otherwise hybrid mode answers when
+    the `Evidence` reaches ``min_confidence`` under the embedder's measured `AbstentionModel`
+    (where it has none, or the index has fewer passages than ``candidates``, whose distribution
+    its figures describe: when the best cosine reaches the embedder's ``min_score``), and keyword
+    mode when some passage holds a term of the question.
     """
 
     def __init__(
@@ -129,9 +219,10 @@ class HybridRetriever:
         min_score: float | None = None,
         *,
         mode: RetrievalMode = "hybrid",
+        fusion: Fusion = "weighted",
         candidates: int = 50,
-        rrf_k: float = 60.0,
-        keyword_weight: float = 1.0,
+        rrf_k: float = RRF_K,
+        keyword_weight: float | None = None,
         keyword_floor: float = 0.0,
         min_confidence: float | None = None,
         fuzzy: FuzzyMatch | None = None,
@@ -140,9 +231,10 @@ class HybridRetriever:
         self.embedder = embedder
         self.k = k
         self.mode = mode
+        self.fusion = fusion
         self.candidates = candidates
         self.rrf_k = rrf_k
-        self.keyword_weight = keyword_weight
+        self.keyword_weight = KEYWORD_WEIGHT[fusion] if keyword_weight is None else keyword_weight
         self.keyword_floor = keyword_floor
         self.fuzzy = fuzzy
         self._min_score = min_score
@@ -163,7 +255,7 @@ class HybridRetriever:
         model = ABSTENTION.get(getattr(self.embedder, "name", ""))
         if model is None or self._min_confidence is None:
             return model
-        return AbstentionModel(model.intercept, model.dense, model.keyword, model.agreement, self._min_confidence)
+        return AbstentionModel(model.intercept, model.weights, self._min_confidence)
 
     def warm_up(self) -> None:
         if self.mode != "keyword":
@@ -179,19 +271,25 @@ class HybridRetriever:
         """Both rankings of ``query`` (``depth`` passages each, default ``candidates``), fused."""
         depth = depth or self.candidates
         dense = [] if self.mode == "keyword" else self.store.search(self.query_vector(query), k=depth)
-        return self.combine(dense, self._keyword(query, depth))
+        index = self._keyword_index()
+        keyword = [] if index is None else self.store.keyword_search(query, depth, fuzzy=self.fuzzy)  # type: ignore[attr-defined]
+        return self.combine(dense, keyword, index.missing(query) if index is not None else 0.0)
 
-    def combine(self, dense: Sequence[Hit], keyword: Sequence[Hit]) -> Evidence:
+    def combine(self, dense: Sequence[Hit], keyword: Sequence[Hit], missing: float = 0.0) -> Evidence:
         """The evidence of a dense ranking (cosines) and a keyword ranking (relative scores) of
         the same question, fused as this retriever fuses (also for passages outside the store:
-        a conversation's own files)."""
+        a conversation's own files). ``missing``: the share of the question's term weight no
+        passage holds."""
         if self.mode == "keyword":
             candidates = [Candidate(h.chunk, h.score, keyword=h.score, keyword_rank=i) for i, h in enumerate(keyword, 1)]
         else:
             kept = [h for h in keyword if h.score >= self.keyword_floor]
-            candidates = fuse(dense, kept, rrf_k=self.rrf_k, keyword_weight=self.keyword_weight)
+            if self.fusion == "rrf":
+                candidates = fuse(dense, kept, rrf_k=self.rrf_k, keyword_weight=self.keyword_weight)
+            else:
+                candidates = fuse_scores(dense, kept, keyword_weight=self.keyword_weight)
         agree = bool(dense and keyword and dense[0].chunk.id == keyword[0].chunk.id)
-        return Evidence(candidates, dense[0].score if dense else None, keyword[0].score if keyword else 0.0, agree)
+        return Evidence.of(candidates, [h.score for h in dense], [h.score for h in keyword], agree, missing)
 
     def answers(self, evidence: Evidence, min_score: float | None = None) -> bool:
         """Whether the evidence is enough to answer (see the class)."""
@@ -203,8 +301,9 @@ class HybridRetriever:
         if floor is not None:
             return evidence.top_dense is not None and evidence.top_dense >= floor
         model = self.abstention
-        if model is not None:
+        if model is not None and evidence.dense_count >= self.candidates:
             return evidence.confidence(model) >= model.threshold
+        # No measured model, or an index too small for its figures: the embedder's threshold.
         return evidence.top_dense is not None and evidence.top_dense >= self.min_score
 
     def retrieve(self, query: str, k: int | None = None, min_score: float | None = None) -> list[Hit]:
@@ -215,11 +314,11 @@ class HybridRetriever:
             return []
         return [Hit(chunk=c.chunk, score=c.fused) for c in evidence.candidates[: k or self.k]]
 
-    def _keyword(self, query: str, depth: int) -> list[Hit]:
-        search = getattr(self.store, "keyword_search", None)
-        if search is None:
+    def _keyword_index(self):  # type: ignore[no-untyped-def]
+        index = getattr(self.store, "keyword_index", None)
+        if index is None or getattr(self.store, "keyword_search", None) is None:
             if not self._warned:
                 self._warned = True
                 log.warning("%s has no keyword index: questions are answered by meaning only", type(self.store).__name__)
-            return []
-        return search(query, depth, fuzzy=self.fuzzy)
+            return None
+        return index()

@@ -133,6 +133,14 @@ class KeywordIndex:
         """The question's term weight: the sum of its terms' `idf` (each term once)."""
         return sum(self.idf(t) for t in query_terms(question, self.languages))
 
+    def missing(self, question: str) -> float:
+        """The share (0-1) of the question's term weight held by terms no passage holds: high
+        when the question names things the index never mentions."""
+        terms = query_terms(question, self.languages)
+        weights = [self.idf(t) for t in terms]
+        total = sum(weights)
+        return sum(w for t, w in zip(terms, weights) if t not in self.vocab) / total if total else 0.0
+
     def scores(self, question: str, fuzzy: FuzzyMatch | None = None) -> np.ndarray:
         """The BM25 score of every passage for ``question`` (0 where it holds none of its terms)."""
         total = np.zeros(len(self.chunks), np.float32)
