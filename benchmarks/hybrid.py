@@ -217,9 +217,6 @@ class Asked:
 
 def ask_all(indexed: Indexed, questions: Sequence[Any], qlang: str, embedder: CachedEmbedder, leave_out: bool) -> list[Asked]:
     """Both rankings of every question; ``leave_out``: over the index without its article."""
-    from mediarag.retrieve.hybrid import HybridRetriever
-
-    retriever = HybridRetriever(indexed.store, embedder, candidates=DEPTH)
     vectors = embedder.embed_queries([q.question[qlang] for q in questions])
     stored = {}
     for source in indexed.store.sources():
@@ -236,7 +233,6 @@ def ask_all(indexed: Indexed, questions: Sequence[Any], qlang: str, embedder: Ca
         for i in rows:
             q = questions[i]
             text = q.question[qlang]
-            retriever._last = (text, vectors[i])  # the cached query vector
             dense = indexed.store.search(vectors[i], k=DEPTH)
             keyword = indexed.store.keyword_search(text, DEPTH)
             out[i] = Asked(
@@ -558,7 +554,7 @@ def abstention_analysis(asked: dict, golds: dict, questions: Sequence[Any], arti
 # ---------------------------------------------------------------------------------------------
 
 
-def _ci(r: dict, key: str) -> str:
+def ci_cell(r: dict, key: str) -> str:
     lo, hi = r[f"{key}_ci"]
     return f"{r[key]:.3f} [{lo:.3f}, {hi:.3f}]"
 
@@ -587,7 +583,7 @@ def report(data: dict[str, Any], command: str) -> str:
                 row = per[split]
                 for mode in ("dense", "keyword", "rrf60", "rrf", "hybrid"):
                     r = row[mode]
-                    lines.append(f"| {name} | {mode} | {_ci(r, 'hit@1')} | {_ci(r, 'hit@5')} | {r['mrr@10']:.3f} |")
+                    lines.append(f"| {name} | {mode} | {ci_cell(r, 'hit@1')} | {ci_cell(r, 'hit@5')} | {r['mrr@10']:.3f} |")
                 d, lo, hi = row["hybrid_minus_dense_hit@1"]
                 lines.append(f"| {name} | hybrid - dense, hit@1 | {d:+.3f} [{lo:+.3f}, {hi:+.3f}] | | |")
             lines.append("")
@@ -602,8 +598,8 @@ def report(data: dict[str, Any], command: str) -> str:
             "answerable questions, pooled over the set-ups. Dense: the best cosine alone.",
             "",
             "| rule | threshold | answerable kept [95 % CI] | unanswerable refused [95 % CI] |", "|---|---|---|---|",
-            f"| hybrid evidence | {a['threshold']:.3f} | {_ci(a, 'kept')} | {_ci(a, 'rejected')} |",
-            f"| dense cosine, same 90 % | {a['dense_threshold']:.3f} | {_ci(a, 'dense_kept')} | {_ci(a, 'dense_rejected')} |",
+            f"| hybrid evidence | {a['threshold']:.3f} | {ci_cell(a, 'kept')} | {ci_cell(a, 'rejected')} |",
+            f"| dense cosine, same 90 % | {a['dense_threshold']:.3f} | {ci_cell(a, 'dense_kept')} | {ci_cell(a, 'dense_rejected')} |",
             f"| dense cosine 0.78 (the e5 default) | 0.780 | {a['dense_0.78_kept']:.3f} | {a['dense_0.78_rejected']:.3f} |",
             "",
             "| set-up | hybrid kept | hybrid refused | dense kept | dense refused |", "|---|---|---|---|---|",

@@ -180,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              "| set-up | bm25s hit@1 [95 % CI] | tantivy hit@1 [95 % CI] | bm25s hit@5 | tantivy hit@5 |", "|---|---|---|---|---|"]  # fmt: skip
     for name, row in out["setups"].items():
         b, t = row["bm25s"], row["tantivy"]
-        lines.append(f"| {name} | {hybrid._ci(b, 'hit@1')} | {hybrid._ci(t, 'hit@1')} | {b['hit@5']:.3f} | {t['hit@5']:.3f} |")
+        lines.append(f"| {name} | {hybrid.ci_cell(b, 'hit@1')} | {hybrid.ci_cell(t, 'hit@1')} | {b['hit@5']:.3f} | {t['hit@5']:.3f} |")
     s = out["speed"]
     lines += ["", f"{s['passages']:,} XQuAD text passages (en, es, de, ru, zh), analyzed in {s['analysis_s']:.1f} s "
               "(the same for both); 100 English questions, top 50, one thread:", "",

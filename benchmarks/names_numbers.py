@@ -328,8 +328,9 @@ def evaluate(qa: Any, questions: Sequence[Question], spans: dict[str, tuple[floa
                 if options["mode"] == "dense":
                     ranking = [h.chunk for h in store.search(vec, k=5)]
                 else:
-                    retriever._last = (q.text, vec)
-                    ranking = [c.chunk for c in retriever.evidence(q.text).candidates[:5]]
+                    dense = [] if retriever.mode == "keyword" else store.search(vec, k=retriever.candidates)
+                    keyword = store.keyword_search(q.text, retriever.candidates, fuzzy=retriever.fuzzy)
+                    ranking = [c.chunk for c in retriever.combine(dense, keyword).candidates[:5]]
                 kind = q.entry.split("-")[0]
                 if view == "clips":
                     right = [c.source == clips[q.entry] for c in ranking]
