@@ -51,7 +51,7 @@ class TantivyEngine:
         import tantivy
 
         self.tantivy = tantivy
-        self.languages = list(languages)
+        self.languages = sorted({lang for lang in languages if lang}) or [None]
         builder = tantivy.SchemaBuilder()
         builder.add_text_field("terms", stored=False, tokenizer_name="whitespace", index_option="freq")
         builder.add_unsigned_field("ord", stored=True, fast=True)
@@ -62,7 +62,10 @@ class TantivyEngine:
         for i in range(len(terms)):
             lo, hi = int(terms.indptr[i]), int(terms.indptr[i + 1])
             words = " ".join(" ".join([vocab[t]] * int(c)) for t, c in zip(terms.ids[lo:hi].tolist(), terms.counts[lo:hi].tolist()))
-            writer.add_document(tantivy.Document(terms=words, ord=i))
+            doc = tantivy.Document()
+            doc.add_text("terms", words)
+            doc.add_unsigned("ord", i)
+            writer.add_document(doc)
         writer.commit()
         writer.wait_merging_threads()
         self.index.reload()
@@ -130,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         chunks = [c for s in ix.store.sources() for c in ix.store.chunks(s)]
         terms = PassageTerms.of_chunks(chunks, lang)
         engines[lang] = {
-            "bm25s": KeywordIndex([(terms, chunks)], languages=[lang]),
+            "bm25s": KeywordIndex([(terms, chunks)], languages=[c.language or lang for c in chunks]),
             "tantivy": TantivyEngine(terms, chunks, [lang]),
             "golds": ix.golds,
         }
@@ -157,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     terms = PassageTerms.of_chunks(chunks, None)
     analysis_s = time.perf_counter() - t0
-    languages = sorted({c.language for c in chunks})
+    languages = [c.language for c in chunks]
     qs = speed_bench.xquad_questions(xquad / "xquad.en.json", 110)
     for engine in ("bm25s", "tantivy"):
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

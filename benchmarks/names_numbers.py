@@ -310,6 +310,7 @@ def evaluate(qa: Any, questions: Sequence[Question], spans: dict[str, tuple[floa
         "keyword (exact)": dict(mode="keyword", fuzzy=FuzzyMatch(min_similarity=1.01)),
         "keyword": dict(mode="keyword"),
         "hybrid (exact)": dict(mode="hybrid", fuzzy=FuzzyMatch(min_similarity=1.01)),
+        **{f"hybrid (fuzzy {t:g})": dict(mode="hybrid", fuzzy=FuzzyMatch(min_similarity=t)) for t in (0.7, 0.75, 0.85, 0.9)},
         "hybrid": dict(mode="hybrid"),
     }
     out: dict[str, Any] = {}
@@ -322,7 +323,7 @@ def evaluate(qa: Any, questions: Sequence[Question], spans: dict[str, tuple[floa
         for mode, options in modes.items():
             retriever = HybridRetriever(store, qa.embedder, candidates=50, **{k: v for k, v in options.items() if k != "mode"},
                                         mode="keyword" if options["mode"] == "keyword" else "hybrid")  # fmt: skip
-            hit1, hit5, strict, length = [], [], [], []
+            hit1, hit5, strict, length, refused = [], [], [], [], []
             by_key: dict[str, list[float]] = {}
             for q, vec in zip(asked, vectors):
                 if options["mode"] == "dense":
@@ -330,7 +331,9 @@ def evaluate(qa: Any, questions: Sequence[Question], spans: dict[str, tuple[floa
                 else:
                     dense = [] if retriever.mode == "keyword" else store.search(vec, k=retriever.candidates)
                     keyword = store.keyword_search(q.text, retriever.candidates, fuzzy=retriever.fuzzy)
-                    ranking = [c.chunk for c in retriever.combine(dense, keyword).candidates[:5]]
+                    evidence = retriever.combine(dense, keyword, store.keyword_index().missing(q.text))
+                    ranking = [c.chunk for c in evidence.candidates[:5]]
+                    refused.append(float(not retriever.answers(evidence)))
                 kind = q.entry.split("-")[0]
                 if view == "clips":
                     right = [c.source == clips[q.entry] for c in ranking]
@@ -351,6 +354,7 @@ def evaluate(qa: Any, questions: Sequence[Question], spans: dict[str, tuple[floa
                 "strict@1": float(st.mean()), "strict@1_ci": bootstrap(st),
                 "by_field": {k: float(np.mean(v)) for k, v in by_key.items()},
                 "citation_seconds": float(np.mean(length)) if length else None,
+                "refused": float(np.mean(refused)) if refused else None,
                 "_strict": strict,
             }  # fmt: skip
         for mode in per_mode:
@@ -396,7 +400,7 @@ def report(data: dict[str, Any], command: str) -> str:
              "'strict' also needs at least half of the cited span inside that entry.", ""]  # fmt: skip
     for view in ("clips", "logs"):
         lines += [f"### {view}", "", "| mode | hit@1 [95 % CI] | hit@5 | strict hit@1 [95 % CI] | strict - dense | "
-                  "by field (strict): name / date / qty / code | top citation s |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+                  "by field (strict): name / date / qty / code | top citation s | refused |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for mode, r in data["results"][view].items():
             f = r["by_field"]
             d, lo, hi = r["minus_dense"]
@@ -404,7 +408,8 @@ def report(data: dict[str, Any], command: str) -> str:
             lines.append(
                 f"| {mode} | {r['hit@1']:.3f} [{r['hit@1_ci'][0]:.3f}, {r['hit@1_ci'][1]:.3f}] | {r['hit@5']:.3f} | "
                 f"{r['strict@1']:.3f} [{r['strict@1_ci'][0]:.3f}, {r['strict@1_ci'][1]:.3f}] | {d:+.3f} [{lo:+.3f}, {hi:+.3f}] | "
-                f"{f.get('name', 0):.2f} / {f.get('date', 0):.2f} / {f.get('qty', 0):.2f} / {f.get('code', 0):.2f} | {sec} |"
+                f"{f.get('name', 0):.2f} / {f.get('date', 0):.2f} / {f.get('qty', 0):.2f} / {f.get('code', 0):.2f} | {sec} | "
+                + (f"{r['refused']:.3f} |" if r["refused"] is not None else "- |")
             )
         lines.append("")
     names = data["misheard"]

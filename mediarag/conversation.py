@@ -282,7 +282,8 @@ class Conversation:
         key = tuple((f.source, f.sha256) for f in self.state.files)
         if self._keywords is None or self._keywords[0] != key:
             parts = [(PassageTerms.of_chunks(f.chunks, f.language), f.chunks) for f in self.state.files]
-            self._keywords = (key, KeywordIndex(parts, languages={f.language for f in self.state.files}))
+            languages = [c.language or f.language for f in self.state.files for c in f.chunks]
+            self._keywords = (key, KeywordIndex(parts, languages=languages))
         keyword = [Hit(chunk=h.chunk, score=h.relative) for h in self._keywords[1].search(query, retriever.candidates)]
         evidence = retriever.combine(dense, keyword)
         if not retriever.answers(evidence, min_score):

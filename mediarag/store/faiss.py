@@ -53,6 +53,7 @@ from .layout import (
 )
 from .keywords import FuzzyMatch, KeywordIndex
 from .segment import CommittedSegment, PendingSegment, SourceEntry, parts_of, write_segment
+from .terms import analysis_language
 
 log = logging.getLogger("mediarag.store")
 
@@ -245,9 +246,7 @@ class FaissStore:
         """The keyword index over what this store serves now (built on first use after a change)."""
         if self._keywords is None:
             entries = [entry for entry, _ in self._entries()]
-            languages = {c.language or e.info.language for e in entries for c in e.chunks}
-            if any(e.info.task == "translate" for e in entries):
-                languages.add("en")
+            languages = [analysis_language(c, e.info.language, e.info.task) for e in entries for c in e.chunks]
             self._keywords = KeywordIndex([(e.passage_terms(), e.chunks) for e in entries], languages=languages)
         return self._keywords
 

@@ -154,6 +154,14 @@ class PassageTerms:
         return terms
 
 
+def analysis_language(chunk: Chunk, language: str | None, task: str = "transcribe") -> str | None:
+    """The language a passage is searched in: its own (else its file's), English for a
+    passage translated by Whisper."""
+    if task == "translate" and chunk.original_text and chunk.original_text != chunk.text:
+        return "en"
+    return chunk.language or language
+
+
 def passage_texts(chunk: Chunk, language: str | None, task: str = "transcribe") -> list[tuple[str, str | None]]:
     """The texts a passage is indexed under, each with its language: its text, and its spoken
     words when the text is a translation (Whisper translates to English)."""

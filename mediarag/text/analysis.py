@@ -31,7 +31,7 @@ from typing import Any
 
 from .numbers import normalize_numbers
 
-__all__ = ["ANALYSIS_VERSION", "STEMMED_LANGUAGES", "Analyzer", "analyze", "analyzer", "query_terms"]
+__all__ = ["ANALYSIS_VERSION", "STEMMED_LANGUAGES", "Analyzer", "analyze", "analyzer", "query_terms", "query_words"]
 
 #: Changes whenever the terms `analyze` gives for a text would change.
 ANALYSIS_VERSION = 1
@@ -78,20 +78,24 @@ class Analyzer:
 
     def terms(self, text: str) -> list[str]:
         """The terms of ``text``, in order (with repeats)."""
+        return [term for _, term in self.pairs(text)]
+
+    def pairs(self, text: str) -> list[tuple[str, str]]:
+        """Each term of ``text`` with the word it comes from (folded, before stemming)."""
         text = unicodedata.normalize("NFKC", normalize_numbers(text, self.language)).casefold()
-        out: list[str] = []
+        out: list[tuple[str, str]] = []
         for match in _TOKEN.finditer(text):
             kind = match.lastgroup
             if kind == "number":
-                out.append(match.group("number"))
+                out.append((match.group("number"), match.group("number")))
             elif kind == "word":
                 word = match.group("word")
                 if word in self._stop:
                     continue
-                out.append(_fold(self._stem(word) if self._stem else word))
+                out.append((_fold(word), _fold(self._stem(word) if self._stem else word)))
             else:
                 run = match.group("unspaced")
-                out.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
+                out.extend((run, t) for t in ([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]))
         return out
 
 
@@ -108,11 +112,17 @@ def analyze(text: str, language: str | None) -> list[str]:
 
 def query_terms(text: str, languages: Iterable[str | None]) -> list[str]:
     """The terms of a question, analyzed as each of ``languages`` (the index's), each term once."""
-    seen: dict[str, None] = {}
+    return list(dict.fromkeys(t for terms in query_words(text, languages).values() for t in terms))
+
+
+def query_words(text: str, languages: Iterable[str | None]) -> dict[str, list[str]]:
+    """The words of a question, each with its terms under each of ``languages`` (each once), in
+    order: the keyword index matches a word fuzzily only when none of its terms is indexed."""
+    words: dict[str, dict[str, None]] = {}
     for language in dict.fromkeys(languages) or [None]:
-        for term in analyzer(language).terms(text):
-            seen.setdefault(term, None)
-    return list(seen)
+        for word, term in analyzer(language).pairs(text):
+            words.setdefault(word, {}).setdefault(term, None)
+    return {word: list(terms) for word, terms in words.items()}
 
 
 def _fold(word: str) -> str:
