@@ -57,7 +57,7 @@ class RetrievalConfig(BaseModel):
         None,
         ge=0.0,
         description="Hybrid: weight of the keyword side in the fusion; None: the measured one "
-        "(0.075 for 'weighted', 0.5 for 'rrf', with multilingual-e5-small).",
+        "(0.15 for 'weighted', 0.5 for 'rrf', with multilingual-e5-small).",
     )
     keyword_floor: float = Field(
         0.0,
