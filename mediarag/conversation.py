@@ -288,7 +288,7 @@ class Conversation:
         evidence = retriever.combine(dense, keyword)
         if not retriever.answers(evidence, min_score):
             return []
-        return [Hit(chunk=c.chunk, score=c.fused) for c in evidence.candidates[:k]]
+        return [Hit(chunk=c.chunk, score=c.fused) for c in retriever.supported(evidence, k, min_score)]
 
     def _file_vectors(self, attached: AttachedFile) -> np.ndarray:
         vectors = self._vectors.get(attached.source)

@@ -323,3 +323,13 @@ def test_small_indexes_and_unmeasured_embedders_use_the_cosine_threshold(log_sto
     assert evidence.top_dense >= 0.5 and retriever.answers(evidence)
     unrelated = retriever.evidence("zebra xylophone quartz")
     assert unrelated.top_dense < 0.5 and not retriever.answers(unrelated) and retriever.retrieve("zebra xylophone quartz") == []
+
+
+def test_passages_neither_search_supports_are_not_handed_on(log_store: FaissStore) -> None:
+    retriever = HybridRetriever(log_store, EMBEDDER)
+    evidence = retriever.evidence("Who serviced pump KX-4471?")
+    everything = retriever.supported(evidence, 6, min_score=-1.0)
+    assert len(everything) == 6
+    strict = retriever.supported(evidence, 6, min_score=1.5)  # no cosine reaches it
+    assert strict[0] == evidence.candidates[0]
+    assert all((c.keyword or 0) >= 0.5 for c in strict[1:])

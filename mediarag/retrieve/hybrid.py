@@ -45,6 +45,8 @@ Fusion = Literal["weighted", "rrf"]
 #: rank with rrf_k 5 and the keyword ranking at half the weight of the dense one.
 KEYWORD_WEIGHT: dict[str, float] = {"weighted": 0.15, "rrf": 0.5}
 RRF_K = 5.0
+#: The relative keyword score that keeps a passage among the hits whatever its cosine.
+KEYWORD_SUPPORT = 0.5
 
 
 @dataclass(frozen=True)
@@ -309,12 +311,29 @@ class HybridRetriever:
         return evidence.top_dense is not None and evidence.top_dense >= self.min_score
 
     def retrieve(self, query: str, k: int | None = None, min_score: float | None = None) -> list[Hit]:
+        """The best ``k`` passages, or none when the evidence is not enough to answer. Besides
+        the first, a passage is returned only when its cosine reaches ``min_score`` (default: the
+        embedder's threshold) or it holds at least `KEYWORD_SUPPORT` of the question's term
+        weight, so a generator is not handed passages neither search supports."""
         if len(self.store) == 0:
             return []
         evidence = self.evidence(query, max(self.candidates, k or self.k))
         if not self.answers(evidence, min_score):
             return []
-        return [Hit(chunk=c.chunk, score=c.fused) for c in evidence.candidates[: k or self.k]]
+        return [Hit(chunk=c.chunk, score=c.fused) for c in self.supported(evidence, k or self.k, min_score)]
+
+    def supported(self, evidence: Evidence, k: int, min_score: float | None = None) -> list[Candidate]:
+        """The first ``k`` candidates that either search supports (see `retrieve`)."""
+        if self.mode == "keyword":
+            return evidence.candidates[:k]
+        floor = self.min_score if min_score is None else min_score
+        out = []
+        for c in evidence.candidates:
+            if len(out) == k:
+                break
+            if not out or (c.dense is not None and c.dense >= floor) or (c.keyword or 0.0) >= KEYWORD_SUPPORT:
+                out.append(c)
+        return out
 
     def _keyword_index(self):  # type: ignore[no-untyped-def]
         index = getattr(self.store, "keyword_index", None)
