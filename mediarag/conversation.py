@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from .errors import ConfigError, MediaError
@@ -13,19 +14,19 @@ from .files import write_atomic
 from .links import is_text_source
 from .media import check_regular_file, file_sha256
 from .progress import FileProgress
-from .retrieve.filters import PassageFilter, retrieve_filtered
+from .retrieve.filters import WIDEN, PassageFilter, retrieve_filtered
 from .retrieve.query import check_query
 from .schema import Answer, Chunk, Hit, Message, Transcript
 from .transcribe.config import translation_task
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from .generate.answer import Answerer
     from .generate.base import AnswerStream
     from .pipeline.pipeline import Pipeline
     from .retrieve.dense import DenseRetriever
+    from .retrieve.hybrid import HybridRetriever
     from .settings import Settings
+    from .store.keywords import KeywordIndex
 
 #: The answer when nothing in the conversation's files (knowledge base off) answers.
 NO_ANSWER_IN_FILES = "I don't know: nothing in the files added to this conversation answers this question."
@@ -84,7 +85,7 @@ class Conversation:
         self,
         *,
         pipeline: Pipeline,
-        retriever: DenseRetriever,
+        retriever: DenseRetriever | HybridRetriever,
         answerer: Answerer,
         settings: Settings,
         state: ConversationState,
@@ -95,6 +96,7 @@ class Conversation:
         self.settings = settings
         self.state = state
         self._vectors: dict[str, np.ndarray] = {}
+        self._keywords: tuple[tuple[tuple[str, str], ...], KeywordIndex] | None = None
 
     # State -------------------------------------------------------------------------------------
 
@@ -263,9 +265,11 @@ class Conversation:
         if not self.use_knowledge_base and not self.state.files:
             return []
         hits: list[Hit] = []
-        if self.use_knowledge_base:
-            hits.extend(retrieve_filtered(self.retriever, query, where, k, floor))
-        if self.state.files:
+        if self.use_knowledge_base:  # the retriever's own rule when min_score is not given
+            hits.extend(retrieve_filtered(self.retriever, query, where, k, min_score))
+        if self.state.files and getattr(self.retriever, "mode", "dense") != "dense":
+            hits.extend([h for h in self._fused_file_hits(query, k * WIDEN, min_score) if where.accepts(h)][:k])
+        elif self.state.files:
             vector = self.retriever.query_vector(query)
             for attached in self.state.files:
                 scores = self._file_vectors(attached) @ vector
@@ -273,6 +277,30 @@ class Conversation:
                 hits.extend([h for h in ranked if h.score >= floor and where.accepts(h)][:k])
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
+
+    def _fused_file_hits(self, query: str, k: int, min_score: float | None) -> list[Hit]:
+        """The added files' passages as a hybrid retriever ranks the index's: by meaning and by
+        their words, fused, and only when the evidence is enough to answer."""
+        from .store.keywords import KeywordIndex
+        from .store.terms import PassageTerms
+
+        retriever: HybridRetriever = self.retriever  # type: ignore[assignment]
+        chunks = [c for f in self.state.files for c in f.chunks]
+        dense: list[Hit] = []
+        if retriever.mode != "keyword":
+            vector = retriever.query_vector(query)
+            scores = np.concatenate([self._file_vectors(f) @ vector for f in self.state.files])
+            dense = [Hit(chunk=chunks[i], score=float(scores[i])) for i in scores.argsort()[::-1][: retriever.candidates]]
+        key = tuple((f.source, f.sha256) for f in self.state.files)
+        if self._keywords is None or self._keywords[0] != key:
+            parts = [(PassageTerms.of_chunks(f.chunks, f.language), f.chunks) for f in self.state.files]
+            languages = [c.language or f.language for f in self.state.files for c in f.chunks]
+            self._keywords = (key, KeywordIndex(parts, languages=languages))
+        keyword = [Hit(chunk=h.chunk, score=h.relative) for h in self._keywords[1].search(query, retriever.candidates)]
+        evidence = retriever.combine(dense, keyword)
+        if not retriever.answers(evidence, min_score):
+            return []
+        return [Hit(chunk=c.chunk, score=c.fused) for c in retriever.supported(evidence, k, min_score)]
 
     def _file_vectors(self, attached: AttachedFile) -> np.ndarray:
         vectors = self._vectors.get(attached.source)

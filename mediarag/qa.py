@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .pipeline.ingest import Engine
     from .pipeline.pipeline import Pipeline
     from .retrieve.dense import DenseRetriever
+    from .retrieve.hybrid import HybridRetriever
     from .segment.base import Segmenter
     from .speakers.library import SpeakerLibrary
     from .store.base import VectorStore
@@ -121,12 +122,11 @@ class MediaQA:
         return Pipeline.from_settings(self.settings, self.transcriber, self.segmenter, self.embedder)
 
     @cached_property
-    def retriever(self) -> DenseRetriever:
-        """Finds the passages for a question (``settings.retrieval``)."""
-        from .retrieve.dense import DenseRetriever
+    def retriever(self) -> DenseRetriever | HybridRetriever:
+        """Finds the passages for a question (``settings.retrieval``: hybrid, dense or keyword)."""
+        from .retrieve import make_retriever
 
-        config = self.settings.retrieval
-        return DenseRetriever(self.store, self.embedder, k=config.k, min_score=config.min_score)
+        return make_retriever(self.settings.retrieval, self.store, self.embedder)
 
     @cached_property
     def speakers(self) -> SpeakerLibrary:

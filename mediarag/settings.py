@@ -126,6 +126,12 @@ class Settings(BaseModel):
                 data[group] = fields
         return data
 
+    @field_validator("retrieval", mode="before")
+    @classmethod
+    def _retrieval_mode(cls, value: Any) -> Any:
+        # Settings(retrieval="keyword") names the mode (the spelling of the option).
+        return {"mode": value} if isinstance(value, str) else value
+
     @field_validator("index_url", "transcripts_url")
     @classmethod
     def _s3_url(cls, value: str | None) -> str | None:
@@ -155,6 +161,8 @@ class Settings(BaseModel):
 def _as_dict(group: Any) -> dict[str, Any]:
     if group is None:
         return {}
+    if isinstance(group, str):  # retrieval="keyword"
+        return {"mode": group}
     if isinstance(group, BaseModel):
         return dict(group)
     if dataclasses.is_dataclass(group) and not isinstance(group, type):

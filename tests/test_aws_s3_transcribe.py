@@ -121,7 +121,9 @@ def test_s3_index_refuses_a_stale_writer_and_keeps_the_committed_generation(s3, 
     assert manifest["generation"] == 3  # 1: the new index, empty; 2: apples; 3: pears
     fresh = S3SyncedStore("s3://indexes/race", tmp_path / "c")
     assert sorted(fresh.sources()) == ["s3://media/apples.mp3", "s3://media/pears.mp3"]
+    assert [h.chunk.source for h in fresh.keyword_search("pears", k=3)] == ["s3://media/pears.mp3"]
     keys = s3.keys("s3://indexes/race/")
+    assert any(k.endswith(".terms.npz") for k in keys)  # the keyword data went up with the segments
     assert not any("seg-00000004" in k for k in keys)  # nothing of the refused commit
     assert "race/index-page.html" in keys  # not an index file: never deleted by a commit
     needed = generation_files(fresh.working_dir, parse_manifest(s3.get("s3://indexes/race/manifest.json"), "m"))

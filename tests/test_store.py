@@ -68,8 +68,10 @@ def manifest_of(index_dir: Path) -> dict:
 
 
 def referenced_segment_files(index_dir: Path) -> list[str]:
-    """The segment files the committed manifest names."""
-    return sorted(f"{ref['name']}.{ext}" for ref in manifest_of(index_dir)["segments"] for ext in ("faiss", "json"))
+    """The segment files the committed manifest names: vectors, metadata and keyword data."""
+    return sorted(
+        f"{ref['name']}.{ext}" for ref in manifest_of(index_dir)["segments"] for ext in ("faiss", "json", "terms.npz")
+    )
 
 
 # --------------------------------------------------------------------------- basics
@@ -244,21 +246,31 @@ def test_no_pickle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     add(store, "b", 5, seed=1)
     store.commit()
     files = [p for p in index_dir.rglob("*") if p.is_file()]
-    assert {p.suffix for p in files if p.name != ".lock"} <= {".json", ".faiss"}
+    assert {p.suffix for p in files if p.name != ".lock"} <= {".json", ".faiss", ".npz"}
     for path in files:
         if path.suffix == ".json":
             json.loads(path.read_bytes())
+        if path.suffix == ".npz":  # keyword data: plain arrays (an object array needs pickle)
+            with np.load(path, allow_pickle=False) as arrays:
+                assert all(arrays[name].dtype != object for name in arrays.files)
 
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("pickle used")
 
+    real_load = np.load
+
+    def load_without_pickle(*args: object, **kwargs: object) -> object:
+        assert kwargs.get("allow_pickle") is False, "np.load may unpickle"
+        return real_load(*args, **kwargs)  # type: ignore[arg-type]
+
     monkeypatch.setattr(pickle, "load", forbidden)
     monkeypatch.setattr(pickle, "loads", forbidden)
     monkeypatch.setattr(pickle, "Unpickler", forbidden)
-    monkeypatch.setattr(np, "load", forbidden)
+    monkeypatch.setattr(np, "load", load_without_pickle)
     store = FaissStore(index_dir)
     assert state(store) == (10, {"a": 5, "b": 5})
     assert store.transcript("b").source == "b"
+    assert store.keyword_search("b passage", k=3)
 
 
 def test_interrupted_commit_keeps_old_state_and_can_retry(
@@ -332,7 +344,7 @@ from mediarag.store import FaissStore
 
 def big_source(name, n, dim):
     rng = np.random.default_rng(0)
-    chunks = [Chunk.model_construct(id=str(i), source=name, text="t", start=float(i),
+    chunks = [Chunk.model_construct(id=str(i), source=name, text=f"{name} record {i}", start=float(i),
               end=float(i), language=None, original_text=None) for i in range(n)]
     return (SourceInfo(source=name, sha256="x", duration=n, language="en", chunks=n),
             Transcript(source=name, language="en", duration=n), chunks,
@@ -394,19 +406,29 @@ def run_child(script: str, *args: object) -> subprocess.Popen[str]:
     )
 
 
+def keyword_sources(store: FaissStore, question: str) -> set[str]:
+    return {h.chunk.source for h in store.keyword_search(question, k=100_000)}
+
+
 def check_recovers(index_dir: Path, new_state: tuple[int, dict[str, int]]) -> str:
-    """The directory loads as the old or the new state; a later commit cleans up leftovers."""
+    """The directory loads as the old or the new state, its keyword index too (the passages of
+    the new file are found by their words exactly when its vectors are); a later commit cleans
+    up leftovers, keyword files included."""
     store = FaissStore(index_dir)
     got = state(store)
     assert got in (OLD_STATE, new_state)
     assert len(store.search(np.ones(store.dimension or 1), k=2)) == 2
+    added = set(new_state[1]) - set(OLD_STATE[1])
+    assert keyword_sources(store, "record") == (added if got == new_state else set())
+    assert keyword_sources(store, "passage") == {"a", "b"} - ({"a"} if got == new_state and "a" not in new_state[1] else set())
     store.delete_source("b")
     store.commit()
     store = FaissStore(index_dir)
+    assert "b" not in keyword_sources(store, "passage")
     stray = [p.name for p in index_dir.rglob("*") if p.name.endswith(".tmp")]
     assert not stray, stray
     segments = sorted(p.name for p in (index_dir / "segments").iterdir())
-    assert segments == referenced_segment_files(index_dir)  # only the current generation's
+    assert segments == referenced_segment_files(index_dir)  # only the current generation's, keyword data too
     return "old" if got == OLD_STATE else "new"
 
 

@@ -71,9 +71,13 @@ def test_processes_writing_at_once_lose_nothing(tmp_path: Path, writers: int) ->
         assert len(final.chunks(source)) == final.sources()[source].chunks
         assert final.transcript(source).source == source
     assert sorted(p.name for p in (index_dir / "segments").iterdir()) == referenced_segment_files(index_dir)
+    # Every file is in the keyword index too, each passage once.
+    found = final.keyword_search("passage", k=100_000)
+    assert sorted({h.chunk.source for h in found}) == sorted(final.sources()) and len(found) == len(final)
     # The reader that was open all along sees them after a refresh, and keeps its own changes.
     add(store, "mine", 2)
     assert store.refresh() and len(store.sources()) == 6 * writers + 2 and store.has_changes
+    assert {h.chunk.source for h in store.keyword_search("passage", k=100_000)} == set(store.sources())
     store.commit()
     assert len(FaissStore(index_dir).sources()) == 6 * writers + 2
 

@@ -11,12 +11,17 @@ manifest to writing the next one; when another process committed in between, thi
 takes in that generation and then applies its own changes on top of it (per file, the last
 commit wins), so no process's files are lost and nothing another generation references is
 deleted. Readers call `FaissStore.refresh` to see what others committed.
+
+Each segment carries its keyword data (`mediarag.store.terms`), written with it before the
+manifest and merged with it; `FaissStore.keyword_search` finds passages by their words (BM25,
+`mediarag.store.keywords`) over exactly the passages that vector search sees.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,9 +48,14 @@ from .layout import (
     plan_merges,
     segment_files,
     segment_name,
+    terms_file,
     transcript_file,
 )
+from .keywords import FuzzyMatch, KeywordIndex
 from .segment import CommittedSegment, PendingSegment, SourceEntry, parts_of, write_segment
+from .terms import analysis_language
+
+log = logging.getLogger("mediarag.store")
 
 #: Seconds a commit waits for another process's commit to end before it gives up.
 LOCK_TIMEOUT = 600.0
@@ -92,6 +102,8 @@ class FaissStore:
         self._staged: set[str] = set()  # sources removed or replaced since the last commit
         self._generation: int | None = None
         self._changed = False
+        self._keywords: KeywordIndex | None = None
+        self._noted_keywords = False
         self._load(index_type)
 
     # ----------------------------------------------------------------- properties
@@ -215,6 +227,29 @@ class FaissStore:
             )
         return results
 
+    def keyword_search(self, query: str, k: int = 4, *, fuzzy: FuzzyMatch | None = None) -> list[Hit]:
+        """The ``k`` passages whose words best match ``query``, best first, with their BM25 score
+        relative to the question's term weight (`mediarag.store.keywords.KeywordHit.relative`:
+        about 1 when a passage holds each of the question's terms once); passages holding none
+        are left out.
+
+        The question is analyzed as each language of the indexed passages
+        (`mediarag.text.analysis.query_terms`); its words that no passage holds are matched to
+        words spelled nearly alike (``fuzzy``; default `FuzzyMatch`).
+        """
+        if len(self) == 0 or k <= 0:
+            return []
+        hits = self.keyword_index().search(query, k, fuzzy=fuzzy)
+        return [Hit(chunk=h.chunk, score=h.relative) for h in hits]
+
+    def keyword_index(self) -> KeywordIndex:
+        """The keyword index over what this store serves now (built on first use after a change)."""
+        if self._keywords is None:
+            entries = [entry for entry, _ in self._entries()]
+            languages = [analysis_language(c, e.info.language, e.info.task) for e in entries for c in e.chunks]
+            self._keywords = KeywordIndex([(e.passage_terms(), e.chunks) for e in entries], languages=languages)
+        return self._keywords
+
     # ----------------------------------------------------------------- changes
 
     def add_source(self, info: SourceInfo, transcript: Transcript, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
@@ -253,6 +288,7 @@ class FaissStore:
         self._pending.add(entry, rows)
         self._staged.add(source)
         self._changed = True
+        self._keywords = None
 
     def delete_source(self, source: str) -> int:
         """Remove a file and its chunks; return how many chunks were removed (0 if absent)."""
@@ -266,6 +302,7 @@ class FaissStore:
         if removed is not None or hidden:
             self._staged.add(source)
             self._changed = True
+            self._keywords = None
         return count
 
     def rollback(self) -> None:
@@ -275,6 +312,7 @@ class FaissStore:
             segment.unhide()
         self._staged.clear()
         self._changed = False
+        self._keywords = None
 
     def commit(self) -> None:
         """Write all changes to the index directory, atomically, on top of what other
@@ -359,7 +397,7 @@ class FaissStore:
             if self._pending.entries:
                 self._write_transcripts(written)
                 segments.append(self._write(segment_name(gen), self._pending_parts(), written))
-            groups = plan_merges([(s.live, s.total) for s in segments], [s.legacy for s in segments])
+            groups = plan_merges([(s.live, s.total) for s in segments], [s.must_rewrite for s in segments])
             merged = {
                 group[0]: self._write(segment_name(gen, part), parts_of(segments[i] for i in group), written)
                 for part, group in enumerate(groups)
@@ -389,6 +427,7 @@ class FaissStore:
         self._staged.clear()
         self._generation = gen
         self._changed = False
+        self._keywords = None
         self._collect_garbage()
 
     def _pending_parts(self) -> list[tuple[SourceEntry, np.ndarray]]:
@@ -416,7 +455,7 @@ class FaissStore:
 
     def _collect_garbage(self) -> None:
         """Delete what no committed segment refers to (under the lock: no writer is mid-commit)."""
-        keep = {name for s in self._segments for name in segment_files(s.name)}
+        keep = {name for s in self._segments for name in (*segment_files(s.name), terms_file(s.name))}
         keep |= {transcript_file(e.transcript_sha) for s in self._segments for e in s.entries.values()}
         for folder in ("", SEGMENTS, TRANSCRIPTS):
             directory = self._dir / folder if folder else self._dir
@@ -451,9 +490,22 @@ class FaissStore:
                 segments.append(segment)
             self._segments = segments
         self._generation = manifest.generation
+        self._keywords = None
         for source in self._staged:
             for segment in self._segments:
                 segment.hide(source)
+        self._note_missing_keywords()
+
+    def _note_missing_keywords(self) -> None:
+        """Say once that segments without keyword data are analyzed in memory until rewritten."""
+        old = [s for s in self._segments if not s.keywords]
+        if old and not self._noted_keywords:
+            self._noted_keywords = True
+            log.warning(
+                "%s: %d of %d index segments have no keyword data (written by an earlier mediarag): "
+                "keyword search analyzes their passages in memory, and the next commit stores it",
+                self._dir, len(old), len(self._segments),
+            )  # fmt: skip
 
     def _read_manifest(self) -> Manifest | LegacyManifest | None:
         path = self._dir / MANIFEST
@@ -502,6 +554,8 @@ class FaissStore:
         self._index_type = meta.index_type
         self._segments = [segment] if segment.total or segment.entries else []
         self._generation = manifest.generation
+        self._keywords = None
+        self._note_missing_keywords()
 
     def _check_settings(self, dimension: Any, embedder: Any, index_type: Any, requested_type: str | None) -> None:
         for what, stored, requested in (

@@ -5,6 +5,7 @@ Format version 2 (mediarag 0.2)::
     manifest.json                  the committed generation: its segments and what each lost
     segments/seg-<gen>[-n].faiss   vectors of one segment (FAISS IndexFlatIP or IndexHNSWFlat)
     segments/seg-<gen>[-n].json    that segment's files: their info, passages and transcript id
+    segments/seg-<gen>[-n].terms.npz  that segment's keyword data: each passage's analyzed terms
     transcripts/<sha256>.json      transcripts, content-addressed (sha256 of the JSON bytes)
     .lock                          held by the one process committing
 
@@ -12,6 +13,11 @@ A commit adds one segment holding the files it added, and records in the manifes
 older segments no longer serve (replaced or removed): nothing already written is rewritten,
 except when segments are merged (`plan_merges`). Segment and transcript files are never
 changed once written, so a reader sees the generation its manifest names, whole.
+
+The keyword data (`mediarag.store.terms`) came after format 2 was first released and is optional:
+a segment's metadata says whether it has some (``keywords``, the version of the analysis). A
+segment without it is searched by keyword from its passages' text, analyzed in memory, and is
+rewritten with it by the next commit (`plan_merges` ``must``); older releases ignore the file.
 
 Format version 1 (mediarag 0.1: ``manifest.json`` naming one ``index-<gen>.faiss`` and one
 ``meta-<gen>.json``) still opens; the first commit rewrites it as version 2.
@@ -38,6 +44,7 @@ MANIFEST = "manifest.json"
 TRANSCRIPTS = "transcripts"
 SEGMENTS = "segments"
 LOCK = ".lock"
+TERMS_SUFFIX = ".terms.npz"
 
 IndexType = Literal["flat", "hnsw"]
 
@@ -94,6 +101,9 @@ class SegmentMeta(BaseModel):
     embedder_name: str | None = None
     index_type: IndexType = "flat"
     sources: list[StoredSource]
+    keywords: int | None = Field(
+        default=None, description="Analysis version of the segment's terms file; None: it has none."
+    )
 
 
 class LegacyManifest(BaseModel):
@@ -141,6 +151,11 @@ def segment_files(name: str) -> tuple[str, str]:
     return f"{SEGMENTS}/{name}.faiss", f"{SEGMENTS}/{name}.json"
 
 
+def terms_file(name: str) -> str:
+    """The keyword data of a segment, relative to the index directory."""
+    return f"{SEGMENTS}/{name}{TERMS_SUFFIX}"
+
+
 def transcript_file(sha: str) -> str:
     """A transcript's file, relative to the index directory."""
     return f"{TRANSCRIPTS}/{sha}.json"
@@ -150,6 +165,8 @@ def is_index_file(name: str) -> bool:
     """Whether a path relative to the index directory is one a commit writes (and may delete)."""
     folder, _, base = name.rpartition("/")
     if folder == SEGMENTS:
+        if base.endswith(TERMS_SUFFIX):
+            return bool(_SEGMENT_NAME.fullmatch(base[: -len(TERMS_SUFFIX)]))
         stem, dot, suffix = base.rpartition(".")
         return bool(dot) and suffix in ("faiss", "json") and bool(_SEGMENT_NAME.fullmatch(stem))
     if folder == TRANSCRIPTS:
@@ -220,7 +237,7 @@ def generation_files(directory: Path, manifest: Manifest | LegacyManifest) -> li
             vectors, meta_name = segment_files(ref.name)
             segment = read_segment_meta(directory / meta_name)
             transcripts.update(transcript_file(s.transcript) for s in live_sources(segment, ref.deleted))
-            files += [vectors, meta_name]
+            files += [vectors, meta_name] + ([terms_file(ref.name)] if segment.keywords is not None else [])
     return sorted(transcripts) + files
 
 

@@ -4,8 +4,8 @@
 local working directory. Opening it copies the committed generation down from S3 (the files the
 remote ``manifest.json`` names, and the transcripts its metadata references; generation files
 are never rewritten under the same name, so files already there are not fetched again).
-`commit` commits locally, then uploads, in this order: the transcripts and segment files the
-bucket lacks (a commit adds one segment; merges now and then add a larger one), and
+`commit` commits locally, then uploads, in this order: the transcripts and segment files (vectors,
+metadata, keyword data) the bucket lacks (a commit adds one segment; merges now and then add a larger one), and
 ``manifest.json`` last. A reader therefore sees either the
 old generation or the new one whole; a failure before the manifest leaves the old one in place
 (no partial index), and the stray files are deleted by the next commit. One writer at a time:
@@ -27,6 +27,7 @@ from ..errors import IndexStoreError
 from ..schema import Chunk, Hit, SourceInfo, Transcript
 from ..weights import cache_dir
 from .faiss import FaissStore
+from .keywords import FuzzyMatch
 from .layout import (
     MANIFEST,
     SEGMENTS,
@@ -105,6 +106,9 @@ class S3SyncedStore:
 
     def search_many(self, vectors: np.ndarray, k: int = 4, min_score: float | None = None) -> list[list[Hit]]:
         return self._store.search_many(vectors, k, min_score)
+
+    def keyword_search(self, query: str, k: int = 4, *, fuzzy: FuzzyMatch | None = None) -> list[Hit]:
+        return self._store.keyword_search(query, k, fuzzy=fuzzy)
 
     def sources(self) -> dict[str, SourceInfo]:
         return self._store.sources()

@@ -1,10 +1,11 @@
-"""Segments of an index in memory: the committed ones (a FAISS index each, read from disk) and
-the pending one (files added since the last commit)."""
+"""Segments of an index in memory: the committed ones (a FAISS index each, read from disk, with
+their keyword data) and the pending one (files added since the last commit)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 from ..errors import IndexStoreError
 from ..files import write_atomic
 from ..schema import Chunk, SourceInfo
+from ..text.analysis import ANALYSIS_VERSION
 from .layout import (
     IndexType,
     LegacyManifest,
@@ -23,7 +25,11 @@ from .layout import (
     StoredSource,
     read_segment_meta,
     segment_files,
+    terms_file,
 )
+from .terms import PassageTerms
+
+log = logging.getLogger("mediarag.store")
 
 #: Graph degree and build/search breadth of HNSW segments.
 HNSW_M = 32
@@ -43,9 +49,16 @@ class SourceEntry:
     chunks: list[Chunk]
     first: int = 0
     transcript_json: bytes | None = None  # pending only: not yet in transcripts/
+    terms: PassageTerms | None = field(default=None, repr=False)  # analyzed on first use
 
     def stored(self) -> StoredSource:
         return StoredSource.model_construct(info=self.info, transcript=self.transcript_sha, chunks=self.chunks)
+
+    def passage_terms(self) -> PassageTerms:
+        """The keyword terms of this file's passages (analyzed from their text when not stored)."""
+        if self.terms is None:
+            self.terms = PassageTerms.of_chunks(self.chunks, self.info.language, self.info.task)
+        return self.terms
 
 
 def new_index(dimension: int, index_type: str) -> Any:
@@ -62,10 +75,13 @@ class CommittedSegment:
     """A segment as a generation names it: immutable files, minus the files it no longer serves
     (``deleted``) and those a pending change hides until it is committed."""
 
-    def __init__(self, name: str, index: Any, entries: list[SourceEntry], *, legacy: bool = False) -> None:
+    def __init__(
+        self, name: str, index: Any, entries: list[SourceEntry], *, legacy: bool = False, keywords: bool = True
+    ) -> None:
         self.name = name
         self.index = index
         self.legacy = legacy  # format 1: rewritten at the next commit
+        self.keywords = keywords  # has a current terms file; if not, rewritten at the next commit
         self.entries: dict[str, SourceEntry] = {e.info.source: e for e in entries}
         self.total = int(index.ntotal)
         self.chunk_at: list[Chunk | None] = [None] * self.total
@@ -92,14 +108,16 @@ class CommittedSegment:
                 f"{path}: segment does not match its metadata ({index_type}, dimension {dimension}, "
                 f"{ref.chunks} passages)"
             )
+        terms = _read_terms(directory, ref.name, meta.keywords, count)
         entries, first = [], 0
         for stored in meta.sources:
             source = stored.info.source
             if any(c.source != source for c in stored.chunks) or source in {e.info.source for e in entries}:
                 raise IndexStoreError(f"{directory / meta_name}: corrupt segment metadata for {source}")
-            entries.append(SourceEntry(stored.info, stored.transcript, stored.chunks, first))
+            own = terms.rows(first, len(stored.chunks)) if terms is not None else None
+            entries.append(SourceEntry(stored.info, stored.transcript, stored.chunks, first, terms=own))
             first += len(stored.chunks)
-        segment = cls(ref.name, index, entries)
+        segment = cls(ref.name, index, entries, keywords=terms is not None)
         for source in ref.deleted:
             segment.drop(source)
         return segment
@@ -142,7 +160,7 @@ class CommittedSegment:
         if order:
             vectors = index.reconstruct_n(0, index.ntotal)[np.asarray(order)]
             reordered.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        return cls(f"v1:{manifest.meta}", reordered, entries, legacy=True)
+        return cls(f"v1:{manifest.meta}", reordered, entries, legacy=True, keywords=False)
 
     # State --------------------------------------------------------------------------------------
 
@@ -175,6 +193,11 @@ class CommittedSegment:
         """The pending change was rolled back."""
         self.hidden.clear()
         self._visible = None
+
+    @property
+    def must_rewrite(self) -> bool:
+        """Whether the next commit rewrites this segment: format 1, or no current keyword data."""
+        return self.legacy or not self.keywords
 
     def ref(self) -> SegmentRef:
         """How the manifest lists this segment, once the pending change is committed."""
@@ -269,7 +292,8 @@ def write_segment(
     index_type: IndexType,
     written: list[Path],
 ) -> CommittedSegment:
-    """Write a segment of ``parts`` (files and their vectors); return it as committed.
+    """Write a segment of ``parts`` (files and their vectors) with its keyword data; return it as
+    committed. The vectors, then the terms, then the metadata are written, each atomically.
 
     Each path is appended to ``written`` before it is written, so a failed commit can remove it.
     """
@@ -277,8 +301,9 @@ def write_segment(
     entries: list[SourceEntry] = []
     first = 0
     for entry, vectors in parts:
-        entries.append(SourceEntry(entry.info, entry.transcript_sha, entry.chunks, first))
+        entries.append(SourceEntry(entry.info, entry.transcript_sha, entry.chunks, first, terms=entry.passage_terms()))
         first += len(entry.chunks)
+    terms = PassageTerms.concat([e.passage_terms() for e in entries])
     if parts:
         matrix = np.ascontiguousarray(np.vstack([v for _, v in parts]), dtype=np.float32)
         if len(matrix):
@@ -291,10 +316,12 @@ def write_segment(
         embedder_name=embedder_name,
         index_type=index_type,
         sources=[e.stored() for e in entries],
+        keywords=terms.analysis,
     )
     vectors_name, meta_name = segment_files(name)
     for relative, data in (
         (vectors_name, lambda tmp: faiss.write_index(index, str(tmp))),
+        (terms_file(name), terms.writer()),
         (meta_name, meta.model_dump_json().encode("utf-8")),
     ):
         written.append(directory / relative)
@@ -305,6 +332,23 @@ def write_segment(
 def parts_of(segments: Iterable[CommittedSegment]) -> list[tuple[SourceEntry, np.ndarray]]:
     """The visible files of segments with their vectors, for writing them again as one."""
     return [(entry, segment.vectors(entry)) for segment in segments for entry in segment.visible_entries()]
+
+
+def _read_terms(directory: Path, name: str, version: int | None, passages: int) -> PassageTerms | None:
+    """A segment's stored terms; None when it has none, of another analysis, or they are lost or
+    corrupt (its passages are then analyzed from their text, and the next commit rewrites it)."""
+    if version is None:
+        return None
+    path = directory / terms_file(name)
+    if version != ANALYSIS_VERSION:
+        log.info("%s: keyword data of analysis version %s (now %s): analyzed again", path, version, ANALYSIS_VERSION)
+        return None
+    try:
+        return PassageTerms.read(path, passages)
+    except (OSError, IndexStoreError) as exc:
+        log.warning("%s: %s; the passages are analyzed from their text until the next commit rewrites it",
+                    path, getattr(exc, "strerror", None) or exc)  # fmt: skip
+        return None
 
 
 def _read_index(path: Path) -> Any:
