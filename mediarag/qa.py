@@ -21,7 +21,7 @@ from .pipeline.ingest import IngestFailure, IngestReport
 from .progress import FileProgress
 from .retrieve.citations import cite
 from .retrieve.query import check_query
-from .schema import Answer, Citation, Hit, Message, SourceInfo, Transcript
+from .schema import SCREEN, SPEECH, Answer, Citation, Hit, Message, SourceInfo, Transcript
 from .settings import Settings
 from .transcribe.config import translation_task
 
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from .transcribe.base import Transcriber
 
 __all__ = ["AnswerStream", "IngestFailure", "IngestReport", "MediaQA"]
+
+#: The kinds of passage a search can be limited to.
+PASSAGE_KINDS = (SPEECH, SCREEN)
 
 
 class MediaQA:
@@ -226,15 +229,31 @@ class MediaQA:
 
     # Questions ---------------------------------------------------------------------------
 
-    def search(self, query: str, k: int | None = None, min_score: float | None = None) -> list[Citation]:
-        """The passages most similar to ``query``, best first, as citations."""
-        return [cite(h) for h in self.retrieve(query, k, min_score, what="search query")]
+    def search(
+        self, query: str, k: int | None = None, min_score: float | None = None, *, kind: str | None = None
+    ) -> list[Citation]:
+        """The passages most similar to ``query``, best first, as citations (``kind``: only
+        ``speech`` or only ``screen`` passages)."""
+        return [cite(h) for h in self.retrieve(query, k, min_score, what="search query", kind=kind)]
 
-    def retrieve(self, query: str, k: int | None = None, min_score: float | None = None, *, what: str = "question") -> list[Hit]:
-        """The passages for ``query``, best first (checked: not empty, not too long; ``k`` >= 1)."""
+    def retrieve(
+        self,
+        query: str,
+        k: int | None = None,
+        min_score: float | None = None,
+        *,
+        what: str = "question",
+        kind: str | None = None,
+    ) -> list[Hit]:
+        """The passages for ``query``, best first (checked: not empty, not too long; ``k`` >= 1;
+        ``kind``: ``speech``, ``screen`` or None for both)."""
         check_query(query, what)
         if k is not None and k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
+        if kind is not None:
+            if kind not in PASSAGE_KINDS:
+                raise ConfigError(f"kind must be one of {', '.join(PASSAGE_KINDS)}, got {kind!r}")
+            return self.retriever.retrieve(query, k, min_score, kind=kind)
         return self.retriever.retrieve(query, k, min_score)
 
     def ask(

@@ -20,6 +20,7 @@ from .embed.config import EmbeddingConfig
 from .generate.config import GenerationConfig
 from .links import check_s3_url, is_s3_url
 from .retrieve.config import RetrievalConfig
+from .screen.config import ScreenConfig
 from .segment.config import SegmentationConfig
 from .transcribe.config import TranscriptionConfig
 
@@ -103,6 +104,9 @@ class Settings(BaseModel):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     aws: AwsConfig = Field(default_factory=AwsConfig, description="Region, profile and retries of the AWS clients.")
     conversation: ConversationConfig = Field(default_factory=ConversationConfig)
+    screen: ScreenConfig = Field(
+        default_factory=ScreenConfig, description="Text read on screen in videos (the screen stage)."
+    )
     stages: list[str] | None = Field(
         None,
         description="The registered pipeline stages to run besides the core ones (speakers, "

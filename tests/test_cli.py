@@ -78,7 +78,7 @@ def test_ask_human_output_lists_sources(index):
     root, _ = index
     result = run("ask", "What should you ask?", "--index", str(root / "idx"))
     assert result.returncode == 0
-    assert "Sources:" in result.stdout and "jfk.flac  00:0" in result.stdout
+    assert "Sources:" in result.stdout and "jfk.flac · 00:0" in result.stdout
 
 
 def test_search_json(index):

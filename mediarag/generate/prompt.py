@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..errors import GeneratorError
 from ..links import clock, is_text_source
-from ..schema import Hit, Message
+from ..schema import SCREEN, Hit, Message
 from .base import Generation
 from .extractive import content_words
 
@@ -88,6 +88,8 @@ def render_passage(label: int, hit: Hit, text: str | None = None) -> str:
     name, time = _where(hit)
     body = _neutral(hit.chunk.text if text is None else text)
     attributes = f'id="[{label}]" file="{_neutral(name)}"' + (f' time="{time}"' if time else "")
+    if hit.chunk.kind == SCREEN:
+        attributes += ' source="on screen"'  # read off the video, not said
     return f"<passage {attributes}>\n{body}\n</passage>"
 
 

@@ -26,6 +26,10 @@ from .item import MediaFile
 from .pipeline import Pipeline
 from .stages import Decode, Embed, Passages, Sentences, Transcribe
 
+# The built-in registered stages, named by "module:function" so that nothing heavy is imported
+# until a pipeline is built with them.
+register_stage("screen", "mediarag.screen.stage:build", after="decode")
+
 __all__ = [
     "CORE_STAGES",
     "Decode",

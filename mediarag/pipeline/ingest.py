@@ -212,7 +212,7 @@ def ingest_files(
                     report.failed.append(IngestFailure(source=job.source, error=failure_message(exc, job.source)))
                 else:
                     report.ingested.append(info)
-                    report.warnings += outcome.warnings
+                    report.warnings += [w for w in outcome.warnings if w not in report.warnings]
             bar.update(1)
     return report
 

@@ -10,8 +10,11 @@ from ..schema import Hit
 @runtime_checkable
 class Retriever(Protocol):
     """Finds passages for a query in an index. ``k`` and ``min_score`` default to the
-    retriever's own (from `RetrievalConfig`)."""
+    retriever's own (from `RetrievalConfig`); ``kind`` keeps only passages of that kind
+    (``speech``, ``screen``)."""
 
     def warm_up(self) -> None: ...
 
-    def retrieve(self, query: str, k: int | None = None, min_score: float | None = None) -> list[Hit]: ...
+    def retrieve(
+        self, query: str, k: int | None = None, min_score: float | None = None, *, kind: str | None = None
+    ) -> list[Hit]: ...

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..schema import Hit
+from ..schema import Chunk, Hit
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,8 +43,33 @@ class DenseRetriever:
             self._last = (query, self.embedder.embed_queries([query])[0])
         return self._last[1]
 
-    def retrieve(self, query: str, k: int | None = None, min_score: float | None = None) -> list[Hit]:
+    def retrieve(
+        self, query: str, k: int | None = None, min_score: float | None = None, *, kind: str | None = None
+    ) -> list[Hit]:
+        """The ``k`` best passages for ``query``; with ``kind`` (``speech``, ``screen``) only
+        passages of that kind."""
         if len(self.store) == 0:
             return []
         floor = self.min_score if min_score is None else min_score
-        return self.store.search(self.query_vector(query), k=k or self.k, min_score=floor)
+        vector = self.query_vector(query)
+        if kind is None:
+            return self.store.search(vector, k=k or self.k, min_score=floor)
+        return filtered_search(self.store, vector, k or self.k, floor, lambda c: c.kind == kind)
+
+
+#: How many more passages a filtered search fetches at first.
+OVERFETCH = 8
+
+
+def filtered_search(
+    store: VectorStore, vector: np.ndarray, k: int, min_score: float | None, keep: Callable[[Chunk], bool]
+) -> list[Hit]:
+    """The ``k`` best hits whose passage ``keep`` accepts, over-fetching (8x, then 4x more each
+    round) so that ``k`` remain when the index has them."""
+    fetch = k * OVERFETCH
+    while True:
+        hits = store.search(vector, k=fetch, min_score=min_score)
+        kept = [h for h in hits if keep(h.chunk)]
+        if len(kept) >= k or len(hits) < fetch or fetch >= len(store):
+            return kept[:k]
+        fetch *= 4

@@ -41,6 +41,11 @@ class TranscriptionConfig(BaseModel):
         None, description="aws-transcribe: languages identification chooses among, e.g. ['en-US', 'es-ES']."
     )
     multiple_languages: bool = Field(False, description="aws-transcribe: identify several languages in one file.")
+    vocabulary: list[str] = Field(
+        default_factory=list,
+        description="faster-whisper: terms (product names, jargon) the speech may contain, given to "
+        "Whisper as hotwords so they are spelled right (`mediarag.transcribe.hints.read_vocabulary` reads a file).",
+    )
 
     @field_validator("language")
     @classmethod
