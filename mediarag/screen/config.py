@@ -62,6 +62,14 @@ class ScreenConfig(BaseModel):
     ocr_max_width: int = Field(1280, ge=160, description="Frames are downscaled to at most this width before OCR.")
     thumb_width: int = Field(160, ge=16, description="Width of the change detector's thumbnails.")
     thumb_height: int = Field(90, ge=9, description="Height of the change detector's thumbnails.")
+    partial_reads: bool = Field(
+        True,
+        description="When a settled change is confined to a band of rows (a console line, a status bar), "
+        "read only that band and keep the rest of the last reading.",
+    )
+    max_band_fraction: float = Field(
+        0.5, gt=0.0, le=1.0, description="partial_reads: the tallest band, as a share of the frame's height, read alone."
+    )
     min_similarity: float = Field(
         0.9, gt=0.0, le=1.0, description="Two readings are the same text at this similarity (and equal digits)."
     )

@@ -24,7 +24,8 @@ Two parts:
    never settles; token buckets cap reads at ``max_reads_per_min`` (settled) and
    ``max_forced_per_min`` (never settled) per minute of video. A slide held for two minutes is
    read once; a screen that changes every few seconds is read at each change; a cartoon at
-   most at the forced rate.
+   most at the forced rate. A settled change confined to a band of rows (a console line, a
+   status bar) is marked on its sample (``band``), so that only those rows are read again.
 
 Each `Sample` says since when its content has been on screen (``start``) and, for the previous
 sample, when that content went (``prev_end``).
@@ -62,7 +63,8 @@ class Sample:
     before it settled); ``prev_end``: when the previous sample's content went (the first change
     after it; None for the first sample). ``image``: BGR ``uint8``, at most ``ocr_max_width``
     wide; ``scale`` turns its pixel coordinates into the video's. ``forced``: read before the
-    screen settled.
+    screen settled. ``band``: when only these rows (top, bottom, in ``image`` pixels) changed
+    since the previous sample; None when the whole screen is to be read.
     """
 
     time: float
@@ -71,6 +73,7 @@ class Sample:
     image: np.ndarray
     scale: float
     forced: bool
+    band: tuple[float, float] | None = None
 
 
 @dataclass
@@ -81,6 +84,7 @@ class SampleStats:
     frames_decoded: int = 0
     frames_thumbed: int = 0
     frames_sampled: int = 0
+    partial_reads: int = 0
     changes_seen: int = 0
     deferred_by_cap: int = 0
     bad_packets: int = 0
@@ -210,6 +214,14 @@ def ocr_image(frame: Any, max_width: int) -> tuple[np.ndarray, float]:
     return frame.to_ndarray(format="bgr24"), 1.0
 
 
+def changed_rows(a: np.ndarray, b: np.ndarray, pixel_delta: int, min_pixels: int = 3) -> tuple[int, int] | None:
+    """The first and last thumbnail rows with at least ``min_pixels`` changed pixels (a mouse
+    cursor changes fewer per row), or None."""
+    counts = np.count_nonzero(np.abs(a.astype(np.int16) - b.astype(np.int16)) > pixel_delta, axis=1)
+    rows = np.flatnonzero(counts >= min_pixels)
+    return (int(rows[0]), int(rows[-1])) if rows.size else None
+
+
 def changed_fraction(a: np.ndarray, b: np.ndarray, pixel_delta: int) -> float:
     """Share of thumbnail pixels whose grey level differs by more than ``pixel_delta``."""
     difference = np.abs(a.astype(np.int16) - b.astype(np.int16))
@@ -272,11 +284,18 @@ def sample_frames(path: str | Path, config: ScreenConfig | None = None, stats: S
         capped = False
         prev_end = onset if reference is not None else None
         image, scale = ocr_image(d.frame, config.ocr_max_width)
+        band = None
+        if config.partial_reads and settled and reference is not None:
+            rows = changed_rows(d.thumb, reference, config.pixel_delta)
+            if rows is not None and (rows[1] - rows[0] + 1) <= config.max_band_fraction * config.thumb_height:
+                per_row = image.shape[0] / config.thumb_height
+                band = (rows[0] * per_row, (rows[1] + 1) * per_row)
+                stats.partial_reads += 1
         stats.frames_sampled += 1
         reference, onset = d.thumb, None
         start = min(still_since, d.time) if settled else d.time
         before = time.process_time()
-        yield Sample(d.time, start, prev_end, image, scale, not settled)
+        yield Sample(d.time, start, prev_end, image, scale, not settled, band)
         away += time.process_time() - before
     stats.decode_cpu_s = time.process_time() - cpu0 - away
 
