@@ -22,7 +22,8 @@ class ScreenConfig(BaseModel):
     screen is read with OCR once the screen has been still for ``settle_s`` (or after
     ``max_wait_s`` if it never settles), at most ``max_reads_per_min`` times a minute (and
     ``max_forced_per_min`` for a screen that never settles: video, animation). A slide held for
-    minutes is read once. What is read becomes passages of kind ``screen``, timed from when the
+    minutes is read once; a change confined to a band of rows re-reads only that band
+    (``partial_reads``). What is read becomes passages of kind ``screen``, timed from when the
     text appears to when it goes.
     """
 
