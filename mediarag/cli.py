@@ -45,10 +45,16 @@ def _parser() -> argparse.ArgumentParser:
             help="transcription backend",
         )  # fmt: skip
 
+    def screen_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--no-screen", action="store_true", help="do not read the text shown in videos")
+        p.add_argument("--vocabulary", type=Path, metavar="FILE",
+                       help="terms the speech may contain (product names, jargon), one a line")  # fmt: skip
+
     p = sub.add_parser("ingest", help="index media files or directories")
     p.add_argument("paths", nargs="+", metavar="PATH")
     index_arg(p)
     model_args(p)
+    screen_args(p)
     p.add_argument("--segmenter", choices=["semantic", "recursive", "window"], default="semantic")
     p.add_argument("--prune", action="store_true", help="also drop indexed files that no longer exist")
     p.add_argument("--json", action="store_true", help="print a JSON report")
@@ -101,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     index_arg(p)
     p.add_argument("-k", type=int, default=None)
     p.add_argument("--speaker", metavar="NAME", help="only passages in which this speaker says something")
+    p.add_argument("--kind", choices=["speech", "screen"], help="only passages said (speech) or shown (screen)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser(
@@ -126,10 +133,11 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("name")
     index_arg(q)
 
-    p = sub.add_parser("transcribe", help="print one file's transcript")
+    p = sub.add_parser("transcribe", help="print one file's transcript (json: with the text on screen)")
     p.add_argument("file", type=Path)
     p.add_argument("--format", choices=FORMATS, default="txt")
     model_args(p)
+    screen_args(p)
 
     p = sub.add_parser("sources", help="list the indexed files")
     index_arg(p)
@@ -156,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="where uploaded files are stored (default ./mediarag-app)")  # fmt: skip
     p.add_argument("--max-upload-mb", type=int, default=200, metavar="MB", help="largest upload (default 200)")
     model_args(p)
+    screen_args(p)
     generator_args(p)
 
     p = sub.add_parser(
@@ -227,12 +236,19 @@ def _qa(args: argparse.Namespace, **overrides: Any):  # type: ignore[no-untyped-
 
 
 def _model_settings(args: argparse.Namespace) -> dict[str, Any]:
-    return {
+    settings: dict[str, Any] = {
         "whisper_model": args.model,
         "transcriber": args.backend,
         "language": args.language,
         "translate_to": args.translate_to,
     }
+    if getattr(args, "vocabulary", None) is not None:
+        from .transcribe.hints import read_vocabulary
+
+        settings["transcription"] = {"vocabulary": read_vocabulary(args.vocabulary)}
+    if getattr(args, "no_screen", False):
+        settings["screen"] = {"enabled": False}
+    return settings
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -242,7 +258,7 @@ def _ingest(args: argparse.Namespace) -> int:
         print(json.dumps(report_json(report), ensure_ascii=False))
     else:
         for info in report.ingested:
-            print(f"indexed  {Path(info.source).name}  {clock(info.duration)}  {info.language}  {info.chunks} passages")
+            print(f"indexed  {Path(info.source).name}  {clock(info.duration)}  {info.language}  {_passages(info)}")
         for source in report.skipped:
             print(f"skipped  {Path(source).name}  (unchanged)")
         for warning in report.warnings:
@@ -278,14 +294,27 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(config)
 
 
+def _passages(info: Any) -> str:
+    """``12 passages`` (``12 passages (9 speech, 3 screen)`` when some are on screen)."""
+    text = f"{info.chunks} passages"
+    kinds = getattr(info, "kinds", None) or {}
+    if set(kinds) - {"speech"}:
+        ordered = sorted(kinds.items(), key=lambda item: (item[0] != "speech", item[0]))
+        text += " (" + ", ".join(f"{n} {kind}" for kind, n in ordered) + ")"
+    return text
+
+
 def _where(c: Any) -> str:
-    """``file · mm:ss-mm:ss · Speaker`` (a text document: its name only)."""
+    """``file · mm:ss-mm:ss · Speaker`` (``· on screen`` for text read off the video; a text
+    document: its name only)."""
     from .links import is_text_source
 
     parts = [Path(c.source).name]
     if not is_text_source(c.source):
         parts.append(f"{clock(c.start)}-{clock(c.end)}")
-    if c.speaker:
+    if c.kind == "screen":
+        parts.append("on screen")
+    elif c.speaker:
         parts.append(c.speaker)
     return " · ".join(parts)
 
@@ -448,7 +477,7 @@ def _chat_command(chat: Any, line: str) -> bool:
 
 def _search(args: argparse.Namespace) -> int:
     _require_index(args.index)
-    hits = _qa(args).search(args.query, k=args.k, speaker=args.speaker)
+    hits = _qa(args).search(args.query, k=args.k, speaker=args.speaker, kind=args.kind)
     if args.json:
         print(json.dumps({"hits": [citation_json(h) for h in hits]}, ensure_ascii=False))
     else:
@@ -516,7 +545,7 @@ def _sources(args: argparse.Namespace) -> int:
         print(json.dumps({"sources": [s.model_dump() for s in sources.values()]}, ensure_ascii=False))
     else:
         for info in sources.values():
-            print(f"{info.source}  {clock(info.duration)}  {info.language}  {info.chunks} passages")
+            print(f"{info.source}  {clock(info.duration)}  {info.language}  {_passages(info)}")
     return 0
 
 

@@ -35,8 +35,8 @@ class IndexStoreError(MediaRagError):
 class MissingDependencyError(MediaRagError, ImportError):
     """An optional dependency is not installed; the message says which extra provides it."""
 
-    def __init__(self, package: str, extra: str | None = None, purpose: str = "") -> None:
-        hint = f"pip install 'mediarag[{extra}]'" if extra else f"pip install {package}"
+    def __init__(self, package: str, extra: str | None = None, purpose: str = "", hint: str | None = None) -> None:
+        hint = hint or (f"pip install 'mediarag[{extra}]'" if extra else f"pip install {package}")
         what = f" for {purpose}" if purpose else ""
         super().__init__(f"{package} is required{what}: {hint}")
 

@@ -13,6 +13,7 @@ reading it, so a playlist or a concat list inside a file cannot pull in other fi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -21,10 +22,14 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import MediaError
+
+if TYPE_CHECKING:
+    import av
 
 SAMPLE_RATE = 16_000
 
@@ -190,6 +195,15 @@ def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -
     noticed.) Samples are written into one buffer that grows as needed, so a long file is held in
     memory about once.
     """
+    with open_container(path) as container:
+        return _decode_stream(container, str(path), sample_rate)
+
+
+@contextlib.contextmanager
+def open_container(path: str | os.PathLike[str]) -> Iterator[av.container.InputContainer]:
+    """A media file opened for reading with PyAV, the safe way (see the module docstring):
+    a regular, non-empty file, given to FFmpeg already open, which may open nothing else.
+    `MediaError` naming the file when it is not one FFmpeg can read."""
     import av  # PyAV is a core dependency, imported here to keep `import mediarag` light
 
     source = str(path)
@@ -204,7 +218,7 @@ def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
             raise MediaError(source, f"not a readable media file ({_reason(exc)})") from exc
         with container:
-            return _decode_stream(container, source, sample_rate)
+            yield container
 
 
 def _decode_stream(container, source: str, sample_rate: int) -> Audio:  # type: ignore[no-untyped-def]

@@ -22,7 +22,7 @@ from .progress import FileProgress
 from .retrieve.citations import cite
 from .retrieve.filters import PassageFilter, retrieve_filtered
 from .retrieve.query import check_query
-from .schema import Answer, Citation, Hit, Message, SourceInfo, Transcript
+from .schema import SCREEN, SPEECH, Answer, Citation, Hit, Message, SourceInfo, Transcript
 from .settings import Settings
 from .transcribe.config import translation_task
 
@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from .transcribe.base import Transcriber
 
 __all__ = ["AnswerStream", "IngestFailure", "IngestReport", "MediaQA"]
+
+#: The kinds of passage a search can be limited to.
+PASSAGE_KINDS = (SPEECH, SCREEN)
 
 
 class MediaQA:
@@ -239,11 +242,19 @@ class MediaQA:
     # Questions ---------------------------------------------------------------------------
 
     def search(
-        self, query: str, k: int | None = None, min_score: float | None = None, *, speaker: str | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        min_score: float | None = None,
+        *,
+        speaker: str | None = None,
+        kind: str | None = None,
     ) -> list[Citation]:
         """The passages most similar to ``query``, best first, as citations (``speaker``: only
-        passages in which that speaker, a name or a per-file label, says something)."""
-        return [cite(h) for h in self.retrieve(query, k, min_score, what="search query", speaker=speaker)]
+        passages in which that speaker, a name or a per-file label, says something; ``kind``:
+        only ``speech`` or only ``screen`` passages)."""
+        hits = self.retrieve(query, k, min_score, what="search query", speaker=speaker, kind=kind)
+        return [cite(h) for h in hits]
 
     def retrieve(
         self,
@@ -253,12 +264,16 @@ class MediaQA:
         *,
         what: str = "question",
         speaker: str | None = None,
+        kind: str | None = None,
     ) -> list[Hit]:
-        """The passages for ``query``, best first (checked: not empty, not too long; ``k`` >= 1)."""
+        """The passages for ``query``, best first (checked: not empty, not too long; ``k`` >= 1;
+        ``speaker``, ``kind``: see `search`)."""
         check_query(query, what)
         if k is not None and k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
-        return retrieve_filtered(self.retriever, query, PassageFilter(speaker=speaker), k, min_score)
+        if kind is not None and kind not in PASSAGE_KINDS:
+            raise ConfigError(f"kind must be one of {', '.join(PASSAGE_KINDS)}, got {kind!r}")
+        return retrieve_filtered(self.retriever, query, PassageFilter(speaker=speaker, kind=kind), k, min_score)
 
     def ask(
         self,

@@ -37,6 +37,7 @@ class _Timed(BaseModel):
 
 #: What a passage holds: ``speech`` (a transcript) or ``screen`` (text read off the video).
 SPEECH = "speech"
+SCREEN = "screen"
 
 
 class Word(_Timed):
@@ -97,6 +98,11 @@ class Transcript(BaseModel):
     task: Task = "transcribe"
     speakers: list[Speaker] = Field(
         default_factory=list, description="The voices the speaker stage found (empty without it)."
+    )
+    screen: list[Segment] = Field(
+        default_factory=list,
+        description="Text read on screen (kind 'screen'), from when it appears to when it goes; "
+        "empty for audio and for transcripts stored before it was kept.",
     )
 
     @model_validator(mode="after")
@@ -193,3 +199,7 @@ class SourceInfo(BaseModel):
     languages: list[str] = Field(default_factory=list)
     chunks: int
     task: Task = "transcribe"
+    kinds: dict[str, int] = Field(
+        default_factory=dict,
+        description="Passages of each kind ('speech', 'screen'); empty in indexes written before it was kept.",
+    )

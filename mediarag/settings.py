@@ -20,6 +20,7 @@ from .embed.config import EmbeddingConfig
 from .generate.config import GenerationConfig
 from .links import check_s3_url, is_s3_url
 from .retrieve.config import RetrievalConfig
+from .screen.config import ScreenConfig
 from .segment.config import SegmentationConfig
 from .speakers.config import SpeakerConfig
 from .transcribe.config import TranscriptionConfig
@@ -106,6 +107,9 @@ class Settings(BaseModel):
     conversation: ConversationConfig = Field(default_factory=ConversationConfig)
     speakers: SpeakerConfig = Field(
         default_factory=SpeakerConfig, description="Who speaks when, and by what name (the speaker stage)."
+    )
+    screen: ScreenConfig = Field(
+        default_factory=ScreenConfig, description="Text read on screen in videos (the screen stage)."
     )
     stages: list[str] | None = Field(
         None,

@@ -23,6 +23,7 @@ import numpy as np
 from .media import Audio
 from .schema import Segment, Task, Transcript, Word
 from .transcribe.base import ProgressCallback
+from .transcribe.hints import Hint
 from .transcribe.languages import check_whisper_language
 
 #: One spoken line of a script: start and end in seconds, and the text.
@@ -35,7 +36,7 @@ class ScriptedTranscriber:
     ``script`` maps a file name (the audio's source name) to its lines, or is a function of the
     `Audio`; a file it does not know is heard as one line, ``"Recording <name>."``, over the
     whole audio. Words get times spread over each line, as Whisper's would. ``calls`` counts
-    the files transcribed.
+    the files transcribed; ``hints`` holds the hints the last file came with.
     """
 
     def __init__(self, script: Mapping[str, Sequence[Line]] | Callable[[Audio], Sequence[Line]] | None = None,
@@ -43,6 +44,7 @@ class ScriptedTranscriber:
         self.script = script or {}
         self.language = language
         self.calls = 0
+        self.hints: list[str | Hint] = []
 
     def warm_up(self) -> None:
         """Nothing to load."""
@@ -57,8 +59,10 @@ class ScriptedTranscriber:
         language: str | None = None,
         task: Task = "transcribe",
         progress: ProgressCallback | None = None,
+        hints: Sequence[str | Hint] = (),
     ) -> Transcript:
         self.calls += 1
+        self.hints = list(hints)
         name = Path(audio.source).name
         if callable(self.script):
             lines = self.script(audio)

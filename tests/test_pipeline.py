@@ -43,7 +43,7 @@ def media(tmp_path: Path) -> Path:
 def test_stages_in_order_and_each_leaves_its_part(media: Path, tmp_path: Path) -> None:
     qa = make_qa(tmp_path / "idx")
     pipeline = qa.pipeline
-    assert pipeline.names == ["decode", "transcribe", "speakers", "sentences", "passages", "embed"]
+    assert pipeline.names == ["decode", "screen", "transcribe", "speakers", "sentences", "passages", "embed"]
     item = pipeline.process(media / "jfk.flac")
     assert isinstance(item, MediaFile) and item.audio is None  # released at the end
     assert item.source == str((media / "jfk.flac").resolve()) and len(item.sha256) == 64
@@ -87,7 +87,7 @@ def test_a_registered_stage_runs_in_its_place_everywhere(media: Path, tmp_path: 
     try:
         assert [s.name for s in registered_stages()][-2:] == ["shouting", "broken"]
         qa = make_qa(tmp_path / "idx")
-        assert qa.pipeline.names == ["decode", "transcribe", "speakers", "shouting", "sentences", "passages", "broken", "embed"]
+        assert qa.pipeline.names == ["decode", "screen", "transcribe", "speakers", "shouting", "sentences", "passages", "broken", "embed"]
         report = qa.ingest([media / "jfk.flac"])
         assert report.ok and len(seen) == 1
         assert any("the broken stage failed: RuntimeError: no such codec" in w for w in report.warnings)
@@ -97,7 +97,7 @@ def test_a_registered_stage_runs_in_its_place_everywhere(media: Path, tmp_path: 
     finally:
         unregister_stage("shouting")
         unregister_stage("broken")
-    assert make_qa(tmp_path / "idx").pipeline.names == ["decode", "transcribe", "speakers", "sentences", "passages", "embed"]
+    assert make_qa(tmp_path / "idx").pipeline.names == ["decode", "screen", "transcribe", "speakers", "sentences", "passages", "embed"]
 
 
 def test_ingest_skips_replaces_prunes_and_isolates_a_bad_file(media: Path, tmp_path: Path) -> None:

@@ -19,12 +19,14 @@ from ..media import VIDEO_EXTENSIONS, file_sha256
 from ..progress import FileProgress
 from ..pipeline.ingest import IngestReport
 from ..qa import MediaQA
-from ..schema import Citation
+from ..schema import SCREEN, Citation
 from ..settings import Settings
 from .config import AppConfig
 from .uploads import display_name
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..generate.base import Generator
     from ..store.base import VectorStore
 
@@ -227,13 +229,25 @@ class Engine:
 
 
 def citation_label(citation: Citation) -> str:
-    """``name · mm:ss-mm:ss · Speaker`` (a text document: its name only; no speaker when the
-    passage has none or several)."""
+    """``name · mm:ss-mm:ss · Speaker`` (``· on screen`` for text read off the video; a text
+    document: its name only; no speaker when the passage has none or several)."""
     name = display_name(citation.source)
     if is_text_source(citation.source):
         return name
     label = f"{name} · {clock(citation.start)}-{clock(citation.end)}"
+    if citation.kind == SCREEN:
+        return f"{label} · on screen"
     return f"{label} · {citation.speaker}" if citation.speaker else label
+
+
+def thumbnail(citation: Citation) -> np.ndarray | None:
+    """The frame of a screen citation, small (RGB), from a little after the text appears; None
+    for other citations and for sources that are not local files (an ``s3://`` object)."""
+    if citation.kind != SCREEN or is_url(citation.source) or not Path(citation.source).is_file():
+        return None
+    from ..screen.thumbnail import frame_at
+
+    return frame_at(citation.source, citation.start + min(1.0, (citation.end - citation.start) / 2))
 
 
 def player_for(source: str) -> Player | None:

@@ -27,6 +27,7 @@ from mediarag.app.engine import (
     GeneratorChoice,
     citation_label,
     player_for,
+    thumbnail,
 )
 from mediarag.app.uploads import CONVERSATION_EXTENSIONS, LIBRARY_EXTENSIONS, display_name, store_upload
 from mediarag.errors import MediaRagError
@@ -261,13 +262,28 @@ def _player(engine: Engine, ss: Any, citation: Citation) -> None:
             st.audio(citation.source, format=player.mime, start_time=start, autoplay=True)
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def _thumbnail(citation: Citation) -> Any:
+    """The frame beside a screen citation (None when there is none to show)."""
+    try:
+        return thumbnail(citation)
+    except MediaRagError as exc:
+        log.warning("no thumbnail for %s: %s", citation.source, exc)
+        return None
+
+
 def _sources(engine: Engine, turn: int, answer: Answer, ss: Any) -> None:
     if not answer.citations:
         return
     st.markdown("**Sources**")
     for n, citation in enumerate(answer.citations, start=1):
         with st.container(border=True):
-            text, button = st.columns([5, 1])
+            picture = _thumbnail(citation)
+            if picture is None:
+                text, button = st.columns([5, 1])
+            else:
+                shown, text, button = st.columns([2, 4, 1])
+                shown.image(picture, caption="on screen")
             text.markdown(f"**[{n}] {_literal(citation_label(citation))}**")
             text.text(citation.text)
             if player_for(citation.source) is not None and button.button(

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..errors import GeneratorError
 from ..links import clock, is_text_source
-from ..schema import Chunk, Hit, Message
+from ..schema import SCREEN, Chunk, Hit, Message
 from ..sentences import join_texts
 from .base import Generation
 from .extractive import content_words
@@ -97,6 +97,8 @@ def render_passage(label: int, hit: Hit, text: str | None = None) -> str:
     attributes = f'id="[{label}]" file="{_neutral(name)}"' + (f' time="{time}"' if time else "")
     if chunk.speaker:
         attributes += f' speaker="{_neutral(chunk.speaker)}"'
+    if hit.chunk.kind == SCREEN:
+        attributes += ' source="on screen"'  # read off the video, not said
     return f"<passage {attributes}>\n{body}\n</passage>"
 
 

@@ -29,6 +29,7 @@ from .stages import Decode, Embed, Passages, Sentences, Transcribe
 # The built-in registered stages, named by "module:function" so that nothing heavy is imported
 # until a pipeline is built with them.
 register_stage("speakers", "mediarag.speakers.stage:build", after="transcribe")
+register_stage("screen", "mediarag.screen.stage:build", after="decode")
 
 __all__ = [
     "CORE_STAGES",

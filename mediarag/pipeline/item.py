@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..schema import Chunk, Segment, SourceInfo, Task, Transcript
+from ..schema import SCREEN, Chunk, Segment, SourceInfo, Task, Transcript
 
 if TYPE_CHECKING:
     import numpy as np
 
     from ..media import Audio
     from ..progress import FileProgress
+    from ..transcribe.hints import Hint
 
 
 @dataclass
@@ -30,7 +32,8 @@ class MediaFile:
         progress: told how many seconds of audio are transcribed (`FileProgress`).
         audio: the decoded audio (decode stage; released when the file is done).
         transcript: the transcriber's fragments (transcribe stage; enrich stages may label them).
-        hints: words that help recognition (names read on screen, a user vocabulary).
+        hints: words that help recognition: a string for the whole file, a
+            `mediarag.transcribe.hints.Hint` for the seconds it is on screen (screen stage).
         evidence: timed text found besides speech, with its ``kind`` (``screen``...).
         sentences: the transcript's sentences with their times (sentences stage).
         passages: what is embedded and indexed (passages stage).
@@ -48,7 +51,7 @@ class MediaFile:
     progress: FileProgress | None = None
     audio: Audio | None = None
     transcript: Transcript | None = None
-    hints: list[str] = field(default_factory=list)
+    hints: list[str | Hint] = field(default_factory=list)
     evidence: list[Segment] = field(default_factory=list)
     sentences: list[Segment] = field(default_factory=list)
     passages: list[Chunk] = field(default_factory=list)
@@ -68,7 +71,8 @@ class MediaFile:
         if self.transcript is None:
             raise ValueError(f"{self.source} has not been transcribed")
         segments = [s.model_copy(update={"words": ()}) for s in self.sentences]
-        return self.transcript.model_copy(update={"source": self.source, "segments": segments})
+        screen = [e.model_copy(update={"words": ()}) for e in self.evidence if e.kind == SCREEN]
+        return self.transcript.model_copy(update={"source": self.source, "segments": segments, "screen": screen})
 
     def info(self) -> SourceInfo:
         """What the index records about the file."""
@@ -82,4 +86,5 @@ class MediaFile:
             languages=self.transcript.languages if self.transcript.segments else [],
             chunks=len(self.passages),
             task=self.task,
+            kinds=dict(Counter(c.kind for c in self.passages)),
         )

@@ -10,6 +10,7 @@ from ..media import decode_audio
 from ..progress import progress_bar
 from ..schema import Chunk, Segment
 from ..sentences import merge_sentences
+from ..transcribe.hints import accepts_hints
 from .item import MediaFile
 
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ class Decode:
 
 
 class Transcribe:
-    """Transcribes the decoded audio, showing progress (a bar, and ``item.progress``)."""
+    """Transcribes the decoded audio, showing progress (a bar, and ``item.progress``); the
+    file's hints (`MediaFile.hints`) go to a transcriber that takes them."""
 
     name = "transcribe"
 
@@ -58,7 +60,10 @@ class Transcribe:
 
             if report is not None:
                 report(item.source, 0.0, duration)
-            item.transcript = self.transcriber.transcribe(audio, language=item.language, task=item.task, progress=advance)
+            hints = {"hints": list(item.hints)} if item.hints and accepts_hints(self.transcriber) else {}
+            item.transcript = self.transcriber.transcribe(
+                audio, language=item.language, task=item.task, progress=advance, **hints
+            )
             if report is not None:
                 report(item.source, duration, duration)
 

@@ -61,6 +61,7 @@ def make_transcriber(config: TranscriptionConfig | None = None, aws: AwsConfig |
         compute_type=config.compute_type,
         beam_size=config.beam_size,
         vad=config.vad,
+        vocabulary=config.vocabulary,
     )
 
 

@@ -45,6 +45,11 @@ class TranscriptionConfig(BaseModel):
         True, description="aws-transcribe: label the speakers (ShowSpeakerLabels); the speaker stage keeps them."
     )
     max_speaker_labels: int = Field(10, ge=2, le=30, description="aws-transcribe: the most speakers it tells apart.")
+    vocabulary: list[str] = Field(
+        default_factory=list,
+        description="faster-whisper: terms (product names, jargon) the speech may contain, given to "
+        "Whisper as hotwords so they are spelled right (`mediarag.transcribe.hints.read_vocabulary` reads a file).",
+    )
 
     @field_validator("language")
     @classmethod

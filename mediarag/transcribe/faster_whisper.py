@@ -12,6 +12,9 @@ How a file is transcribed:
 4. Without a given language, each window's language is detected from its encoder output at no
    extra encoder cost, so a file that switches language part-way is decoded in each language.
 5. Word timestamps give sentence boundaries their times.
+6. Hints (a user vocabulary, names read on screen near each stretch of speech;
+   `mediarag.transcribe.hints`) go to Whisper as ``hotwords``. With timed hints, windows are
+   decoded a batch at a time so that each batch gets the words shown around it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -28,6 +32,7 @@ from ..media import Audio
 from ..schema import Segment, Task, Transcript, Word
 from ..weights import resolve_whisper
 from .base import ProgressCallback
+from .hints import Hint, as_hints, timed, words_near
 from .languages import check_whisper_language, main_language
 from .timing import TimedPiece, timed_segments, with_word_lengths
 from .vad import VadOptions, pack_regions, speech_regions
@@ -55,6 +60,7 @@ class FasterWhisperTranscriber:
         vad: skip non-speech with Silero VAD. Without it the file is cut into plain 30 s windows.
         word_timestamps: compute per-word times (used for sentence times).
         cpu_threads: CTranslate2 threads; 0 lets it choose.
+        vocabulary: terms (product names, jargon) given to Whisper as hotwords for every file.
     """
 
     def __init__(
@@ -68,6 +74,7 @@ class FasterWhisperTranscriber:
         vad: bool = True,
         word_timestamps: bool = True,
         cpu_threads: int = 0,
+        vocabulary: Sequence[str] = (),
     ) -> None:
         if beam_size < 1:
             raise ConfigError(f"beam_size must be at least 1, got {beam_size}")
@@ -81,6 +88,7 @@ class FasterWhisperTranscriber:
         self.vad = vad
         self.word_timestamps = word_timestamps
         self.cpu_threads = cpu_threads
+        self.vocabulary = tuple(vocabulary)
         self._model: Any = None
         self._pipeline: Any = None
 
@@ -115,7 +123,10 @@ class FasterWhisperTranscriber:
         language: str | None = None,
         task: Task = "transcribe",
         progress: ProgressCallback | None = None,
+        hints: Sequence[str | Hint] = (),
     ) -> Transcript:
+        """Transcribe ``audio`` (module docstring); ``hints``: words the speech may contain,
+        for the whole file or for the time they are on screen (`mediarag.transcribe.hints`)."""
         self.warm_up()
         if task not in ("transcribe", "translate"):
             raise ConfigError(f"task must be 'transcribe' or 'translate', got {task!r}")
@@ -137,9 +148,10 @@ class FasterWhisperTranscriber:
             return Transcript(
                 source=audio.source, language=language or "und", duration=duration, task=task
             )
+        given = as_hints([*self.vocabulary, *hints])
         try:
-            segments = self._decode(audio, windows.regions, windows.spans, language, task, progress)
-            segments = self._fill_gaps(audio, windows, segments, language, task)
+            segments = self._decode(audio, windows.regions, windows.spans, language, task, progress, given)
+            segments = self._fill_gaps(audio, windows, segments, language, task, given)
         except Exception as exc:  # noqa: BLE001 - CTranslate2 raises plain RuntimeErrors
             raise ModelError(f"{audio.source}: transcription failed: {exc}") from exc
         if progress:
@@ -155,7 +167,13 @@ class FasterWhisperTranscriber:
         )
 
     def _fill_gaps(
-        self, audio: Audio, windows: _Windows, segments: list[Segment], language: str | None, task: Task
+        self,
+        audio: Audio,
+        windows: _Windows,
+        segments: list[Segment],
+        language: str | None,
+        task: Task,
+        hints: Sequence[Hint] = (),
     ) -> list[Segment]:
         """The first pass's segments, plus those of the speech regions it skipped (another
         language in the same window, a stretch Whisper jumped over), decoded again on their own.
@@ -167,7 +185,7 @@ class FasterWhisperTranscriber:
         if not missed:
             return segments
         spans = pack_regions(missed, WINDOW_SECONDS)
-        again = self._decode(audio, windows.regions, spans, language, task, None)
+        again = self._decode(audio, windows.regions, spans, language, task, None, hints)
         return _once(segments, again, windows.spans)
 
     def _decode(
@@ -178,10 +196,12 @@ class FasterWhisperTranscriber:
         language: str | None,
         task: Task,
         progress: ProgressCallback | None,
+        hints: Sequence[Hint] = (),
     ) -> list[Segment]:
-        """Decode windows, a few batches at a time so memory stays flat on long files."""
+        """Decode windows, a few batches at a time so memory stays flat on long files (one
+        batch at a time with timed hints, each with the hint words near it)."""
         segments: list[Segment] = []
-        group = 4 * self.batch_size
+        group = self.batch_size if timed(hints) else 4 * self.batch_size
         for first in range(0, len(spans), group):
             batch = spans[first : first + group]
             offset, stop = batch[0][0], batch[-1][1]
@@ -189,7 +209,8 @@ class FasterWhisperTranscriber:
             inside = [(max(a, offset) - offset, min(b, stop) - offset) for a, b in regions if b > offset and a < stop]
             _level_speech(piece, inside, audio.sample_rate)
             local = [(a - offset, b - offset) for a, b in batch]
-            segments += self._decode_piece(piece, local, offset, language, task, audio.duration, progress)
+            hotwords = " ".join(words_near(hints, offset, stop)) or None
+            segments += self._decode_piece(piece, local, offset, language, task, audio.duration, progress, hotwords)
         return segments
 
     def _decode_piece(
@@ -201,6 +222,7 @@ class FasterWhisperTranscriber:
         task: Task,
         duration: float,
         progress: ProgressCallback | None,
+        hotwords: str | None = None,
     ) -> list[Segment]:
         pipeline = self._pipeline
         pipeline.chunk_languages = {}
@@ -215,6 +237,7 @@ class FasterWhisperTranscriber:
             word_timestamps=self.word_timestamps,
             vad_filter=False,
             clip_timestamps=[{"start": a, "end": b} for a, b in spans],
+            hotwords=hotwords,
         )
         for raw in raw_segments:
             if progress:
