@@ -63,7 +63,8 @@ def test_answer_streams_cites_file_and_seconds_and_plays_from_there(monkeypatch,
     assert "cities" in answer.text.lower() and answer.grounded
     cited = answer.citations[0]
     assert cited.source.endswith("fleurs_en_concat.ogg") and 85 < cited.start < 95
-    label = f"**[1] fleurs_en_concat.ogg · {clock(cited.start)}-{clock(cited.end)}**"
+    assert cited.speaker and cited.speaker.startswith("SPEAKER_")  # the speaker stage is on by default
+    label = f"**[1] fleurs_en_concat.ogg · {clock(cited.start)}-{clock(cited.end)} · {cited.speaker}**"
     assert label in markdown(at)
     assert cited.text in [t.value for t in at.text]  # plain text: no Markdown, no links
     assert not at.get("audio")  # no player until a source is chosen
@@ -76,7 +77,7 @@ def test_answer_streams_cites_file_and_seconds_and_plays_from_there(monkeypatch,
     # The history stays, and asking again adds a turn.
     at.chat_input[0].set_value("What did Kennedy ask his fellow Americans to do?").run()
     assert len(at.session_state["turns"]) == 2 and len(at.get("audio")) == 1
-    assert any(m.startswith("**[") and m.endswith("] jfk.flac · 00:00-00:10**") for m in markdown(at))
+    assert any(m.startswith("**[") and "] jfk.flac · 00:00-00:10 · SPEAKER_00**" in m for m in markdown(at))
 
 
 def test_uploaded_media_is_transcribed_into_the_conversation_only(monkeypatch, index, tmp_path, data_dir):
@@ -97,7 +98,7 @@ def test_uploaded_media_is_transcribed_into_the_conversation_only(monkeypatch, i
     assert stored.name.endswith("_My_talk_final.flac") and stored.read_bytes() == audio
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [stored.name]
     # The transcript is shown and can be downloaded as SRT and VTT.
-    assert any("[00:00] And so my fellow Americans" in t.value for t in at.sidebar.text_area)
+    assert any("[00:00] SPEAKER_00: And so my fellow Americans" in t.value for t in at.sidebar.text_area)
     labels = [b.label for b in at.sidebar.get("download_button")]
     assert labels == ["Download .srt", "Download .vtt"]
     srt = export(attached.transcript, "srt")
@@ -109,7 +110,7 @@ def test_uploaded_media_is_transcribed_into_the_conversation_only(monkeypatch, i
     at.chat_input[0].set_value("What did Kennedy ask his fellow Americans to do?").run()
     answer = at.session_state["turns"][0]["answer"]
     assert answer.citations and answer.citations[0].source == attached.source
-    assert "**[1] My_talk_final.flac · 00:00-00:10**" in markdown(at)
+    assert "**[1] My_talk_final.flac · 00:00-00:10 · SPEAKER_00**" in markdown(at)
     assert sorted(Path(s).name for s in MediaQA(index).store.sources()) == ["fleurs_en_concat.ogg", "jfk.flac"]
 
 

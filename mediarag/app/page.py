@@ -128,11 +128,12 @@ def _generator_settings(engine: Engine, ss: Any) -> None:
 
 
 def _speaker_filter(engine: Engine, ss: Any) -> None:
-    """Answer from what one speaker says (None: everyone)."""
+    """Answer from what one speaker says (None: everyone); the choice is ``ss.speaker``, the
+    widget's own state."""
     with reported("Reading the speakers"):
         names = engine.speakers()
         if names:
-            ss.speaker = st.selectbox(
+            st.selectbox(
                 "Speaker", [None, *names], format_func=lambda n: "Everyone" if n is None else n, key="speaker",
                 help="Answer only from passages in which this speaker says something.",
             )  # fmt: skip
