@@ -172,8 +172,10 @@ def test_ingest_steps_time_each_stage_of_the_public_pipeline(tmp_path, data_dir)
     qa = MediaQA(tmp_path / "index", transcriber=_ScriptedTranscriber(), segmenter=FixedWindowSegmenter(2.0, 0.0),
                  embedder=_HashEmbedder())  # fmt: skip
     steps, counts = speed_ingest.ingest_steps(qa, data_dir / "jfk.flac")
-    # planning and hashing, the pipeline's stages in their order, then the commit
-    assert list(steps) == ["hash", "decode", "transcription", "sentences", "segmentation", "embedding", "indexing"]
+    # planning and hashing, the pipeline's stages in their order (the default ones included:
+    # screen text, nothing in an audio file, and speakers), then the commit
+    assert list(steps) == ["hash", "decode", "screen", "transcription", "speakers", "sentences", "segmentation",
+                           "embedding", "indexing"]  # fmt: skip
     assert all(v >= 0 for v in steps.values())
     assert counts["segments"] == 2 and counts["sentences"] == 2 and counts["passages"] == 2
     assert counts["duration_s"] == pytest.approx(11.0, abs=0.1) and counts["languages"] == ["en"]

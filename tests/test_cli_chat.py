@@ -77,7 +77,7 @@ def test_ask_with_the_local_model_streams_to_stdout(index):
                  "--llm-threads", str(THREADS))  # fmt: skip
     assert result.returncode == 0, result.stderr
     text, _, sources = result.stdout.partition("\nSources:\n")
-    assert "country" in text.lower() and "[1] jfk.flac  00:00-00:10" in sources
+    assert "country" in text.lower() and "[1] jfk.flac · 00:00-00:10" in sources
 
 
 @pytest.mark.parametrize(

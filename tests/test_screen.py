@@ -327,7 +327,7 @@ def test_the_app_shows_a_screen_source_with_its_thumbnail(lecture, monkeypatch, 
     answer = at.session_state["turns"][0]["answer"]
     assert answer.citations[0].kind == "screen"
     assert any(m.value.endswith("· 00:12-00:18 · on screen**") for m in at.markdown)
-    assert len(at.get("imgs")) >= 1  # the frame beside the source
+    assert len(at.get("image")) >= 1  # the frame beside the source
 
 
 def _console_video(path: Path, lines: list[str], seconds_per_line: float = 2.0, fps: int = 5) -> None:
