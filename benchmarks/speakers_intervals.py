@@ -22,6 +22,9 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mediarag.speakers.config import NAME_THRESHOLDS  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 DRAWS = 10_000
 
@@ -81,18 +84,24 @@ def report(results: dict[str, Any], source: Path) -> str:
         o = results["one_speaker"]
         low, high = wilson(o["one_label"], o["clips"])
         lines += [f"One-speaker clips given one label: {o['one_label']}/{o['clips']} (95 % interval {pct(low)} - {pct(high)}).", ""]
-    if "threshold" in results and results["threshold"].get("chosen") is not None:
+    if "threshold" in results:
         th = results["threshold"]
-        chosen = next(g for g in th["grid"] if abs(g["threshold"] - th["chosen"]) < 1e-9)
-        lines += [f"Voiceprint threshold {th['chosen']:.2f}:", "", "| set | false accept (95 % interval) | false reject (95 % interval) |", "|---|---|---|"]
-        for name, key in (("call", "call"), ("ami", "ami"), ("fleurs", "fleurs")):
-            s = th["sets"][name]
-            fa, fr = chosen[key]["false_accept"], chosen[key]["false_reject"]
-            fa_n, fr_n = round(fa * s["different_n"]), round(fr * s["same_n"])
-            fa_i, fr_i = wilson(fa_n, s["different_n"]), wilson(fr_n, s["same_n"])
-            lines.append(f"| {name} | {fa_n}/{s['different_n']} ({pct(fa_i[0])} - {pct(fa_i[1])}) | "
-                         f"{fr_n}/{s['same_n']} ({pct(fr_i[0])} - {pct(fr_i[1])}) |")  # fmt: skip
-        lines.append("")
+        shipped = NAME_THRESHOLDS["ecapa"]
+        for value in sorted({shipped, *([th["chosen"]] if th.get("chosen") is not None else [])}):
+            row = next((g for g in th["grid"] if abs(g["threshold"] - value) < 1e-9), None)
+            if row is None:
+                continue
+            what = "the default (NAME_THRESHOLDS)" if value == shipped else "this run's choice"
+            lines += [f"Voiceprint threshold {value:.2f}, {what}:", "",
+                      "| set | false accept (95 % interval) | false reject (95 % interval) |", "|---|---|---|"]  # fmt: skip
+            for name in ("call", "ami", "fleurs"):
+                s = th["sets"][name]
+                fa_n = round(row[name]["false_accept"] * s["different_n"])
+                fr_n = round(row[name]["false_reject"] * s["same_n"])
+                fa_i, fr_i = wilson(fa_n, s["different_n"]), wilson(fr_n, s["same_n"])
+                lines.append(f"| {name} | {fa_n}/{s['different_n']} ({pct(fa_i[0])} - {pct(fa_i[1])}) | "
+                             f"{fr_n}/{s['same_n']} ({pct(fr_i[0])} - {pct(fr_i[1])}) |")  # fmt: skip
+            lines.append("")
     return "\n".join(lines) + "\n"
 
 
