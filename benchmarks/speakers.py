@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MEDIARAG_PROGRESS", "0")
 
-from _machine import describe_machine, git_info, machine_info, versions  # noqa: E402
+from core.machine import describe_machine, git_info, machine_info, versions  # noqa: E402
 
 from mediarag.speakers.assign import assign_speakers  # noqa: E402
 from mediarag.speakers.clustering import SpeakerCount  # noqa: E402

@@ -2,6 +2,7 @@
 
 Sentences with a known speaker carry it: ``[Sheila] ...`` in SRT, a ``<v Sheila>`` voice span in
 WebVTT, ``Sheila: ...`` in plain text, and one RTTM line per run of a speaker's sentences.
+JSON leaves out the voices' centroids (embeddings of voices: personal data, kept in the index).
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ def _rttm_token(text: str) -> str:
 
 
 def to_json(transcript: Transcript) -> str:
-    return transcript.model_dump_json(indent=2)
+    """The transcript as JSON, without its voices' centroids: those are embeddings of people's
+    voices (personal data, kept in the index only); labels, names and seconds stay."""
+    return transcript.model_dump_json(indent=2, exclude={"speakers": {"__all__": {"centroid"}}})
 
 
 def _line(s: Segment) -> str:

@@ -219,6 +219,11 @@ def test_exports_carry_the_speaker(call_index, qa):
     assert all(f[0] == "SPEAKER" and f[1] == "sample" and f[2] == "1" and len(f) == 10 for f in fields)
     assert {f[7] for f in fields} == {"Sheila", "SPEAKER_00"} and all(float(f[4]) > 0 for f in fields)
     assert "Sheila: And I" in qa.export_transcript(src, "txt")
+    # JSON keeps the voices but not their embeddings (personal data stays in the index).
+    voices = json.loads(qa.export_transcript(src, "json"))["speakers"]
+    assert {v["name"] or v["label"] for v in voices} == {"Sheila", "SPEAKER_00"}
+    assert all("centroid" not in v for v in voices)
+    assert all(s.centroid for s in qa.transcript(src).speakers)  # the index still has them
 
 
 def test_cli_speakers_and_the_speaker_filter(call_index, clips, tmp_path):
