@@ -54,7 +54,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from _machine import CpuMonitor, describe_git, describe_machine, git_info, machine_info  # noqa: E402
+from core.machine import CpuMonitor, describe_git, describe_machine, git_info, machine_info  # noqa: E402
 
 XQUAD = Path(os.environ.get("MEDIARAG_BENCH_DATA", ROOT.parent / "shared" / "data")) / "xquad"
 CACHE = HERE / ".cache" / "server-index"

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 #: clustering stops merging, and the cosine similarity a voice needs to an enrolled voiceprint
 #: to take its name.
 CLUSTER_THRESHOLDS = {"ecapa": 0.62, "ge2e": 0.25}
-NAME_THRESHOLDS = {"ecapa": 0.50, "ge2e": 0.85}
+NAME_THRESHOLDS = {"ecapa": 0.55, "ge2e": 0.85}
 
 
 class SpeakerConfig(BaseModel):
