@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--no-screen", action="store_true", help="do not read the text shown in videos")
         p.add_argument("--vocabulary", type=Path, metavar="FILE",
                        help="terms the speech may contain (product names, jargon), one a line")  # fmt: skip
+        p.add_argument("--no-speakers", action="store_true", help="do not tell the speakers apart")
+        p.add_argument("--num-speakers", type=int, metavar="N", help="the number of speakers, when known")
+        p.add_argument("--min-speakers", type=int, metavar="N", help="at least this many speakers")
+        p.add_argument("--max-speakers", type=int, metavar="N", help="at most this many speakers")
 
     p = sub.add_parser("ingest", help="index media files or directories")
     p.add_argument("paths", nargs="+", metavar="PATH")
@@ -248,6 +252,12 @@ def _model_settings(args: argparse.Namespace) -> dict[str, Any]:
         settings["transcription"] = {"vocabulary": read_vocabulary(args.vocabulary)}
     if getattr(args, "no_screen", False):
         settings["screen"] = {"enabled": False}
+    speakers = {name: getattr(args, name, None) for name in ("num_speakers", "min_speakers", "max_speakers")}
+    speakers = {name: value for name, value in speakers.items() if value is not None}
+    if getattr(args, "no_speakers", False):
+        speakers["enabled"] = False
+    if speakers:
+        settings["speakers"] = speakers
     return settings
 
 

@@ -252,6 +252,24 @@ def test_cli_speakers_and_the_speaker_filter(call_index, clips, tmp_path):
     assert json.loads(run("speakers", "list", "--index", index, "--json").stdout)["enrolled"] == []
 
 
+def test_cli_speaker_options_at_ingest(tmp_path):
+    def run(*args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "MEDIARAG_PROGRESS": "0"}
+        return subprocess.run([sys.executable, "-m", "mediarag.cli", *args], capture_output=True, text=True, env=env, timeout=600)
+
+    index = str(tmp_path / "idx")
+    bad = run("ingest", str(CALL), "--index", index, "--model", "tiny.en", "--num-speakers", "0")
+    assert bad.returncode == 2 and "num_speakers" in bad.stderr and not (tmp_path / "idx").exists()
+    told = run("ingest", str(CALL), "--index", index, "--model", "tiny.en", "--num-speakers", "2", "--json")
+    assert told.returncode == 0, told.stderr
+    hits = json.loads(run("search", "Chicago", "--index", index, "--json", "-k", "8").stdout)["hits"]
+    assert {h["speaker"] for h in hits} >= {"SPEAKER_00", "SPEAKER_01"}
+    plain = run("ingest", str(CALL), "--index", str(tmp_path / "plain"), "--model", "tiny.en", "--no-speakers")
+    assert plain.returncode == 0, plain.stderr
+    hits = json.loads(run("search", "Chicago", "--index", str(tmp_path / "plain"), "--json").stdout)["hits"]
+    assert hits and all(h["speaker"] is None for h in hits)
+
+
 def test_rttm_from_the_transcribe_command():
     result = subprocess.run([sys.executable, "-m", "mediarag.cli", "transcribe", str(CALL), "--format", "rttm",
                              "--model", "tiny.en"], capture_output=True, text=True, timeout=600)  # fmt: skip
