@@ -229,6 +229,7 @@ def _citation_json(c: Any) -> dict[str, Any]:
         "link": c.link,
         "kind": c.kind,
         "speaker": c.speaker,
+        "moment": None if c.moment is None else {"start": round(c.moment.start, 2), "end": round(c.moment.end, 2)},
     }
 
 
@@ -237,6 +238,7 @@ def _answer_json(answer: Any) -> dict[str, Any]:
         "question": answer.question,
         "answer": answer.text,
         "grounded": answer.grounded,
+        "fallback": answer.fallback,
         "citations": [_citation_json(c) for c in answer.citations],
     }
 
@@ -245,7 +247,8 @@ def _print_sources(citations: Sequence[Any]) -> None:
     from .links import is_text_source
 
     for i, c in enumerate(citations, start=1):
-        when = "" if is_text_source(c.source) else f"  {clock(c.start)}-{clock(c.end)}"
+        moment = c.moment or c
+        when = "" if is_text_source(c.source) else f"  {clock(moment.start)}-{clock(moment.end)}"
         print(f"  [{i}] {Path(c.source).name}{when}  (score {c.score:.2f})")
         print(f"      {c.link}")
 
@@ -275,6 +278,8 @@ def _print_answer(reply: Any, stream: bool) -> Any:
     else:
         answer = reply.answer
         print(answer.text)
+    if stream and answer.fallback:
+        print(f"\n({answer.fallback}; the passages say:)\n{answer.text}")
     if answer.citations:
         print("\nSources:")
         _print_sources(answer.citations)
@@ -409,7 +414,8 @@ def _search(args: argparse.Namespace) -> int:
         if not hits:
             print("No passage matches.")
         for i, h in enumerate(hits, start=1):
-            print(f"[{i}] {Path(h.source).name}  {clock(h.start)}-{clock(h.end)}  (score {h.score:.2f})")
+            at = h.moment or h
+            print(f"[{i}] {Path(h.source).name}  {clock(at.start)}-{clock(at.end)}  (score {h.score:.2f})")
             print(f"    {h.text}")
     return 0
 

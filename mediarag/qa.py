@@ -19,7 +19,7 @@ from .generate.base import AnswerStream
 from .links import is_url
 from .pipeline.ingest import IngestFailure, IngestReport
 from .progress import FileProgress
-from .retrieve.citations import cite
+from .retrieve.citations import cite_for
 from .retrieve.query import check_query
 from .schema import Answer, Citation, Hit, Message, SourceInfo, Transcript
 from .settings import Settings
@@ -227,8 +227,9 @@ class MediaQA:
     # Questions ---------------------------------------------------------------------------
 
     def search(self, query: str, k: int | None = None, min_score: float | None = None) -> list[Citation]:
-        """The passages most similar to ``query``, best first, as citations."""
-        return [cite(h) for h in self.retrieve(query, k, min_score, what="search query")]
+        """The passages most similar to ``query``, best first, as citations; each points at the
+        passage's sentence(s) that best match the query (`mediarag.moments.best_moment`)."""
+        return [cite_for(query, h) for h in self.retrieve(query, k, min_score, what="search query")]
 
     def retrieve(self, query: str, k: int | None = None, min_score: float | None = None, *, what: str = "question") -> list[Hit]:
         """The passages for ``query``, best first (checked: not empty, not too long; ``k`` >= 1)."""

@@ -61,6 +61,20 @@ def test_instructions_spoken_in_a_recording_are_not_followed(qa):
     assert answer.grounded and answer.citations[0].source.endswith("library_notice.wav")
 
 
+def test_the_fire_assembly_point_is_answered_from_the_briefing_with_its_moment(qa):
+    answer = qa.ask("Where is the fire assembly point?")
+    assert answer.fallback is None, answer  # the model's own answer, not "[1] Briefing"
+    assert "car park" in answer.text.lower() and "briefing" not in answer.text.lower().replace("[1]", ""), answer.text
+    assert answer.grounded and answer.citations[0].source.endswith("briefing.wav")
+    # the citation plays the sentence that says it, not the whole recording
+    transcript = qa.transcript(answer.citations[0].source)
+    said = next(s for s in transcript.segments if "assembly" in s.text.lower())
+    moment = answer.citations[0].moment
+    assert moment.start <= said.start + 0.5 and moment.end >= said.end - 0.5, (moment, said)
+    assert moment.end - moment.start < transcript.duration / 2
+    assert answer.citations[0].link.endswith(f"#t={moment.start:.1f},{moment.end:.1f}")
+
+
 def test_model_says_it_does_not_know_when_the_passages_do_not_answer(qa):
     # min_score -1 lets passages through, but none of them answers.
     answer = qa.ask("What is the boiling point of liquid nitrogen?", min_score=-1.0)

@@ -223,11 +223,19 @@ class Engine:
 
 
 def citation_label(citation: Citation) -> str:
-    """``name · mm:ss-mm:ss`` (a text document: its name only)."""
+    """``name · mm:ss-mm:ss``, the moment the answer rests on (else the passage); a text
+    document: its name only."""
     name = display_name(citation.source)
     if is_text_source(citation.source):
         return name
-    return f"{name} · {clock(citation.start)}-{clock(citation.end)}"
+    span = citation.moment or citation
+    return f"{name} · {clock(span.start)}-{clock(span.end)}"
+
+
+def play_start(citation: Citation) -> int:
+    """The whole second the page's player starts a citation at: its moment's start (rounded
+    down), else the passage's."""
+    return int(citation.play_from)
 
 
 def player_for(source: str) -> Player | None:

@@ -20,6 +20,7 @@ from mediarag.app.engine import (
     Engine,
     GeneratorChoice,
     citation_label,
+    play_start,
     player_for,
 )
 from mediarag.app.uploads import CONVERSATION_EXTENSIONS, LIBRARY_EXTENSIONS, display_name, store_upload
@@ -214,7 +215,7 @@ def _player(engine: Engine, ss: Any, citation: Citation) -> None:
     if not is_url(citation.source) and not Path(citation.source).is_file():
         st.error(f"{display_name(citation.source)} is no longer at {citation.source}")
         return
-    start = int(citation.start)
+    start = play_start(citation)
     with reported(f"Playing {display_name(citation.source)}"):
         if player.kind == "video":
             vtt = _subtitles(engine, ss, citation.source)
@@ -234,7 +235,7 @@ def _sources(engine: Engine, turn: int, answer: Answer, ss: Any) -> None:
             text.markdown(f"**[{n}] {citation_label(citation)}**")
             text.caption(citation.text)
             if player_for(citation.source) is not None and button.button(
-                f"▶ {clock(citation.start)}", key=f"play-{turn}-{n}", help="Play from this moment"
+                f"▶ {clock(play_start(citation))}", key=f"play-{turn}-{n}", help="Play from this moment"
             ):
                 ss.playing = (turn, n)
             if ss.playing == (turn, n):
@@ -261,6 +262,9 @@ def chat_view(engine: Engine, ss: Any) -> None:
         with engine.answering(ss.choice):
             st.write_stream(reply)
         answer = reply.answer
+        if answer.fallback:
+            st.caption(f"{answer.fallback}; the passages say:")
+            st.markdown(answer.text)
         ss.turns.append({"question": question, "answer": answer})
         _sources(engine, len(ss.turns) - 1, answer, ss)
 

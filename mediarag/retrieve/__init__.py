@@ -2,8 +2,8 @@
 
 from .base import Retriever
 from .query import MAX_QUERY_CHARS, check_query
-from .citations import cite
+from .citations import cite, cite_for
 from .config import RetrievalConfig
 from .dense import DenseRetriever
 
-__all__ = ["MAX_QUERY_CHARS", "DenseRetriever", "RetrievalConfig", "Retriever", "check_query", "cite"]
+__all__ = ["MAX_QUERY_CHARS", "DenseRetriever", "RetrievalConfig", "Retriever", "check_query", "cite", "cite_for"]
