@@ -27,7 +27,7 @@ HITS = [
         chunk=Chunk(
             id="b", source="/media/briefing.wav", start=0.0, end=14.0, text=" ".join(t for *_, t in LINES),
             sentences=tuple(Segment(start=a, end=b, text=t) for a, b, t in LINES),
-        ),  # fmt: skip
+        ),
         score=0.8,
     )
 ]

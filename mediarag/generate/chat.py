@@ -41,7 +41,7 @@ class ChatGenerator:
         temperature: Sampling temperature; 0 picks the likeliest token (repeatable answers).
         stop: Extra stop sequences, added to `mediarag.generate.prompt.DEFAULT_STOP`.
         timeout: Seconds one reply may take, from request to last token.
-        moment_sentences: The model reads only the this many sentences of the passages that best
+        moment_sentences: The model reads only this many sentences of the passages that best
             match the question (`mediarag.moments.focus`), under their passages' labels: a
             shorter prompt is read faster and keeps the model on the point. None: whole passages.
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..moments import DEFAULT_SCORER, MAX_WORDS, SentenceScorer, choose_sentences, moments_by_passage
+from ..moments import (
+    DEFAULT_SCORER,
+    MAX_WORDS,
+    SentenceScorer,
+    choose_sentences,
+    moments_by_passage,
+)
 from ..schema import Hit, Message, Segment
 from ..terms import content_words
 from .base import Generation

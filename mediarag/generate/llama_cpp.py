@@ -88,6 +88,7 @@ class LlamaCppGenerator(ChatGenerator):
             temperature=config.temperature,
             stop=config.stop,
             timeout=config.timeout,
+            moment_sentences=config.moment_sentences,
             threads=config.threads,
         )
 
