@@ -63,7 +63,10 @@ def test_answer_streams_cites_file_and_seconds_and_plays_from_there(monkeypatch,
     assert "cities" in answer.text.lower() and answer.grounded
     cited = answer.citations[0]
     assert cited.source.endswith("fleurs_en_concat.ogg") and 85 < cited.start < 95
-    label = f"**[1] fleurs_en_concat.ogg · {clock(cited.start)}-{clock(cited.end)}**"
+    # the label and the player show the moment the answer rests on, inside the passage
+    moment = cited.moment
+    assert cited.start <= moment.start < moment.end <= cited.end and 88 < moment.start < 99
+    label = f"**[1] fleurs_en_concat.ogg · {clock(moment.start)}-{clock(moment.end)}**"
     assert label in markdown(at)
     assert cited.text in [c.value for c in at.caption]
     assert not at.get("audio")  # no player until a source is chosen
@@ -71,7 +74,7 @@ def test_answer_streams_cites_file_and_seconds_and_plays_from_there(monkeypatch,
     at.button(key="play-0-1").click().run()
     players = at.get("audio")
     assert len(players) == 1
-    assert players[0].proto.start_time == int(cited.start)
+    assert players[0].proto.start_time == int(moment.start)
     assert players[0].proto.autoplay
     # The history stays, and asking again adds a turn.
     at.chat_input[0].set_value("What did Kennedy ask his fellow Americans to do?").run()
@@ -197,7 +200,8 @@ def test_library_lists_indexed_files_and_ingests_uploads(monkeypatch, index, tmp
     n = next(i for i, c in enumerate(answer.citations, 1) if c.source.endswith("_lecture.mp4"))
     at.button(key=f"play-0-{n}").click().run()
     [video_player] = at.get("video")
-    assert video_player.proto.start_time == int(answer.citations[n - 1].start)
+    cited = answer.citations[n - 1]
+    assert video_player.proto.start_time == int(cited.moment.start) and cited.start <= cited.moment.start
     # The video carries its transcript as subtitles.
     [track] = video_player.proto.subtitles
     assert track.label == "Transcript"
