@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Answer moments and answers on spoken XQuAD (English): the exact second, and local LLM answers.
 
-    python benchmarks/moments.py [--quick] [--sections moments,extractive,scorers,llm]
-                                 [--models qwen2.5-0.5b,qwen2.5-1.5b] [--llm-questions 60]
-                                 [--threads 2] [--out benchmarks/results]
+    python benchmarks/moments.py [--quick] [--sections moments,extractive,scorers,llm,ttft]
+                                 [--models qwen2.5-0.5b,qwen2.5-1.5b] [--llm-questions 40]
+                                 [--llm-limit N] [--variants default,...] [--threads 2]
+                                 [--out benchmarks/results]
 
 Set-up, the library's own path end to end: the 24 English files of spoken XQuAD
 (benchmarks/spoken_xquad.py) are ingested by `MediaQA` with the default segmenter and
@@ -30,8 +31,14 @@ Sections:
 - **llm**: each local model on ``--llm-questions`` questions (every n-th, over all articles):
   token F1, gold contained, groundedness, refusal rate when the gold is in the text the model was
   shown and when it is not, fallback rate (degenerate replies replaced by the extractive answer),
-  time to first token, tokens/s, prompt tokens; with the old prompt (whole passages) for
-  comparison when ``--old-prompt`` is given.
+  time to first token, tokens/s, prompt tokens; other set-ups by ``--variants``
+  (`LLM_VARIANTS`: more or fewer sentences read, whole passages, the old prompt, no reuse of
+  what was read before).
+- **ttft**: time to first token alone (each answer stopped at its first piece) on the first
+  ``--ttft-questions`` of the LLM sample, with and without reuse of what was read before.
+
+The llm section writes its figures only at the end; ``benchmarks/moments_llm_logs.py``
+recomputes what the log lines of a run stopped early allow.
 
 95 % intervals: bootstrap over questions (2000 resamples). Writes ``<out>/moments[_quick].md``
 and ``.json``.
@@ -65,7 +72,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from answers import contains, f1, normalize  # noqa: E402  (SQuAD scoring with numbers as digits)
+from answers import contains, f1  # noqa: E402  (SQuAD scoring with numbers as digits)
 
 CACHE = HERE / ".cache"
 CORPUS_ROOT = CACHE / "spoken_xquad"
@@ -343,18 +350,21 @@ def scorer_variants() -> list[tuple[str, dict[str, Any]]]:
         ("length penalty 0.004/term", {"scorer": {"length_penalty": 0.004}}),
         ("+ passage retrieval score", {"scorer": {"passage": 1.0}}),
         ("whole words (no 5-letter stems)", {"stem_letters": 100}),
-        ("+ e5 similarity x0.5", {"scorer": {"similarity": 0.5}, "embed": True}),
-        ("+ e5 similarity x2", {"scorer": {"similarity": 2.0}, "embed": True}),
-        ("e5 similarity only", {"scorer": {"coverage": 0.0, "phrase": 0.0, "similarity": 1.0}, "embed": True}),
+        # e5 on whole sentences only (cutting would embed every run of clauses): compare with
+        # "whole sentence (no cut)"
+        ("whole sentence + e5 similarity x0.5", {"scorer": {"similarity": 0.5}, "embed": True, "max_words": None}),
+        ("whole sentence + e5 similarity x2", {"scorer": {"similarity": 2.0}, "embed": True, "max_words": None}),
+        ("whole sentence, e5 similarity only", {"scorer": {"coverage": 0.0, "phrase": 0.0, "similarity": 1.0},
+                                                "embed": True, "max_words": None}),
     ]
 
 
 def scorers_section(qa: Any, questions: Sequence[Question]) -> dict[str, Any]:
     from dataclasses import replace
 
-    import mediarag.terms
     import retrieval
 
+    import mediarag.terms
     from mediarag.generate.extractive import ExtractiveGenerator
     from mediarag.moments import DEFAULT_SCORER, MAX_WORDS
 
@@ -549,7 +559,7 @@ def summarize_llm(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def llm_section(qa: Any, questions: Sequence[Question], args: argparse.Namespace) -> dict[str, Any]:
     step = max(1, len(questions) // args.llm_questions)
-    sample = list(questions[::step])[: args.llm_questions]
+    sample = list(questions[::step])[: args.llm_questions][: args.llm_limit]
     out: dict[str, Any] = {"threads": args.threads, "sample": len(sample), "step": step, "runs": {}}
     for model in args.models.split(","):
         for variant in args.variants.split(","):
@@ -565,6 +575,56 @@ def llm_section(qa: Any, questions: Sequence[Question], args: argparse.Namespace
             }  # fmt: skip
             del generator
     return out
+
+
+def ttft_section(qa: Any, questions: Sequence[Question], args: argparse.Namespace) -> dict[str, Any]:
+    """Time to first token only (each answer stopped at its first piece): the prompts of the
+    first ``--ttft-questions`` of the LLM sample, each model warm, with and without reuse of the
+    instruction read for the previous question."""
+    step = max(1, len(questions) // args.llm_questions)
+    sample = [q for q in list(questions[::step])[: args.llm_questions] if q.hits][: args.ttft_questions]
+    out: dict[str, Any] = {"threads": args.threads, "questions": len(sample), "runs": {}}
+    for model in args.models.split(","):
+        for variant in ("default", "no-reuse"):
+            generator = make_llm(model, args.threads, LLM_VARIANTS[variant])
+            generator.warm_up()
+            rows = []
+            for q in sample:
+                evaluated = generator.tokens_evaluated
+                load = os.getloadavg()[0]
+                t0, c0 = time.perf_counter(), time.process_time()
+                stream = generator.stream(q.text, q.hits)
+                next(iter(stream), None)
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                stream.close()
+                rows.append({"id": q.id, "ttft": wall, "ttft_cpu": cpu, "read": generator.tokens_evaluated - evaluated - 1, "load": load})
+                log(f"ttft {model} {variant} {q.id[:8]} {wall:5.2f}s wall {cpu:5.2f}s cpu, {rows[-1]['read']} tokens read, load {load:.1f}")
+            out["runs"][f"{model} {variant}"] = {
+                "ttft": interval([r["ttft"] for r in rows]), "ttft_median": statistics.median(r["ttft"] for r in rows),
+                "ttft_max": max(r["ttft"] for r in rows), "read_median": statistics.median(r["read"] for r in rows),
+                "read_per_s": sum(r["read"] for r in rows) / sum(r["ttft"] for r in rows),
+                "load": [min(r["load"] for r in rows), max(r["load"] for r in rows)], "rows": rows,
+            }  # fmt: skip
+            del generator
+    return out
+
+
+def ttft_report(t: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Time to first token",
+        "",
+        f"{t['questions']} questions, llama.cpp threads: {t['threads']}; each answer stopped at its first piece. "
+        "'no-reuse' reads the whole prompt every time (nothing kept from the previous question).",
+        "",
+        "| model, set-up | TTFT mean [95 % CI] s | median | max | prompt tokens read (median) | tokens read per s | load average |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in t["runs"].items():
+        lines.append(
+            f"| {name} | {fmt(r['ttft'], 2)} | {r['ttft_median']:.2f} | {r['ttft_max']:.2f} | {r['read_median']:.0f} | "
+            f"{r['read_per_s']:.0f} | {r['load'][0]:.1f}-{r['load'][1]:.1f} |"
+        )
+    return lines + [""]
 
 
 # Report --------------------------------------------------------------------------------------
@@ -628,6 +688,8 @@ def report(data: dict[str, Any]) -> str:
         lines.append("")
     if "llm" in data:
         lines += llm_report(data["llm"])
+    if "ttft" in data:
+        lines += ttft_report(data["ttft"])
     return "\n".join(lines) + "\n"
 
 
@@ -710,6 +772,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         data["scorers"] = scorers_section(qa, questions)
     if "llm" in sections:
         data["llm"] = llm_section(qa, questions, args)
+    if "ttft" in sections:
+        data["ttft"] = ttft_section(qa, questions, args)
     data["load_average_end"] = os.getloadavg()
     return data
 
@@ -719,8 +783,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 articles, fewer LLM questions")
     parser.add_argument("--sections", default="moments,extractive,scorers,llm")
     parser.add_argument("--models", default="qwen2.5-0.5b,qwen2.5-1.5b")
-    parser.add_argument("--llm-questions", type=int, default=60)
+    parser.add_argument("--llm-questions", type=int, default=40, help="LLM sample: every n-th question, this many")
+    parser.add_argument("--llm-limit", type=int, default=None, help="only the first this many of that sample")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads")
+    parser.add_argument("--ttft-questions", type=int, default=8, help="questions timed in the ttft section")
     parser.add_argument("--variants", default="default", help="LLM prompt variants (comma-separated)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--name", default=None, help="report name (default moments[_quick])")
