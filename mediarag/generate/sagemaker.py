@@ -243,13 +243,12 @@ class SageMakerGenerator(ChatGenerator):
             params["do_sample"] = False
         return params
 
-    def prompt(
-        self, question: str, passages: Sequence[Hit], history: Sequence[Message] = ()
-    ) -> Prompt:
-        """The chat messages for a question, with at most ``history_turns`` earlier messages."""
+    def _prompt(self, question: str, shown: Sequence[Hit], history: Sequence[Message]) -> Prompt:
+        """The chat messages for a question, with at most ``history_turns`` earlier messages
+        (the hook `ChatGenerator.prompt` and every answer go through)."""
         turns = [m for m in history if m.role != "system"]
         recent = turns[-self.history_turns :] if self.history_turns > 0 else []
-        return super().prompt(question, passages, recent)
+        return super()._prompt(question, shown, recent)
 
     def chat(
         self, messages: list[ChatMessage], *, max_tokens: int, stop: Sequence[str], timeout: float
