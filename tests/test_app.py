@@ -79,7 +79,10 @@ def test_answer_streams_cites_file_and_seconds_and_plays_from_there(monkeypatch,
     # The history stays, and asking again adds a turn.
     at.chat_input[0].set_value("What did Kennedy ask his fellow Americans to do?").run()
     assert len(at.session_state["turns"]) == 2 and len(at.get("audio")) == 1
-    assert any(m.startswith("**[") and m.endswith("] jfk.flac · 00:00-00:10**") for m in markdown(at))
+    second = at.session_state["turns"][1]["answer"].citations
+    jfk = next(c for c in second if c.source.endswith("jfk.flac"))
+    assert jfk.start <= jfk.moment.start < jfk.moment.end <= jfk.end  # the moment, inside the passage
+    assert any(m.startswith("**[") and m.endswith(f"] jfk.flac · {clock(jfk.moment.start)}-{clock(jfk.moment.end)}**") for m in markdown(at))
 
 
 def test_uploaded_media_is_transcribed_into_the_conversation_only(monkeypatch, index, tmp_path, data_dir):
@@ -112,7 +115,9 @@ def test_uploaded_media_is_transcribed_into_the_conversation_only(monkeypatch, i
     at.chat_input[0].set_value("What did Kennedy ask his fellow Americans to do?").run()
     answer = at.session_state["turns"][0]["answer"]
     assert answer.citations and answer.citations[0].source == attached.source
-    assert "**[1] My_talk_final.flac · 00:00-00:10**" in markdown(at)
+    moment = answer.citations[0].moment
+    assert 0 <= moment.start < moment.end <= answer.citations[0].end <= 11.1
+    assert f"**[1] My_talk_final.flac · {clock(moment.start)}-{clock(moment.end)}**" in markdown(at)
     assert sorted(Path(s).name for s in MediaQA(index).store.sources()) == ["fleurs_en_concat.ogg", "jfk.flac"]
 
 

@@ -38,14 +38,15 @@ def test_answer_is_generated_from_the_retrieved_passage_and_cites_it(qa):
     labels = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
     assert all(1 <= n <= len(answer.citations) for n in labels)
     assert labels == [] or labels[0] == 1
-    # The model wrote it: it is not a sentence copied from the passage.
-    assert answer.text not in answer.citations[0].text
+    # The model's own reply was kept (it may quote the passage's words: it is asked for the
+    # answer itself, as short as the question allows).
+    assert answer.fallback is None, answer
 
 
 def test_streaming_gives_the_answer_piece_by_piece(qa):
     reply = qa.ask_stream("Which town was made famous by Lord Byron?")
     pieces = list(reply)
-    assert len(pieces) > 2
+    assert len(pieces) >= 2  # even a one-word answer ("Sintra") comes in pieces
     answer = reply.answer
     assert "".join(pieces).strip() == answer.text
     assert "sintra" in answer.text.lower()

@@ -29,6 +29,7 @@ from pathlib import Path
 from ..errors import GeneratorError
 from ..links import clock, is_text_source
 from ..schema import Hit, Message
+from ..terms import terms
 from .base import Generation
 from .extractive import content_words
 
@@ -298,15 +299,16 @@ def tidy(text: str) -> str:
 
 
 def attribute(text: str, passages: Sequence[Hit], min_overlap: float = 0.5) -> list[int]:
-    """Passages that hold most of an answer's content words, for answers that cite no label.
+    """Passages that hold most of an answer's terms, for answers that cite no label.
 
-    The passage sharing the most content words with ``text`` is returned when at least
-    ``min_overlap`` of those words appear in it; otherwise none, and the answer is not grounded.
+    The passage sharing the most terms (content words by their crude stems,
+    `mediarag.terms.terms`, so "Sunday" finds "Sundays") with ``text`` is returned when at least
+    ``min_overlap`` of them appear in it; otherwise none, and the answer is not grounded.
     """
-    words = set(content_words(text))
+    words = set(terms(text))
     if not words or not passages:
         return []
-    shares = [len(words & set(content_words(h.chunk.text))) / len(words) for h in passages]
+    shares = [len(words & set(terms(h.chunk.text))) / len(words) for h in passages]
     best = max(range(len(passages)), key=lambda i: shares[i])
     return [best] if shares[best] >= min_overlap else []
 
