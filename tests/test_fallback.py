@@ -42,6 +42,8 @@ HITS = [
         ("", "empty"),
         ("The fire assembly point is [1].", "repeated the question"),
         ("In the lobby of the Hilton hotel in Paris.", "not supported"),
+        # the question's words said back around a made-up place
+        ("The fire assembly point is in the lobby of the Hilton [1].", "not supported"),
     ],
 )
 def test_degenerate_replies_are_named(reply, reason):

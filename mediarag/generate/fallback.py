@@ -16,8 +16,8 @@ from ..schema import Hit
 from ..terms import terms
 from .prompt import is_refusal
 
-#: An answer whose terms are found in the passages (or the question) less often than this is
-#: "not supported by the passages".
+#: An answer whose terms beyond the question's are found in the passages less often than this
+#: is "not supported by the passages".
 MIN_SUPPORT = 0.5
 
 _LABELS = re.compile(r"\[\s*(?:passage\s*)?\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\]", re.IGNORECASE)
@@ -40,8 +40,12 @@ def degenerate(question: str, text: str, passages: Sequence[Hit], min_support: f
     asked = set(terms(question))
     if not said or set(said) <= asked:
         return "the model's reply only repeated the question"
-    known = asked | {t for h in passages for t in terms(h.chunk.text)}
-    support = sum(t in known for t in said) / len(said)
+    # what the reply adds to the question must come from the passages: the question's own words
+    # said back around a made-up figure ("the boiling point of nitrogen is 100 degrees") are no
+    # support
+    added = [t for t in said if t not in asked]
+    known = {t for h in passages for t in terms(h.chunk.text)}
+    support = sum(t in known for t in added) / len(added)
     if support < min_support:
         return "the model's reply was not supported by the passages"
     return None
