@@ -79,14 +79,18 @@ def report(rows_by_run: dict[str, list[dict]], logs: Sequence[Path]) -> str:
     lines = [
         "# Local LLM answers on spoken XQuAD (English): interrupted runs, from their logs",
         "",
-        f"`python benchmarks/moments_llm_logs.py {' '.join(str(p) for p in logs)}`. The runs "
-        "(`benchmarks/moments.py --sections llm`, one model each; the exact command lines were not "
-        "logged) were stopped before the end of their sample. They ran at the same time as each "
-        "other and as other heavy jobs on the shared 2-core machine (load average 8-13 in that "
-        "hour): their times to first token are of that load, not of a quiet machine, and are no "
-        "measure of the 6 s target. 'F1 model' is of the model's own reply as logged (its first "
-        "70 characters), 'F1' of the final answer (after the degenerate-reply fallback). "
-        "Intervals: 95 % bootstrap over questions.",
+        (
+            f"`python benchmarks/moments_llm_logs.py {' '.join(str(p) for p in logs)}`. The runs "
+            "(`benchmarks/moments.py --sections llm`, one model each, sample of 40: every 15th "
+            "question; the exact command lines were not logged) ran the code of commit 2c99420 "
+            "(before the support check counted only what a reply adds to the question) and were "
+            "stopped before the end of their sample. They ran at the same time as each other and "
+            "as other heavy jobs on the shared 2-core machine (load average 8-13 in that hour): "
+            "their times to first token are of that load, not of a quiet machine, and are no "
+            "measure of the 6 s target. 'F1 model' is of the model's own reply as logged (its "
+            "first 70 characters), 'F1' of the final answer (after the degenerate-reply "
+            "fallback). Intervals: 95 % bootstrap over questions."
+        ),
         "",
         "| model, set-up | questions | F1 (final answer) | F1 model | F1 = 1 | refused, gold shown | refused, gold not shown | fallback | TTFT median s (under load) |",
         "|---|---|---|---|---|---|---|---|---|",
