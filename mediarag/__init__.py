@@ -17,7 +17,7 @@ from .errors import (
 )
 from .media import Audio, decode_audio
 from .qa import AnswerStream, IngestFailure, IngestReport, MediaQA
-from .schema import Answer, Chunk, Citation, Hit, Message, Segment, SourceInfo, Transcript, Word
+from .schema import Answer, Chunk, Citation, Hit, Message, Moment, Segment, SourceInfo, Transcript, Word
 from .settings import Settings
 
 __version__ = "0.1.0"
@@ -43,6 +43,7 @@ __all__ = [
     "Message",
     "MissingDependencyError",
     "ModelError",
+    "Moment",
     "Segment",
     "ServiceError",
     "Settings",

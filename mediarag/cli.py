@@ -315,13 +315,14 @@ def _passages(info: Any) -> str:
 
 
 def _where(c: Any) -> str:
-    """``file · mm:ss-mm:ss · Speaker`` (``· on screen`` for text read off the video; a text
+    """``file · mm:ss-mm:ss · Speaker``: the cited moment's times (``· on screen`` for text read off the video; a text
     document: its name only)."""
     from .links import is_text_source
 
     parts = [Path(c.source).name]
     if not is_text_source(c.source):
-        parts.append(f"{clock(c.start)}-{clock(c.end)}")
+        at = getattr(c, "moment", None) or c  # the moment the answer rests on, else the passage
+        parts.append(f"{clock(at.start)}-{clock(at.end)}")
     if c.kind == "screen":
         parts.append("on screen")
     elif c.speaker:
@@ -360,6 +361,8 @@ def _print_answer(reply: Any, stream: bool) -> Any:
     else:
         answer = reply.answer
         print(answer.text)
+    if stream and answer.fallback:
+        print(f"\n({answer.fallback}; the passages say:)\n{answer.text}")
     if answer.citations:
         print("\nSources:")
         _print_sources(answer.citations)

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 
 def citation_json(citation: Citation) -> dict[str, Any]:
-    """A citation as JSON: source, start and end (seconds, 2 places), text, score, link, kind
-    and speaker."""
+    """A citation as JSON: source, start and end of the passage (seconds, 2 places), text,
+    score, link (it plays the moment), kind, speaker, and the moment the answer rests on
+    (``{"start", "end"}``, or None for a text document)."""
     return {
         "source": citation.source,
         "start": round(citation.start, 2),
@@ -25,15 +26,20 @@ def citation_json(citation: Citation) -> dict[str, Any]:
         "link": citation.link,
         "kind": citation.kind,
         "speaker": citation.speaker,
+        "moment": None
+        if citation.moment is None
+        else {"start": round(citation.moment.start, 2), "end": round(citation.moment.end, 2)},
     }
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
-    """An answer as JSON: question, answer (the text), grounded, and its citations."""
+    """An answer as JSON: question, answer (the text), grounded, fallback (the extractive answer
+    replaced an LLM reply that said nothing usable), and its citations."""
     return {
         "question": answer.question,
         "answer": answer.text,
         "grounded": answer.grounded,
+        "fallback": answer.fallback,
         "citations": [citation_json(c) for c in answer.citations],
     }
 

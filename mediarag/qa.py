@@ -19,7 +19,7 @@ from .generate.base import AnswerStream
 from .links import is_url
 from .pipeline.ingest import IngestFailure, IngestReport
 from .progress import FileProgress
-from .retrieve.citations import cite
+from .retrieve.citations import cite_for
 from .retrieve.filters import PassageFilter, retrieve_filtered
 from .retrieve.query import check_query
 from .schema import SCREEN, SPEECH, Answer, Citation, Hit, Message, SourceInfo, Transcript
@@ -252,9 +252,10 @@ class MediaQA:
     ) -> list[Citation]:
         """The passages most similar to ``query``, best first, as citations (``speaker``: only
         passages in which that speaker, a name or a per-file label, says something; ``kind``:
-        only ``speech`` or only ``screen`` passages)."""
+        only ``speech`` or only ``screen`` passages); each points at the passage's sentence(s)
+        that best match the query (`mediarag.moments.best_moment`)."""
         hits = self.retrieve(query, k, min_score, what="search query", speaker=speaker, kind=kind)
-        return [cite(h) for h in hits]
+        return [cite_for(query, h) for h in hits]
 
     def retrieve(
         self,

@@ -157,8 +157,18 @@ class Hit(BaseModel):
     score: float
 
 
+class Moment(_Timed):
+    """The sentence(s) inside a cited passage that an answer rests on, by their own times."""
+
+
 class Citation(_Timed):
-    """Where an answer comes from: a file, a time span in it, and a link that plays that span."""
+    """Where an answer comes from: a file, the passage's time span in it, the moment inside
+    the passage that the answer rests on, and a link that plays that moment.
+
+    ``start``/``end`` and ``text`` are the whole passage's; ``moment`` is None for text
+    documents (they have no time) and in citations saved before moments existed, whose
+    ``link`` plays the whole passage.
+    """
 
     source: str
     text: str
@@ -166,6 +176,12 @@ class Citation(_Timed):
     link: str
     kind: str = SPEECH
     speaker: str | None = None
+    moment: Moment | None = None
+
+    @property
+    def play_from(self) -> float:
+        """The second a player should start at: the moment's start, else the passage's."""
+        return self.moment.start if self.moment is not None else self.start
 
 
 class Message(BaseModel):
@@ -178,12 +194,20 @@ class Message(BaseModel):
 
 
 class Answer(BaseModel):
-    """The reply to a question. ``grounded`` is true when it rests on at least one cited passage."""
+    """The reply to a question. ``grounded`` is true when it rests on at least one cited passage.
+
+    ``fallback`` is set when the generator's own reply was unusable (empty, only a citation
+    label, the question repeated, or not supported by the passages): it says why, and ``text``
+    is then the extractive answer from the same passages.
+    """
 
     question: str
     text: str
     citations: list[Citation] = Field(default_factory=list)
     grounded: bool = False
+    fallback: str | None = Field(
+        None, description="Why the generator's reply was replaced by the extractive answer, if it was."
+    )
     standalone_question: str | None = Field(
         None, description="In a conversation: the question as rewritten for retrieval."
     )

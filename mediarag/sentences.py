@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .schema import Segment, Word
+from .schema import Chunk, Segment, Word
 
 _TERMINALS = (".", "!", "?", "…", "。", "！", "？", "؟", "।")
 _CLOSERS = "\"'”’»)]}）」』"
@@ -35,11 +35,39 @@ MAX_SENTENCE_SECONDS = 30.0
 PAUSE_SECONDS = 2.0
 
 
-def ends_sentence(token: str, following: str | None = None) -> bool:
+#: Month names: after "7." a month means a date ("am 7. Januar"), not a sentence end.
+_MONTHS = frozenset(
+    """januar jänner februar märz april mai juni juli august september oktober november dezember
+    january february march may june july october december""".split()
+)
+#: Words that often start a German sentence (articles, pronouns, prepositions, conjunctions,
+#: adverbs). After a number with a period, any other capitalised word is taken for the noun of
+#: an ordinal ("im 18. Jahrhundert", "der 5. Rang"): German capitalises every noun.
+_GERMAN_STARTS = frozenset(
+    """der die das den dem des ein eine einer eines einem einen kein keine dies diese dieser dieses
+    diesem diesen jene jener jenes ich du er sie es wir ihr man sein seine seiner ihre ihrem ihren
+    unser unsere mein meine dein deine in im am an auf aus bei beim mit nach von vom zu zum zur für
+    über unter vor seit bis durch gegen ohne um während wegen trotz zwischen neben hinter und aber
+    doch denn oder sondern als wenn weil dass ob obwohl da dann danach damals darauf daraufhin
+    derzeit heute heutzutage jetzt nun so auch noch nur schon bereits außerdem zudem ferner jedoch
+    dennoch trotzdem daher deshalb deswegen später zuvor vorher zunächst anschließend schließlich
+    endlich allerdings insbesondere besonders hier dort wo wie was wer wen wem warum weshalb welche
+    welcher welches welchem welchen viele einige alle allen beide mehrere mehr etwa rund fast kaum
+    ebenfalls ebenso zwar sogar immer nie niemand nichts etwas jeder jede jedes jedem jeden ja nein
+    bitte gleichzeitig inzwischen seitdem bisher""".split()
+)
+#: Languages that write ordinal numbers with a period ("7." for "seventh").
+ORDINAL_PERIOD_LANGUAGES = frozenset({"de"})
+
+
+def ends_sentence(token: str, following: str | None = None, language: str | None = None) -> bool:
     """Whether a word (with its punctuation) ends a sentence.
 
     ``following`` is the next word, if known: a lower-case continuation after "." means the
-    period did not end the sentence.
+    period did not end the sentence, and so does a month after a day ("7. Januar"). In
+    ``language`` German, a number of up to three digits with a period followed by a capitalised
+    word that rarely starts a sentence is an ordinal ("im 18. Jahrhundert"); a year ("im Jahr
+    2007. Danach") or a common sentence start ("Route 99. Sie") still ends the sentence.
     """
     word = token.strip().rstrip(_CLOSERS)
     if not word:
@@ -61,7 +89,20 @@ def ends_sentence(token: str, following: str | None = None) -> bool:
             return False
         if nxt[:1].islower():
             return False
+        if re.fullmatch(r"\d{1,3}", stem) and _is_ordinal_noun(nxt, int(stem), language):
+            return False
     return True
+
+
+def _is_ordinal_noun(word: str, number: int, language: str | None) -> bool:
+    """Whether ``word``, after the number ``number`` and a period, is what the ordinal counts."""
+    word = word.lstrip("\"'„“‘«([").rstrip(".,;:!?\"'”’»)]}").lower()
+    if not word:
+        return False
+    if 1 <= number <= 31 and word in _MONTHS:
+        return True
+    base = (language or "").split("-")[0].lower()
+    return base in ORDINAL_PERIOD_LANGUAGES and word.isalpha() and word not in _GERMAN_STARTS
 
 
 # Scripts written without spaces between words: Han, kana, bopomofo, CJK punctuation and
@@ -242,7 +283,7 @@ def merge_sentences(
                 flush()
         current.append(tok)
         following = tokens[i + 1].text if i + 1 < len(tokens) else None
-        if ends_sentence(tok.text, following):
+        if ends_sentence(tok.text, following, tok.language):
             flush()
     flush()
     return sentences
@@ -277,3 +318,23 @@ def _interpolate(frag: Segment) -> list[tuple[str, float, float]]:
         offset += len(w)
         out.append((w, start, frag.start + span * offset / total))
     return out
+
+
+def timed_sentences(chunk: Chunk) -> tuple[Segment, ...]:
+    """A passage's sentences with their own times, in order.
+
+    Passages indexed with their sentences (`Chunk.sentences`) return those as they are; passages
+    of older indexes have none, and their text is split with `merge_sentences`, each word's time
+    spread over the passage in proportion to its length.
+    """
+    if chunk.sentences:
+        return chunk.sentences
+    text = chunk.text.strip()
+    if not text:
+        return ()
+    whole = Segment(
+        start=chunk.start, end=chunk.end, text=text, language=chunk.language, speaker=chunk.speaker, kind=chunk.kind
+    )
+    return tuple(
+        s.model_copy(update={"words": (), "speaker": chunk.speaker, "kind": chunk.kind}) for s in merge_sentences([whole])
+    )

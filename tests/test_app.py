@@ -64,7 +64,10 @@ def test_answer_streams_cites_file_and_seconds_and_plays_from_there(monkeypatch,
     cited = answer.citations[0]
     assert cited.source.endswith("fleurs_en_concat.ogg") and 85 < cited.start < 95
     assert cited.speaker and cited.speaker.startswith("SPEAKER_")  # the speaker stage is on by default
-    label = f"**[1] fleurs_en_concat.ogg · {clock(cited.start)}-{clock(cited.end)} · {cited.speaker}**"
+    # the label and the player show the moment the answer rests on, inside the passage
+    moment = cited.moment
+    assert cited.start <= moment.start < moment.end <= cited.end and 88 < moment.start < 99
+    label = f"**[1] fleurs_en_concat.ogg · {clock(moment.start)}-{clock(moment.end)} · {cited.speaker}**"
     assert label in markdown(at)
     assert cited.text in [t.value for t in at.text]  # plain text: no Markdown, no links
     assert not at.get("audio")  # no player until a source is chosen
@@ -72,12 +75,16 @@ def test_answer_streams_cites_file_and_seconds_and_plays_from_there(monkeypatch,
     at.button(key="play-0-1").click().run()
     players = at.get("audio")
     assert len(players) == 1
-    assert players[0].proto.start_time == int(cited.start)
+    assert players[0].proto.start_time == int(moment.start)
     assert players[0].proto.autoplay
     # The history stays, and asking again adds a turn.
     at.chat_input[0].set_value("What did Kennedy ask his fellow Americans to do?").run()
     assert len(at.session_state["turns"]) == 2 and len(at.get("audio")) == 1
-    assert any(m.startswith("**[") and "] jfk.flac · 00:00-00:10 · SPEAKER_00**" in m for m in markdown(at))
+    second = at.session_state["turns"][1]["answer"].citations
+    jfk = next(c for c in second if c.source.endswith("jfk.flac"))
+    assert jfk.start <= jfk.moment.start < jfk.moment.end <= jfk.end  # the moment, inside the passage
+    assert any(m.startswith("**[") and m.endswith(f"] jfk.flac · {clock(jfk.moment.start)}-{clock(jfk.moment.end)} · SPEAKER_00**")
+               for m in markdown(at))  # fmt: skip
 
 
 def test_uploaded_media_is_transcribed_into_the_conversation_only(monkeypatch, index, tmp_path, data_dir):
@@ -110,7 +117,9 @@ def test_uploaded_media_is_transcribed_into_the_conversation_only(monkeypatch, i
     at.chat_input[0].set_value("What did Kennedy ask his fellow Americans to do?").run()
     answer = at.session_state["turns"][0]["answer"]
     assert answer.citations and answer.citations[0].source == attached.source
-    assert "**[1] My_talk_final.flac · 00:00-00:10 · SPEAKER_00**" in markdown(at)
+    moment = answer.citations[0].moment
+    assert 0 <= moment.start < moment.end <= answer.citations[0].end <= 11.1
+    assert f"**[1] My_talk_final.flac · {clock(moment.start)}-{clock(moment.end)} · SPEAKER_00**" in markdown(at)
     assert sorted(Path(s).name for s in MediaQA(index).store.sources()) == ["fleurs_en_concat.ogg", "jfk.flac"]
 
 
@@ -198,7 +207,8 @@ def test_library_lists_indexed_files_and_ingests_uploads(monkeypatch, index, tmp
     n = next(i for i, c in enumerate(answer.citations, 1) if c.source.endswith("_lecture.mp4"))
     at.button(key=f"play-0-{n}").click().run()
     [video_player] = at.get("video")
-    assert video_player.proto.start_time == int(answer.citations[n - 1].start)
+    cited = answer.citations[n - 1]
+    assert video_player.proto.start_time == int(cited.moment.start) and cited.start <= cited.moment.start
     # The video carries its transcript as subtitles.
     [track] = video_player.proto.subtitles
     assert track.label == "Transcript"

@@ -14,9 +14,9 @@ import pytest
 from mediarag import ConfigError, MediaError, Settings
 from mediarag.app import AppConfig, streamlit_command
 from mediarag.app.config import CONFIG_ENV
-from mediarag.app.engine import GeneratorChoice, citation_label, player_for
+from mediarag.app.engine import GeneratorChoice, citation_label, play_start, player_for
 from mediarag.app.uploads import LIBRARY_EXTENSIONS, display_name, store_upload
-from mediarag.schema import Citation
+from mediarag.schema import Citation, Moment
 
 MB = 1 << 20
 
@@ -69,6 +69,9 @@ def test_refused_uploads_name_the_file_and_leave_nothing(tmp_path):
 def test_citation_labels_and_players():
     audio = Citation(source="/m/0123456789ab_talk.flac", start=91.4, end=99.2, text="t", score=0.9, link="x")
     assert citation_label(audio) == "talk.flac · 01:31-01:39"
+    assert play_start(audio) == 91
+    at = audio.model_copy(update={"moment": Moment(start=94.6, end=97.0)})
+    assert citation_label(at) == "talk.flac · 01:34-01:37" and play_start(at) == 94
     text = audio.model_copy(update={"source": "/m/notes.md"})
     assert citation_label(text) == "notes.md"
     assert player_for("/m/a.flac").kind == "audio" and player_for("/m/a.flac").mime == "audio/flac"

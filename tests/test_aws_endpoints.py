@@ -190,7 +190,8 @@ def test_generator_sends_the_shared_prompt_and_cites_the_passage_it_uses(config,
     from mediarag.generate.prompt import DEFAULT_STOP, SYSTEM_PROMPT, build_messages, render_passage
     from mediarag.generate.sagemaker import SageMakerGenerator, render_chat
 
-    generator = SageMakerGenerator("falcon", config=config)
+    # whole passages (moment_sentences=None), to check the request's layout passage by passage
+    generator = SageMakerGenerator("falcon", config=config, moment_sentences=None)
     question = "What did Kennedy ask Americans to do?"
     passages = hits(*PASSAGES)
     generation = generator.generate(question, passages)
@@ -213,7 +214,9 @@ def test_generator_options_reach_the_request(config, runtime):
     from mediarag.generate.sagemaker import SageMakerGenerator
     from mediarag.schema import Message
 
-    generator = SageMakerGenerator("falcon", config=config, max_new_tokens=64, temperature=0.7, history_turns=2)
+    generator = SageMakerGenerator(
+        "falcon", config=config, max_new_tokens=64, temperature=0.7, history_turns=2, moment_sentences=None
+    )
     history = [
         Message(role="user", content="Who spoke in the recording?"),
         Message(role="assistant", content="Kennedy spoke [1]."),
@@ -252,9 +255,12 @@ def test_generator_keeps_the_prompt_within_the_context_window(config, runtime):
     from mediarag.generate.sagemaker import SageMakerGenerator
 
     with pytest.raises(GeneratorError, match="context window of 300 tokens"):
-        SageMakerGenerator("falcon", config=config, context_window=300).generate("Who?", hits(*PASSAGES))
+        SageMakerGenerator("falcon", config=config, context_window=300, moment_sentences=None).generate(
+            "Who?", hits(*PASSAGES)
+        )
     assert runtime.calls["falcon"] == 0
-    generator = SageMakerGenerator("falcon", config=config, context_window=350, max_new_tokens=64)
+    # whole passages, so that the budget has a passage to drop
+    generator = SageMakerGenerator("falcon", config=config, context_window=380, max_new_tokens=64, moment_sentences=None)
     generation = generator.generate("What did Kennedy ask Americans to do?", hits(*PASSAGES))
     assert generator.last_prompt is not None and generator.last_prompt.kept == 2  # the lowest-ranked goes
     assert "two eggs" not in json.loads(runtime.bodies["falcon"][0])["inputs"]

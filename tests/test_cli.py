@@ -55,13 +55,16 @@ def test_ask_json(index):
     result = run("ask", "What should you ask?", "--index", str(root / "idx"), "--json", "-k", "2")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) == {"question", "answer", "grounded", "citations"}
-    assert answer["grounded"] is True
+    assert set(answer) == {"question", "answer", "grounded", "fallback", "citations"}
+    assert answer["grounded"] is True and answer["fallback"] is None
     citation = answer["citations"][0]
-    assert set(citation) == {"source", "start", "end", "text", "score", "link", "kind", "speaker"}
+    assert set(citation) == {"source", "start", "end", "text", "score", "link", "kind", "speaker", "moment"}
     assert citation["source"] == str((root / "media" / "jfk.flac").resolve())
-    assert citation["link"].startswith("file://") and "#t=" in citation["link"]
     assert 0 <= citation["start"] < citation["end"] <= 11.1
+    # the moment the answer rests on lies inside the passage, and the link plays it
+    moment = citation["moment"]
+    assert citation["start"] <= moment["start"] < moment["end"] <= citation["end"]
+    assert citation["link"].startswith("file://") and citation["link"].endswith(f"#t={moment['start']:.1f},{moment['end']:.1f}")
 
 
 def test_ask_many_questions_from_a_file(index, tmp_path):
@@ -85,7 +88,8 @@ def test_search_json(index):
     root, _ = index
     result = run("search", "country", "--index", str(root / "idx"), "--json")
     hits = json.loads(result.stdout)["hits"]
-    assert hits and set(hits[0]) == {"source", "start", "end", "text", "score", "link", "kind", "speaker"}
+    assert hits and set(hits[0]) == {"source", "start", "end", "text", "score", "link", "kind", "speaker", "moment"}
+    assert hits[0]["start"] <= hits[0]["moment"]["start"] < hits[0]["moment"]["end"] <= hits[0]["end"]
 
 
 def test_sources(index):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,7 +78,8 @@ def test_ask_with_the_local_model_streams_to_stdout(index):
                  "--llm-threads", str(THREADS))  # fmt: skip
     assert result.returncode == 0, result.stderr
     text, _, sources = result.stdout.partition("\nSources:\n")
-    assert "country" in text.lower() and "[1] jfk.flac · 00:00-00:10" in sources
+    # the source shows the moment the answer rests on, inside the 11-s clip
+    assert "country" in text.lower() and re.search(r"\[1\] jfk\.flac · 00:00-00:(0[5-9]|10) ", sources), sources
 
 
 @pytest.mark.parametrize(

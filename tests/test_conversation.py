@@ -102,7 +102,9 @@ def test_media_file_is_transcribed_and_cited_with_times(tmp_path, tiny_en, embed
     assert answer.grounded
     citation = answer.citations[0]
     assert citation.source == str(clip.resolve()) and citation.end > citation.start
-    assert citation.link == f"{clip.resolve().as_uri()}#t={citation.start:.1f},{citation.end:.1f}"
+    moment = citation.moment
+    assert citation.start <= moment.start < moment.end <= citation.end
+    assert citation.link == f"{clip.resolve().as_uri()}#t={moment.start:.1f},{moment.end:.1f}"
     assert empty.sources() == {}
     nothing = chat.ask("What is the capital of Mongolia?")
     assert not nothing.grounded and "files added to this conversation" in nothing.text

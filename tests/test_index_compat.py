@@ -74,6 +74,8 @@ def test_flat_index_of_format_1_answers_with_its_citations(legacy_qa: MediaQA) -
     citation = answer.citations[0]
     assert citation.source == f"{BASE_URL}/jfk.flac" and citation.kind == "speech" and citation.speaker is None
     assert citation.link.startswith(f"{BASE_URL}/jfk.flac#t=0.0,")
+    # passages of format 1 kept no sentences: the moment comes from their text, inside the passage
+    assert citation.moment is not None and citation.start <= citation.moment.start < citation.moment.end <= citation.end
     assert "ask not what your country" in legacy_qa.export_transcript(f"{BASE_URL}/jfk.flac", "txt").lower()
 
 

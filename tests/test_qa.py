@@ -49,7 +49,11 @@ def test_citation_overlaps_the_clip_that_answers(long_index, clip_spans, questio
     top = answer.citations[0]
     assert top.source.endswith("fleurs_en_concat.ogg")
     assert overlaps(top.start, top.end, span["start_s"], span["end_s"])
-    assert top.link.startswith("file:///") and f"#t={top.start:.1f},{top.end:.1f}" in top.link
+    # the moment: inside the passage, on the clip that answers, and what the link plays
+    moment = top.moment
+    assert top.start <= moment.start < moment.end <= top.end
+    assert overlaps(moment.start, moment.end, span["start_s"], span["end_s"])
+    assert top.link.startswith("file:///") and top.link.endswith(f"#t={moment.start:.1f},{moment.end:.1f}")
 
 
 def test_passage_boundaries_fall_in_pauses_between_clips(long_index, data_dir, clip_spans):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mediarag.schema import Segment, Word
-from mediarag.sentences import ends_sentence, join_texts, merge_sentences
+from mediarag.schema import Chunk, Segment, Word
+from mediarag.sentences import ends_sentence, join_texts, merge_sentences, timed_sentences
 
 
 def seg(start, end, text, language="en", words=()):
@@ -35,6 +35,35 @@ def test_abbreviations_and_decimals_do_not_split():
     out = merge_sentences([seg(0, 6, "Dr. Smith paid 3.5 dollars, e.g. in cash at 5 p.m. today. Then left.")])
     assert [s.text for s in out] == ["Dr. Smith paid 3.5 dollars, e.g. in cash at 5 p.m. today.", "Then left."]
     assert not ends_sentence("U.S.", "and")
+
+
+def test_german_ordinals_do_not_end_a_sentence():
+    text = ("Tesla starb am 7. Januar 1943. Im 18. Jahrhundert kamen 500.000 Hugenotten, der 5. Rang. "
+            "Im Jahr 2007. Danach kam die Route 99. Sie ist lang.")
+    out = merge_sentences([seg(0, 10, text, "de")])
+    assert [s.text for s in out] == [
+        "Tesla starb am 7. Januar 1943.",
+        "Im 18. Jahrhundert kamen 500.000 Hugenotten, der 5. Rang.",
+        "Im Jahr 2007.",  # a year, then a sentence
+        "Danach kam die Route 99.",  # a number, then a word that starts sentences
+        "Sie ist lang.",
+    ]
+    # a day and a month is a date in any language; a capitalised noun after a number only in German
+    assert not ends_sentence("7.", "Januar", "en")
+    assert ends_sentence("3.", "Rang", "en") and not ends_sentence("3.", "Rang", "de")
+    assert ends_sentence("2007.", "Januar", "de") and ends_sentence("40.", "Mai", "de") is False
+
+
+def test_timed_sentences_of_a_passage_with_and_without_stored_sentences():
+    stored = (seg(1.0, 2.0, "One."), seg(2.5, 4.0, "Two more."))
+    chunk = Chunk(id="a", source="a.wav", start=1.0, end=4.0, text="One. Two more.", sentences=stored)
+    assert timed_sentences(chunk) == stored
+    old = Chunk(id="b", source="a.wav", start=0.0, end=12.0, text="Short one. A longer second sentence here.", speaker="S1")
+    split = timed_sentences(old)
+    assert [s.text for s in split] == ["Short one.", "A longer second sentence here."]
+    assert split[0].start == 0.0 and split[-1].end == 12.0 and 0 < split[1].start < 6.0
+    assert all(s.speaker == "S1" and s.words == () for s in split)
+    assert timed_sentences(Chunk(id="c", source="a.wav", start=0, end=1, text="  ")) == ()
 
 
 def test_times_come_from_word_timestamps():
@@ -67,7 +96,7 @@ def fragments(draw):
         t += draw(st.floats(0, 3))
         length = draw(st.floats(0, 5))
         words = draw(st.lists(_word, min_size=1, max_size=6))
-        out.append(seg(t, t + length, " ".join(w.strip() for w in words), draw(st.sampled_from(["en", "es"]))))
+        out.append(seg(t, t + length, " ".join(w.strip() for w in words), draw(st.sampled_from(["en", "es", "de"]))))
         t += length
     return out
 

@@ -229,12 +229,14 @@ class Engine:
 
 
 def citation_label(citation: Citation) -> str:
-    """``name · mm:ss-mm:ss · Speaker`` (``· on screen`` for text read off the video; a text
-    document: its name only; no speaker when the passage has none or several)."""
+    """``name · mm:ss-mm:ss · Speaker``: the moment the answer rests on (else the passage),
+    ``· on screen`` for text read off the video; a text document: its name only; no speaker
+    when the passage has none or several."""
     name = display_name(citation.source)
     if is_text_source(citation.source):
         return name
-    label = f"{name} · {clock(citation.start)}-{clock(citation.end)}"
+    span = citation.moment or citation
+    label = f"{name} · {clock(span.start)}-{clock(span.end)}"
     if citation.kind == SCREEN:
         return f"{label} · on screen"
     return f"{label} · {citation.speaker}" if citation.speaker else label
@@ -248,6 +250,12 @@ def thumbnail(citation: Citation) -> np.ndarray | None:
     from ..screen.thumbnail import frame_at
 
     return frame_at(citation.source, citation.start + min(1.0, (citation.end - citation.start) / 2))
+
+
+def play_start(citation: Citation) -> int:
+    """The whole second the page's player starts a citation at: its moment's start (rounded
+    down), else the passage's."""
+    return int(citation.play_from)
 
 
 def player_for(source: str) -> Player | None:

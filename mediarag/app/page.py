@@ -26,6 +26,7 @@ from mediarag.app.engine import (
     Engine,
     GeneratorChoice,
     citation_label,
+    play_start,
     player_for,
     thumbnail,
 )
@@ -253,7 +254,7 @@ def _player(engine: Engine, ss: Any, citation: Citation) -> None:
     if not is_url(citation.source) and not Path(citation.source).is_file():
         st.error(_literal(f"{display_name(citation.source)} is no longer at {citation.source}"))
         return
-    start = int(citation.start)
+    start = play_start(citation)
     with reported(f"Playing {display_name(citation.source)}"):
         if player.kind == "video":
             vtt = _subtitles(engine, ss, citation.source)
@@ -288,7 +289,7 @@ def _sources(engine: Engine, turn: int, answer: Answer, ss: Any) -> None:
             text.markdown(f"**[{n}] {_literal(citation_label(citation))}**")
             text.text(citation.text)
             if player_for(citation.source) is not None and button.button(
-                f"▶ {clock(citation.start)}", key=f"play-{turn}-{n}", help="Play from this moment"
+                f"▶ {clock(play_start(citation))}", key=f"play-{turn}-{n}", help="Play from this moment"
             ):
                 ss.playing = (turn, n)
             if ss.playing == (turn, n):
@@ -318,6 +319,8 @@ def chat_view(engine: Engine, ss: Any) -> None:
                 written += piece
                 shown.text(written)
         answer = reply.answer
+        if answer.fallback:
+            st.caption(_literal(f"{answer.fallback}; the passages say:"))
         shown.text(answer.text)
         ss.turns.append({"question": question, "answer": answer})
         _sources(engine, len(ss.turns) - 1, answer, ss)

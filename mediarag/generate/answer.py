@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..moments import best_moment
 from ..retrieve.citations import cite
-from ..schema import Answer, Hit, Message
+from ..schema import Answer, Hit, Message, Moment
 from .base import AnswerStream, Generation, Generator, QuestionRewriter, StreamingGenerator
+from .extractive import ExtractiveGenerator
+from .fallback import degenerate
 from .prompt import heuristic_rewrite
 
 NO_ANSWER = "I don't know: nothing in the indexed media answers this question."
@@ -18,11 +21,19 @@ class Answerer:
 
     When no passage was retrieved the generator is not called: the answer says it does not
     know, cites nothing and has ``grounded=False``. Citations come from the passages, never
-    from generated text; ``[n]`` in an answer refers to ``citations[n - 1]``.
+    from generated text; ``[n]`` in an answer refers to ``citations[n - 1]``, and each points at
+    the moment the answer rests on.
+
+    A degenerate reply of a model (`mediarag.generate.fallback.degenerate`: empty, only a
+    citation label, the question repeated, not supported by the passages) is replaced by
+    ``fallback``'s answer from the same passages (default: the extractive generator; set the
+    attribute to None to keep every reply), and the answer's ``fallback`` says why. A streamed answer has then already shown the
+    model's text; the final `Answer` holds the replacement.
     """
 
-    def __init__(self, generator: Generator) -> None:
+    def __init__(self, generator: Generator, fallback: Generator | None = None) -> None:
         self.generator = generator
+        self.fallback = fallback if fallback is not None else ExtractiveGenerator()
 
     def stream(
         self,
@@ -48,7 +59,18 @@ class Answerer:
         else:
             generation = generator.generate(asked, hits, list(history))
             generated = AnswerStream.of(generation, generation.text)
-        return generated.then(lambda g: make_answer(question, hits, g, standalone_question, no_answer))
+        return generated.then(lambda g: self._answer(question, asked, hits, g, standalone_question, no_answer))
+
+    def _answer(
+        self, question: str, asked: str, hits: Sequence[Hit], generation: Generation, standalone: str | None, no_answer: str
+    ) -> Answer:
+        reason = None
+        if self.fallback is not None and not isinstance(self.generator, ExtractiveGenerator):
+            reason = degenerate(asked, generation.text, hits)
+            if reason is not None:
+                generation = self.fallback.generate(asked, hits)
+        answer = make_answer(question, hits, generation, standalone, no_answer, asked=asked)
+        return answer.model_copy(update={"fallback": reason}) if reason else answer
 
     def standalone(self, question: str, history: Sequence[Message], last_query: str | None) -> str:
         """``question`` rewritten to stand alone: by the generator when it can rewrite and there
@@ -61,15 +83,28 @@ class Answerer:
 
 
 def make_answer(
-    question: str, hits: Sequence[Hit], generation: Generation, standalone_question: str | None, no_answer: str
+    question: str,
+    hits: Sequence[Hit],
+    generation: Generation,
+    standalone_question: str | None,
+    no_answer: str,
+    *,
+    asked: str | None = None,
 ) -> Answer:
-    """The `Answer` for a generation over ``hits``: grounded when it cites at least one."""
+    """The `Answer` for a generation over ``hits``: grounded when it cites at least one. Each
+    citation gets the generation's moment for its passage, or else the sentence(s) of the
+    passage that best match the answer and the question (``asked``, default ``question``)."""
     used = [i for i in dict.fromkeys(generation.used) if 0 <= i < len(hits)]
-    citations = [cite(hits[i]) for i in used]
     text = generation.text.strip()
+    query = f"{asked or question} {text}"
+    citations = [cite(hits[i], _moment(generation.moments.get(i), query, hits[i])) for i in used]
     if not text or not citations:
         return Answer(question=question, text=text or no_answer, grounded=False, standalone_question=standalone_question)
     return Answer(question=question, text=text, citations=citations, grounded=True, standalone_question=standalone_question)
+
+
+def _moment(given: Moment | None, query: str, hit: Hit) -> Moment | None:
+    return given if given is not None else best_moment(query, hit)
 
 
 def fixed(answer: Answer) -> AnswerStream[Answer]:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
-from ..schema import Hit, Message
+from ..schema import Hit, Message, Moment
 
 R = TypeVar("R")
 S = TypeVar("S")
@@ -14,13 +14,17 @@ S = TypeVar("S")
 
 @dataclass(frozen=True)
 class Generation:
-    """A generator's reply: its text and which of the given passages it rests on (indices).
+    """A generator's reply: its text, which of the given passages it rests on (indices), and
+    the moment inside each of those passages that it rests on.
 
-    When the text carries labels, ``[n]`` refers to ``used[n - 1]``.
+    When the text carries labels, ``[n]`` refers to ``used[n - 1]``. ``moments`` maps a passage
+    index to the time span of the sentence(s) used; a used passage without one gets the moment
+    that best matches the answer (`mediarag.moments.best_moment`) when it is cited.
     """
 
     text: str
     used: list[int] = field(default_factory=list)
+    moments: dict[int, Moment] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 from ..errors import GeneratorError, MediaRagError
+from ..moments import Focused, best_moment, focus
 from ..schema import Hit, Message
 from .base import AnswerStream, Generation
 from .prompt import (
@@ -40,6 +41,12 @@ class ChatGenerator:
         temperature: Sampling temperature; 0 picks the likeliest token (repeatable answers).
         stop: Extra stop sequences, added to `mediarag.generate.prompt.DEFAULT_STOP`.
         timeout: Seconds one reply may take, from request to last token.
+        moment_sentences: The model reads only this many sentences of the passages that best
+            match the question (`mediarag.moments.focus`), under their passages' labels: a
+            shorter prompt is read faster and keeps the model on the point. None: whole passages.
+
+    Each citation points at the sentence, of what the model read from its passage, that best
+    matches the question and the answer.
     """
 
     def __init__(
@@ -50,12 +57,14 @@ class ChatGenerator:
         temperature: float = 0.0,
         stop: Sequence[str] = (),
         timeout: float = 120.0,
+        moment_sentences: int | None = 3,
     ) -> None:
         self.context_window = int(context_window)
         self.max_tokens = int(max_tokens)
         self.temperature = float(temperature)
         self.stop = tuple(dict.fromkeys((*DEFAULT_STOP, *stop)))
         self.timeout = float(timeout)
+        self.moment_sentences = moment_sentences
         self.calls = 0
         self.last_prompt: Prompt | None = None
 
@@ -82,13 +91,24 @@ class ChatGenerator:
 
     # The Generator protocol -----------------------------------------------------------------
 
+    def shown(self, question: str, passages: Sequence[Hit]) -> list[Focused]:
+        """What the model reads of the passages: their best sentences (``moment_sentences``),
+        each with the index of its passage."""
+        if self.moment_sentences is None:
+            return [Focused(i, h) for i, h in enumerate(passages)]
+        return focus(question, passages, sentences=self.moment_sentences)
+
     def prompt(
         self, question: str, passages: Sequence[Hit], history: Sequence[Message] = ()
     ) -> Prompt:
-        """The messages this generator sends for a question (see `fit_prompt`)."""
+        """The messages this generator sends for a question (see `fit_prompt`), over the
+        passages as `shown`."""
+        return self._prompt(question, [f.hit for f in self.shown(question, passages)], history)
+
+    def _prompt(self, question: str, shown: Sequence[Hit], history: Sequence[Message]) -> Prompt:
         return fit_prompt(
             question,
-            passages,
+            shown,
             history,
             context_window=self.context_window,
             max_tokens=self.max_tokens,
@@ -101,12 +121,11 @@ class ChatGenerator:
         """The model's grounded answer, with the passages it cites."""
         started = time.monotonic()
         with self._errors():
-            prompt = self._start(question, passages, history)
+            prompt, kept = self._start(question, passages, history)
             text = self.chat(prompt.messages, max_tokens=self.max_tokens, stop=self.stop, timeout=self._left(started))
         self._check_deadline(started)
-        kept = passages[: prompt.kept]
         mapper = LabelMapper(len(kept))
-        return finish(mapper.map(text), mapper.used, kept)
+        return _with_moments(finish(mapper.map(text), mapper.used, [f.hit for f in kept]), question, kept)
 
     def stream(
         self, question: str, passages: Sequence[Hit], history: Sequence[Message] = ()
@@ -114,10 +133,12 @@ class ChatGenerator:
         """The answer piece by piece as the model writes it; labels are already renumbered."""
         started = time.monotonic()
         with self._errors():
-            prompt = self._start(question, passages, history)
-        kept = passages[: prompt.kept]
+            prompt, kept = self._start(question, passages, history)
         mapper = LabelMapper(len(kept))
-        return AnswerStream(self._pieces(prompt, mapper, started), lambda text: finish(text, mapper.used, kept))
+        return AnswerStream(
+            self._pieces(prompt, mapper, started),
+            lambda text: _with_moments(finish(text, mapper.used, [f.hit for f in kept]), question, kept),
+        )
 
     def rewrite(self, question: str, history: Sequence[Message]) -> str:
         """``question`` made standalone with the conversation ``history`` (unchanged without one)."""
@@ -131,11 +152,13 @@ class ChatGenerator:
 
     # Helpers ---------------------------------------------------------------------------------
 
-    def _start(self, question: str, passages: Sequence[Hit], history: Sequence[Message]) -> Prompt:
-        prompt = self.prompt(question, passages, history)
+    def _start(self, question: str, passages: Sequence[Hit], history: Sequence[Message]) -> tuple[Prompt, list[Focused]]:
+        """The prompt, and the passages it holds as the model reads them."""
+        shown = self.shown(question, passages)
+        prompt = self._prompt(question, [f.hit for f in shown], history)
         self.last_prompt = prompt
         self.calls += 1
-        return prompt
+        return prompt, shown[: prompt.kept]
 
     def _pieces(self, prompt: Prompt, mapper: LabelMapper, started: float) -> Iterator[str]:
         with self._errors():
@@ -188,3 +211,17 @@ class ChatGenerator:
             raise GeneratorError(f"{type(self).__name__}: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - a model client's own errors, chained
             raise GeneratorError(f"{type(self).__name__}: {type(exc).__name__}: {exc}") from exc
+
+
+def _with_moments(generation: Generation, question: str, shown: Sequence[Focused]) -> Generation:
+    """``generation`` over the passages as shown, as a generation over the passages given: used
+    indices mapped back, and the moment of each cited passage (the sentence, of what the model
+    read, that best matches the question and the answer)."""
+    query = f"{question} {generation.text}"
+    used = [shown[i].index for i in generation.used if 0 <= i < len(shown)]
+    moments = {
+        shown[i].index: m
+        for i in generation.used
+        if 0 <= i < len(shown) and (m := best_moment(query, shown[i].hit)) is not None
+    }
+    return Generation(text=generation.text, used=used, moments=moments)

@@ -30,6 +30,9 @@ class GenerationConfig(BaseModel):
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     stop: list[str] = Field(default_factory=list, description="Extra stop sequences.")
     timeout: float = Field(120.0, gt=0, description="Seconds one answer may take, model load and prompt included.")
+    moment_sentences: int | None = Field(
+        3, ge=1, description="LLMs read only this many best-matching sentences of the passages (None: whole passages)."
+    )
     threads: int | None = Field(None, ge=1, description="local: CPU threads (default: all).")
     openai_base_url: str | None = Field(
         None, description="openai: API root such as http://localhost:11434/v1 (default $OPENAI_BASE_URL)."

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import GeneratorError, MissingDependencyError, ModelError
 from .chat import ChatGenerator
-from .prompt import ChatMessage
+from .prompt import ChatMessage, build_messages
 
 if TYPE_CHECKING:
     from .config import GenerationConfig
@@ -23,6 +23,8 @@ DEFAULT_HUB_FILE = "*q4_k_m.gguf"
 #: Prompt tokens llama.cpp reads at a time; the answer's deadline is checked between batches
 #: (about 2-3 s each for the 0.5B model on 2 cores).
 PROMPT_BATCH = 128
+#: Model states kept in RAM for reuse of a prompt's beginning (`LlamaCppGenerator.prompt_cache_mb`).
+PROMPT_CACHE_MB = 512
 
 
 class LlamaCppGenerator(ChatGenerator):
@@ -39,12 +41,21 @@ class LlamaCppGenerator(ChatGenerator):
     The chat template comes from the GGUF file. See `ChatGenerator` for the prompt, the token
     budget, stop sequences and the timeout.
 
+    The instruction at the start of every prompt is read once: llama.cpp keeps what it read last
+    and reads only where the next prompt differs, and with ``prompt_cache_mb`` the states after
+    recent replies are kept in RAM, so an answer after a question rewrite (another instruction)
+    starts from its own instruction again. `warm_up` reads the instruction ahead of the first
+    question.
+
     Args:
         model: Which model (see above).
         context_window: llama.cpp context size, in tokens (prompt and answer together).
         threads: CPU threads; default all cores.
         seed: Sampling seed (answers repeat at temperature 0 whatever the seed).
-        **options: `ChatGenerator` options (max_tokens, temperature, stop, timeout).
+        prompt_cache_mb: RAM for model states kept between replies (0: none; the last
+            prompt's beginning is still reused).
+        **options: `ChatGenerator` options (max_tokens, temperature, stop, timeout,
+            moment_sentences).
     """
 
     def __init__(
@@ -54,13 +65,18 @@ class LlamaCppGenerator(ChatGenerator):
         context_window: int = 4096,
         threads: int | None = None,
         seed: int = 0,
+        prompt_cache_mb: int = PROMPT_CACHE_MB,
         **options: Any,
     ) -> None:
         super().__init__(context_window=context_window, **options)
         self.model = model
         self.threads = threads or os.cpu_count() or 1
         self.seed = seed
+        self.prompt_cache_mb = int(prompt_cache_mb)
+        #: Tokens the model evaluated, prompt (where not reused) and answer, over all replies.
+        self.tokens_evaluated = 0
         self._llm: Any = None
+        self._primed = False
 
     @classmethod
     def from_config(cls, config: GenerationConfig) -> LlamaCppGenerator:
@@ -72,6 +88,7 @@ class LlamaCppGenerator(ChatGenerator):
             temperature=config.temperature,
             stop=config.stop,
             timeout=config.timeout,
+            moment_sentences=config.moment_sentences,
             threads=config.threads,
         )
 
@@ -81,11 +98,18 @@ class LlamaCppGenerator(ChatGenerator):
         return self._llm is not None
 
     def warm_up(self) -> None:
-        """Load the model (joining packaged parts into the cache the first time)."""
+        """Load the model (joining packaged parts into the cache the first time) and read the
+        answer instruction, so that the first question starts where it differs."""
+        self._load()
+        if not self._primed:
+            self._primed = True
+            self.chat(build_messages("?", []), max_tokens=1, stop=(), timeout=self.timeout)
+
+    def _load(self) -> None:
         if self._llm is not None:
             return
         try:
-            from llama_cpp import Llama
+            from llama_cpp import Llama, LlamaRAMCache
         except ImportError as exc:
             raise MissingDependencyError("llama-cpp-python", "llm", "local LLM answers") from exc
         from ..weights import resolve_gguf
@@ -110,6 +134,8 @@ class LlamaCppGenerator(ChatGenerator):
                 self._llm = Llama.from_pretrained(repo_id=owner_repo, filename=filename, **options)
         except Exception as exc:  # noqa: BLE001 - llama.cpp and the hub raise many kinds
             raise ModelError(f"cannot load the GGUF model {self.model!r}: {exc}") from exc
+        if self.prompt_cache_mb > 0:
+            self._llm.set_cache(LlamaRAMCache(capacity_bytes=self.prompt_cache_mb << 20))
 
     @contextlib.contextmanager
     def _within(self, timeout: float) -> Iterator[Any]:
@@ -123,6 +149,7 @@ class LlamaCppGenerator(ChatGenerator):
         def eval_before_deadline(tokens: Any) -> Any:
             if time.monotonic() > deadline:
                 raise GeneratorError(f"{type(self).__name__}: no complete answer within {self.timeout:g} s")
+            self.tokens_evaluated += len(tokens)
             return evaluate(tokens)
 
         llm.eval = eval_before_deadline
@@ -134,7 +161,7 @@ class LlamaCppGenerator(ChatGenerator):
     @property
     def llm(self) -> Any:
         """The ``llama_cpp.Llama`` instance (loaded on first use)."""
-        self.warm_up()
+        self._load()
         return self._llm
 
     def count_tokens(self, text: str) -> int:

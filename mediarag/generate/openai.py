@@ -73,6 +73,7 @@ class OpenAICompatibleGenerator(ChatGenerator):
             temperature=config.temperature,
             stop=config.stop,
             timeout=config.timeout,
+            moment_sentences=config.moment_sentences,
         )
 
     def __repr__(self) -> str:

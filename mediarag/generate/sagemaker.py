@@ -163,6 +163,7 @@ class SageMakerGenerator(ChatGenerator):
         config: region, credentials and retries.
         max_payload_bytes: the largest request body sent.
         client: a ready ``sagemaker-runtime`` client, instead of one made from ``config``.
+        moment_sentences: sentences of the passages the model reads (see `ChatGenerator`).
     """
 
     #: How many stop sequences the container accepts (TGI's ``MAX_STOP_SEQUENCES`` default).
@@ -183,6 +184,7 @@ class SageMakerGenerator(ChatGenerator):
         config: AwsConfig | None = None,
         max_payload_bytes: int = MAX_PAYLOAD_BYTES,
         client: Any = None,
+        moment_sentences: int | None = 3,
     ) -> None:
         super().__init__(
             context_window=context_window,
@@ -190,6 +192,7 @@ class SageMakerGenerator(ChatGenerator):
             temperature=temperature or 0.0,
             stop=(TURN_STOP, *stop),
             timeout=timeout,
+            moment_sentences=moment_sentences,
         )
         config = config or AwsConfig()
         self.endpoint = SageMakerEndpoint.named(
@@ -214,6 +217,7 @@ class SageMakerGenerator(ChatGenerator):
             temperature=config.temperature,
             stop=config.stop,
             timeout=config.timeout,
+            moment_sentences=config.moment_sentences,
             config=aws,
         )
 
@@ -239,13 +243,12 @@ class SageMakerGenerator(ChatGenerator):
             params["do_sample"] = False
         return params
 
-    def prompt(
-        self, question: str, passages: Sequence[Hit], history: Sequence[Message] = ()
-    ) -> Prompt:
-        """The chat messages for a question, with at most ``history_turns`` earlier messages."""
+    def _prompt(self, question: str, shown: Sequence[Hit], history: Sequence[Message]) -> Prompt:
+        """The chat messages for a question, with at most ``history_turns`` earlier messages
+        (the hook `ChatGenerator.prompt` and every answer go through)."""
         turns = [m for m in history if m.role != "system"]
         recent = turns[-self.history_turns :] if self.history_turns > 0 else []
-        return super().prompt(question, passages, recent)
+        return super()._prompt(question, shown, recent)
 
     def chat(
         self, messages: list[ChatMessage], *, max_tokens: int, stop: Sequence[str], timeout: float

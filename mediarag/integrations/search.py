@@ -44,13 +44,13 @@ class PassageSearch:
         """The best passages for ``query``, best first, as ``mediarag search --json`` hits."""
         if self.qa is not None:
             from ..formats import citation_json
-            from ..retrieve.citations import cite
+            from ..retrieve.citations import cite_for
             from ..retrieve.filters import PassageFilter, retrieve_filtered
             from ..retrieve.query import check_query
 
             check_query(query, "search query")
             hits = retrieve_filtered(self.qa.retriever, query, PassageFilter(self.speaker, self.kind), self.k)
-            return [citation_json(cite(h)) for h in hits]
+            return [citation_json(cite_for(query, h)) for h in hits]
         return self._remote(query)
 
     def _remote(self, query: str) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from .base import Retriever
 from .query import MAX_QUERY_CHARS, check_query
-from .citations import cite
+from .citations import cite, cite_for
 from .config import RetrievalConfig, RetrievalMode
 from .dense import DenseRetriever
 from .hybrid import HybridRetriever
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_QUERY_CHARS", "DenseRetriever", "HybridRetriever", "RetrievalConfig", "RetrievalMode", "Retriever",
-    "check_query", "cite", "make_retriever",
+    "check_query", "cite", "cite_for", "make_retriever",
 ]  # fmt: skip
 
 

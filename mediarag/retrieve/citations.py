@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 from ..links import media_link
-from ..schema import Citation, Hit
+from ..moments import best_moment, has_time
+from ..schema import Citation, Hit, Moment
 
 
-def cite(hit: Hit) -> Citation:
-    """The citation of a retrieved passage (its score rounded to 4 places)."""
+def cite(hit: Hit, moment: Moment | None = None) -> Citation:
+    """The citation of a retrieved passage (its score rounded to 4 places).
+
+    ``moment`` is the span inside the passage the answer rests on; the link plays it (without
+    one, the whole passage). A text document has no time, so no moment.
+    """
     c = hit.chunk
+    if moment is not None and not has_time(c):
+        moment = None
+    start, end = (moment.start, moment.end) if moment is not None else (c.start, c.end)
     return Citation(
         source=c.source,
         start=c.start,
         end=c.end,
         text=c.text,
         score=round(float(hit.score), 4),
-        link=media_link(c.source, c.start, c.end),
+        link=media_link(c.source, start, end),
         kind=c.kind,
         speaker=c.speaker,
+        moment=moment,
     )
+
+
+def cite_for(query: str, hit: Hit) -> Citation:
+    """The citation of a passage found for ``query``, pointing at its best-matching moment."""
+    return cite(hit, best_moment(query, hit))

@@ -16,12 +16,8 @@ from .service import media_id
 def moment(citation: Citation) -> tuple[float, float]:
     """The seconds a link to ``citation`` plays: its ``moment`` (the answering sentence) when
     the citation has one, else its passage."""
-    span = getattr(citation, "moment", None)
-    if span is not None:
-        start, end = getattr(span, "start", None), getattr(span, "end", None)
-        if start is not None and end is not None:
-            return float(start), float(end)
-    return citation.start, citation.end
+    span = citation.moment or citation
+    return float(span.start), float(span.end)
 
 
 def media_url(config: ServerConfig, base: str, source: str, span: tuple[float, float] | None = None) -> str:

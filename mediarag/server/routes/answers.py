@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...retrieve.citations import cite
+from ...retrieve.citations import cite_for
 from ...retrieve.filters import PassageFilter
 from ...retrieve.query import check_query
 from ..errors import error_body, status_of
@@ -81,5 +81,5 @@ def search(
     service = service_of(request)
     hits = service.search(q, k, PassageFilter(speaker=speaker, kind=kind))
     config, base = config_of(request), base_url(request)
-    return {"hits": [cited(config, base, cite(h)) for h in hits]}
+    return {"hits": [cited(config, base, cite_for(q, h)) for h in hits]}
 

@@ -1,0 +1,272 @@
+"""Answer moments: the sentence(s) inside a passage that answer a question, with their times.
+
+A passage is a minute of speech or so; the answer is usually one sentence of it. `SentenceScorer`
+ranks sentences against a query (the question, or an answer to find the support of) by
+
+- **coverage**: the share of the query's terms the sentence contains, each weighted by how rare
+  it is among the sentences compared (so the name in a question counts more than "year");
+- **phrase**: the share of the query's adjacent term pairs found adjacent in the sentence
+  (an exact phrase such as "fire assembly point" beats the same words scattered);
+- **similarity** (optional): the cosine between the query's and the sentence's embeddings, when
+  the scorer is given an embedder;
+
+where a term is a word's crude stem (`mediarag.terms.stem`). A sentence that speech recognition
+ran on past `MAX_WORDS` words is cut to its best clauses (`trim`). The weights and limits are
+those measured best on spoken XQuAD (``benchmarks/moments.py``; a length penalty and embedding
+similarity did not help there). `best_moment` picks the moment of one passage;
+`choose_sentences` picks the answering sentences among several passages; `focus` cuts passages
+down to what a model needs to read.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .links import is_text_source
+from .schema import Chunk, Hit, Moment, Segment
+from .sentences import join_texts, timed_sentences
+from .terms import terms
+
+#: Cosine similarities of a query with texts (e.g. an embedder's), for the optional similarity term.
+Similarity = Callable[[str, Sequence[str]], Sequence[float]]
+
+
+@dataclass(frozen=True)
+class SentenceChoice:
+    """A sentence chosen as (part of) an answer: which passage, which of its sentences, score."""
+
+    passage: int
+    sentence: int
+    segment: Segment
+    score: float
+
+
+@dataclass(frozen=True)
+class SentenceScorer:
+    """Scores sentences against a query: weighted term coverage, exact phrase overlap, optional
+    embedding similarity, an optional length penalty, and optionally the passage's retrieval
+    score (see the module). The defaults are the measured best."""
+
+    coverage: float = 1.0
+    phrase: float = 0.3
+    similarity: float = 0.0
+    passage: float = 0.0
+    length_penalty: float = 0.0
+    embed: Similarity | None = None
+
+    def score(
+        self,
+        query: str,
+        texts: Sequence[str],
+        passage_scores: Sequence[float] | None = None,
+        *,
+        pool: Sequence[str] | None = None,
+    ) -> list[float]:
+        """One score per text, higher is better (comparable within one call only). How rare a
+        term is, is counted among ``pool`` (default: ``texts``)."""
+        if not texts:
+            return []
+        query_terms = list(dict.fromkeys(terms(query)))
+        bags = [terms(t) for t in texts]
+        sets = [set(b) for b in bags]
+        pool_sets = sets if pool is None else [set(terms(t)) for t in pool]
+        frequency = Counter(w for s in pool_sets for w in s)
+        n = len(pool_sets)
+        weight = {w: math.log(1 + n / max(frequency[w], 0.5)) for w in query_terms}
+        total = sum(weight.values()) or 1.0
+        pairs = set(zip(query_terms, query_terms[1:]))
+        sims = list(self.embed(query, texts)) if self.embed is not None and self.similarity else [0.0] * len(texts)
+        out = []
+        for i, bag in enumerate(bags):
+            covered = sum(weight[w] for w in query_terms if w in sets[i]) / total
+            phrase = len(pairs & set(zip(bag, bag[1:]))) / len(pairs) if pairs else 0.0
+            value = self.coverage * covered + self.phrase * phrase + self.similarity * float(sims[i])
+            value -= self.length_penalty * len(bag)
+            if passage_scores is not None:
+                value += self.passage * float(passage_scores[i])
+            out.append(value)
+        return out
+
+
+#: Sentences longer than this many words are cut to their best clauses for an answer or moment.
+MAX_WORDS = 40
+
+#: The scorer mediarag uses when none is given.
+DEFAULT_SCORER = SentenceScorer()
+
+
+def moment_of(sentences: Sequence[Segment]) -> Moment:
+    """The time span from the first to the last of ``sentences`` (in speaking order)."""
+    return Moment(start=min(s.start for s in sentences), end=max(s.end for s in sentences))
+
+
+def has_time(chunk: Chunk) -> bool:
+    """Whether a passage has times to point at (text documents have none)."""
+    return not is_text_source(chunk.source)
+
+
+def choose_sentences(
+    query: str,
+    hits: Sequence[Hit],
+    *,
+    max_sentences: int = 1,
+    relative_cutoff: float = 0.8,
+    max_words: int | None = MAX_WORDS,
+    scorer: SentenceScorer = DEFAULT_SCORER,
+) -> list[SentenceChoice]:
+    """The sentences of ``hits`` that best answer ``query``, in speaking order (passage, then time).
+
+    The best-scoring sentence always; up to ``max_sentences`` in all, each further one only when
+    it scores at least ``relative_cutoff`` of the best (relative to the worst candidate). A
+    chosen sentence longer than ``max_words`` (speech recognition often runs sentences together)
+    is cut to its best-scoring run of clauses within that many words (`trim`).
+    """
+    candidates = [(p, i, s) for p, hit in enumerate(hits) for i, s in enumerate(timed_sentences(hit.chunk))]
+    if not candidates:
+        return []
+    texts = [s.text for _, _, s in candidates]
+    scores = scorer.score(query, texts, [hits[p].score for p, _, _ in candidates])
+    ranked = sorted(range(len(candidates)), key=lambda c: scores[c], reverse=True)
+    best, floor = scores[ranked[0]], min(scores)
+    keep, said = [ranked[0]], {_sentence_key(texts[ranked[0]])}  # a sentence is said once, even when two files hold it
+    for c in ranked[1:]:
+        if len(keep) == max_sentences or not (best > floor and (scores[c] - floor) >= relative_cutoff * (best - floor)):
+            break
+        if _sentence_key(texts[c]) not in said:
+            said.add(_sentence_key(texts[c]))
+            keep.append(c)
+    chosen = []
+    for c in keep:
+        passage, index, sentence = candidates[c]
+        if max_words is not None:
+            sentence = trim(query, sentence, max_words, scorer=scorer, pool=texts)
+        chosen.append(SentenceChoice(passage, index, sentence, scores[c]))
+    return sorted(chosen, key=lambda c: (c.passage, c.segment.start))
+
+
+def _sentence_key(text: str) -> str:
+    """A sentence's words, lower-cased, without punctuation: equal for the same sentence."""
+    return " ".join(re.findall(r"\w+", text.lower())) or text.strip()
+
+
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
+#: The fewest words of a clause `trim` keeps apart; shorter pieces join their neighbour.
+MIN_CLAUSE_WORDS = 4
+
+
+def clauses(sentence: Segment, min_words: int = MIN_CLAUSE_WORDS) -> list[Segment]:
+    """A sentence cut after its commas, semicolons and colons into clauses of at least
+    ``min_words`` words, each with times spread over the sentence by its length in characters
+    (stored sentences have no word times)."""
+    parts: list[str] = []
+    for piece in _CLAUSE_END.split(sentence.text.strip()):
+        if parts and len(parts[-1].split()) < min_words:
+            parts[-1] += " " + piece
+        elif piece:
+            parts.append(piece)
+    if len(parts) > 1 and len(parts[-1].split()) < min_words:
+        parts[-2] += " " + parts.pop()
+    total = sum(len(p) for p in parts) or 1
+    span = sentence.end - sentence.start
+    out, offset = [], 0
+    for part in parts:
+        start = sentence.start + span * offset / total
+        offset += len(part)
+        out.append(sentence.model_copy(update={"start": start, "end": sentence.start + span * offset / total, "text": part, "words": ()}))
+    return out
+
+
+def trim(
+    query: str,
+    sentence: Segment,
+    max_words: int,
+    *,
+    scorer: SentenceScorer = DEFAULT_SCORER,
+    pool: Sequence[str] | None = None,
+) -> Segment:
+    """``sentence`` itself when it has at most ``max_words`` words; else its run of consecutive
+    clauses (`clauses`) within ``max_words`` that scores best for ``query`` (the longest of equal
+    ones), with that run's times. A single clause longer than ``max_words`` stays whole."""
+    if len(sentence.text.split()) <= max_words:
+        return sentence
+    parts = clauses(sentence)
+    runs = []
+    for i in range(len(parts)):
+        for j in range(i, len(parts)):
+            words = sum(len(p.text.split()) for p in parts[i : j + 1])
+            if words > max_words and j > i:
+                break
+            runs.append((i, j, words))
+    texts = [join_texts(p.text for p in parts[i : j + 1]) for i, j, _ in runs]
+    scores = scorer.score(query, texts, pool=pool)
+    best = max(range(len(runs)), key=lambda r: (round(scores[r], 9), runs[r][2]))
+    i, j, _ = runs[best]
+    return sentence.model_copy(update={"start": parts[i].start, "end": parts[j].end, "text": texts[best], "words": ()})
+
+
+def best_moment(
+    query: str, hit: Hit, *, max_words: int | None = MAX_WORDS, scorer: SentenceScorer = DEFAULT_SCORER
+) -> Moment | None:
+    """The moment of one passage that best matches ``query``: its best sentence, cut to its best
+    clauses past ``max_words`` words (None for a text document)."""
+    if not has_time(hit.chunk):
+        return None
+    chosen = choose_sentences(query, [hit], max_words=max_words, scorer=scorer)
+    return moment_of([c.segment for c in chosen]) if chosen else None
+
+
+def moments_by_passage(choices: Sequence[SentenceChoice], hits: Sequence[Hit]) -> dict[int, Moment]:
+    """The moment of each passage from the sentences chosen in it (text documents left out)."""
+    grouped: dict[int, list[Segment]] = {}
+    for c in choices:
+        grouped.setdefault(c.passage, []).append(c.segment)
+    return {p: moment_of(segs) for p, segs in grouped.items() if has_time(hits[p].chunk)}
+
+
+@dataclass(frozen=True)
+class Focused:
+    """A passage cut down to the sentences a model should read, and its place in the passages
+    it came from (``index``)."""
+
+    index: int
+    hit: Hit
+
+
+def focus(
+    query: str,
+    hits: Sequence[Hit],
+    *,
+    sentences: int = 3,
+    max_words: int | None = MAX_WORDS,
+    scorer: SentenceScorer = DEFAULT_SCORER,
+) -> list[Focused]:
+    """What a model needs to read to answer ``query`` from ``hits``: the ``sentences`` best
+    sentences of all the passages (scored together, as `choose_sentences` does; each cut to
+    ``max_words``, `trim`), kept with their passage. Each passage that holds one comes back cut
+    to its chosen sentences (its times, text and sentences theirs), in the order of its best
+    sentence; the passages that hold none are left out."""
+    candidates = [(p, s) for p, hit in enumerate(hits) for s in timed_sentences(hit.chunk)]
+    if not candidates:
+        return []
+    texts = [s.text for _, s in candidates]
+    scores = scorer.score(query, texts, [hits[p].score for p, _ in candidates])
+    ranked = sorted(range(len(candidates)), key=lambda c: scores[c], reverse=True)[: max(1, sentences)]
+    chosen: dict[int, list[Segment]] = {}
+    for c in ranked:
+        passage, sentence = candidates[c]
+        if max_words is not None:
+            sentence = trim(query, sentence, max_words, scorer=scorer, pool=texts)
+        chosen.setdefault(passage, []).append(sentence)
+    out = []
+    for passage, run in chosen.items():
+        run.sort(key=lambda s: s.start)
+        chunk = hits[passage].chunk.model_copy(
+            update={"start": run[0].start, "end": run[-1].end, "text": join_texts(s.text for s in run),
+                    "original_text": None, "sentences": tuple(run)}
+        )  # fmt: skip
+        out.append(Focused(passage, Hit(chunk=chunk, score=hits[passage].score)))
+    return out

@@ -1,0 +1,122 @@
+"""Answer moments: choosing the answering sentence, its times, and citations that play it.
+
+Fast tests over hand-made passages; the moments of real recordings are tested in test_qa.py
+(Whisper on real speech) and test_llm.py (the local model's citations).
+"""
+
+from __future__ import annotations
+
+import json
+
+from mediarag.generate.answer import Answerer, make_answer
+from mediarag.generate.base import Generation
+from mediarag.generate.extractive import ExtractiveGenerator
+from mediarag.moments import SentenceScorer, best_moment, choose_sentences, focus
+from mediarag.retrieve.citations import cite, cite_for
+from mediarag.schema import Answer, Chunk, Citation, Hit, Moment, Segment
+
+BRIEFING = [
+    (0.0, 3.1, "Welcome to the safety briefing for new staff."),
+    (3.4, 6.0, "The canteen opens at eight in the morning."),
+    (6.3, 10.2, "In case of fire, leave the building by the nearest exit."),
+    (10.5, 14.0, "The fire assembly point is the car park behind the main building."),
+    (14.3, 17.0, "Visitors must sign in at reception."),
+]
+
+
+def passage(lines, source="/media/briefing.wav", score=0.8, stored=True, **extra):
+    sentences = tuple(Segment(start=a, end=b, text=t) for a, b, t in lines)
+    chunk = Chunk(
+        id=f"{source}-{lines[0][0]}", source=source, start=lines[0][0], end=lines[-1][1],
+        text=" ".join(t for _, _, t in lines), sentences=sentences if stored else (), **extra,
+    )  # fmt: skip
+    return Hit(chunk=chunk, score=score)
+
+
+def test_the_sentence_holding_the_question_phrase_is_the_moment():
+    hit = passage(BRIEFING)
+    assert best_moment("Where is the fire assembly point?", hit) == Moment(start=10.5, end=14.0)
+    # "fire" alone is in two sentences; the exact phrase decides
+    scores = SentenceScorer().score("fire assembly point", [t for _, _, t in BRIEFING])
+    assert max(range(5), key=scores.__getitem__) == 3
+
+
+def test_rare_question_words_count_more_than_common_ones():
+    lines = [(0, 2, "The building has a canteen."), (2, 4, "The building has a reception."), (4, 6, "Staff park here.")]
+    assert best_moment("When does the canteen of the building open?", passage(lines)) == Moment(start=0, end=2)
+
+
+def test_passages_of_old_indexes_get_moments_from_their_text():
+    old = passage(BRIEFING, stored=False)
+    moment = best_moment("Where is the fire assembly point?", old)
+    assert moment is not None and 0 < moment.start < moment.end < 17.0
+    # interpolated times: the fourth of five similar-length sentences sits in the second half
+    assert moment.start > 8.0 and moment.end > 12.0
+
+
+def test_extractive_answer_is_one_sentence_with_its_moment():
+    hits = [passage([(30.0, 33.0, "Lunch is served at noon.")], source="/media/other.wav", score=0.85), passage(BRIEFING)]
+    generation = ExtractiveGenerator().generate("Where is the fire assembly point?", hits)
+    assert generation.text == "The fire assembly point is the car park behind the main building."
+    assert generation.used == [1] and generation.moments == {1: Moment(start=10.5, end=14.0)}
+    answer = Answerer(ExtractiveGenerator()).stream("Where is the fire assembly point?", hits, stream=False).answer
+    [citation] = answer.citations
+    assert (citation.start, citation.end) == (0.0, 17.0)  # the passage
+    assert citation.moment == Moment(start=10.5, end=14.0)  # the moment, and the link plays it
+    assert citation.link == "file:///media/briefing.wav#t=10.5,14.0"
+    assert answer.fallback is None
+
+
+def test_extractive_answer_keeps_the_speaker_label():
+    lines = [Segment(start=0, end=2, text="We meet at the car park.", speaker="Alice")]
+    hit = Hit(chunk=Chunk(id="s", source="/m/a.wav", start=0, end=2, text=lines[0].text, sentences=tuple(lines)), score=0.9)
+    assert ExtractiveGenerator().generate("Where do we meet?", [hit]).text == "Alice: We meet at the car park."
+
+
+def test_more_sentences_only_when_they_score_close_to_the_best():
+    hits = [passage(BRIEFING)]
+    two = ExtractiveGenerator(max_sentences=2, relative_cutoff=0.0).generate("fire exit assembly", hits)
+    assert two.text.startswith("In case of fire") and two.moments == {0: Moment(start=6.3, end=14.0)}
+    chosen = choose_sentences("fire assembly point", hits, max_sentences=3, relative_cutoff=0.99)
+    assert [c.sentence for c in chosen] == [3]
+
+
+def test_search_hits_and_generations_without_moments_get_the_best_matching_sentence():
+    hit = passage(BRIEFING)
+    found = cite_for("visitors sign in", hit)
+    assert found.moment == Moment(start=14.3, end=17.0) and found.link.endswith("#t=14.3,17.0")
+    # a generator that cites the passage without saying where: the answer's words find the moment
+    made = make_answer("Where do visitors go?", [hit], Generation(text="To reception [1].", used=[0]), None, "no")
+    assert made.citations[0].moment == Moment(start=14.3, end=17.0)
+
+
+def test_text_documents_have_no_moment():
+    doc = passage([(0, 1, "The fire assembly point is the car park.")], source="/docs/notes.md")
+    citation = cite(doc, Moment(start=0, end=1))
+    assert citation.moment is None and citation.link == "file:///docs/notes.md"
+    assert cite_for("fire assembly", doc).moment is None
+
+
+def test_focus_keeps_the_best_sentences_of_all_passages_under_their_passage():
+    other = passage([(30.0, 33.0, "Lunch is served at noon."), (33.5, 36.0, "The fire drill is on Monday.")],
+                    source="/media/other.wav")  # fmt: skip
+    shown = focus("Where is the fire assembly point?", [other, passage(BRIEFING)], sentences=3)
+    assert [f.index for f in shown] == [1, 0]  # the passage of the best sentence first
+    briefing, drill = shown[0].hit.chunk, shown[1].hit.chunk
+    assert briefing.text == (
+        "In case of fire, leave the building by the nearest exit. The fire assembly point is the car park behind the main building."
+    )
+    assert (briefing.start, briefing.end) == (6.3, 14.0) and len(briefing.sentences) == 2
+    assert drill.text == "The fire drill is on Monday." and (drill.start, drill.end) == (33.5, 36.0)
+    assert focus("fire", [], sentences=3) == []
+
+
+def test_citations_and_answers_saved_before_moments_still_load():
+    old = {"source": "a.wav", "start": 1.0, "end": 2.0, "text": "t", "score": 0.5, "link": "file:///a.wav#t=1.0,2.0",
+           "kind": "speech", "speaker": None}  # fmt: skip
+    citation = Citation.model_validate(old)
+    assert citation.moment is None and citation.play_from == 1.0
+    answer = Answer.model_validate({"question": "q", "text": "a", "citations": [old], "grounded": True})
+    assert answer.fallback is None
+    again = Citation.model_validate(json.loads(cite_for("t", passage([(1, 2, "t")])).model_dump_json()))
+    assert again.moment == Moment(start=1, end=2) and again.play_from == 1
