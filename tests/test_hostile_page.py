@@ -16,6 +16,7 @@ pytest.importorskip("streamlit", reason="the app extra is not installed: pip ins
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from mediarag.links import clock  # noqa: E402
 from mediarag import MediaQA, Settings  # noqa: E402
 from mediarag.app import AppConfig  # noqa: E402
 from mediarag.app.config import CONFIG_ENV  # noqa: E402
@@ -96,7 +97,8 @@ def test_a_file_name_made_of_markdown_is_shown_as_it_is(monkeypatch, index, tmp_
     [label] = [m.value for m in at.markdown if m.value.startswith("**[1] ")]
     # Escaped: the browser shows the name itself, with no image, link or bold in it.
     escaped = r"\!\[y\]\(x.png\) \<b\>speech \[z\]\(www" + "\u2060" + r".example.invalid\).flac"
-    assert label == f"**[1] {escaped} · 00:00-00:10 · SPEAKER_00**"
+    moment = answer.citations[0].moment
+    assert label == f"**[1] {escaped} · {clock(moment.start)}-{clock(moment.end)} · SPEAKER_00**"
     assert_nothing_renders(at)
     at.sidebar.radio[0].set_value("Library").run()
     assert list(at.dataframe[0].value["File"]) == [ODD_NAME]  # a table cell is text already

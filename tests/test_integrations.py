@@ -10,7 +10,7 @@ import pytest
 
 from mediarag import ConfigError, MediaQA, MediaRagError, Settings
 
-KEYS = {"source", "start", "end", "link", "speaker", "kind", "score"}
+KEYS = {"source", "start", "end", "moment_start", "moment_end", "link", "speaker", "kind", "score"}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,9 @@ def test_langchain_retriever_returns_documents_with_the_citation_metadata(qa):
     assert set(best.metadata) == KEYS
     assert Path(best.metadata["source"]).name == "jfk.flac" and "country" in best.page_content
     assert 0 <= best.metadata["start"] < best.metadata["end"] <= 11.1
-    assert best.metadata["link"].endswith(f"#t={best.metadata['start']:.1f},{best.metadata['end']:.1f}")
+    # the link plays the moment the hit rests on, inside the passage
+    assert best.metadata["start"] <= best.metadata["moment_start"] < best.metadata["moment_end"] <= best.metadata["end"]
+    assert best.metadata["link"].endswith(f"#t={best.metadata['moment_start']:.1f},{best.metadata['moment_end']:.1f}")
     assert best.metadata["kind"] == "speech" and best.metadata["score"] >= docs[-1].metadata["score"]
     assert MediaRagRetriever(qa=qa, k=2, kind="screen").invoke("What can you do for your country?") == []
 

@@ -221,14 +221,16 @@ def test_json_bodies_over_the_limit_are_refused(client):
 
 def test_ask_answers_with_the_cli_json_and_media_links(client):
     answer = client.post("/v1/ask", json={"question": QUESTION, "k": 2}).json()
-    assert set(answer) == {"question", "answer", "grounded", "citations"}
+    assert set(answer) == {"question", "answer", "grounded", "fallback", "citations"}
     assert answer["grounded"] is True and "country" in answer["answer"]
     citation = answer["citations"][0]
-    assert set(citation) == {"source", "start", "end", "text", "score", "link", "kind", "speaker", "media_id", "media_url"}
+    assert set(citation) == {"source", "start", "end", "text", "score", "link", "kind", "speaker", "moment", "media_id", "media_url"}
     assert Path(citation["source"]).name == "jfk.flac" and 0 <= citation["start"] < citation["end"] <= 11.1
     url = citation["media_url"]
     assert re.fullmatch(rf"{re.escape(str(client.base_url))}/v1/media/[0-9a-f]{{16}}\?sig=[0-9a-f]{{32}}#t=[\d.]+,[\d.]+", url)
-    assert url.endswith(f"#t={citation['start']:.1f},{citation['end']:.1f}")
+    moment = citation["moment"]  # the link plays the moment the answer rests on, inside the passage
+    assert citation["start"] <= moment["start"] < moment["end"] <= citation["end"]
+    assert url.endswith(f"#t={moment['start']:.1f},{moment['end']:.1f}")
 
 
 def test_ask_streams_tokens_then_the_citations(client):
@@ -294,7 +296,7 @@ def test_openai_client_lists_the_model_and_answers_citing_file_and_seconds(serve
     reply = client.chat.completions.create(model="mediarag", messages=[{"role": "user", "content": QUESTION}])
     content = reply.choices[0].message.content
     assert reply.object == "chat.completion" and reply.choices[0].finish_reason == "stop"
-    assert "country" in content and "\n\nSources:\n[1] [jfk.flac 00:00-00:1" in content
+    assert "country" in content and "\n\nSources:\n[1] [jfk.flac 00:00-00:" in content
     assert re.search(r"\(\d+\.\d-\d+\.\d s\)\]\(http://127\.0\.0\.1:\d+/v1/media/[0-9a-f]{16}\?sig=\w+#t=", content)
     citations = reply.model_extra["citations"]
     assert Path(citations[0]["source"]).name == "jfk.flac" and citations[0]["end"] > citations[0]["start"]

@@ -75,9 +75,13 @@ class PassageSearch:
 
 
 def passage_metadata(hit: dict[str, Any]) -> dict[str, Any]:
-    """A hit's metadata for a framework document: source, start, end, link, speaker, kind and
-    score (and media_url, media_id when it came from a server)."""
+    """A hit's metadata for a framework document: source, start, end (the passage), link (it
+    plays the moment), speaker, kind and score, moment_start and moment_end (the sentence(s) the
+    hit rests on; flat, as vector stores want metadata), and media_url, media_id when it came
+    from a server."""
     out = {key: hit.get(key) for key in METADATA_KEYS}
+    moment = hit.get("moment") or {}
+    out["moment_start"], out["moment_end"] = moment.get("start", hit.get("start")), moment.get("end", hit.get("end"))
     for extra in ("media_url", "media_id"):
         if hit.get(extra) is not None:
             out[extra] = hit[extra]
