@@ -52,6 +52,9 @@ def make_transcriber(config: TranscriptionConfig | None = None, aws: AwsConfig |
             device=config.device,
             chunk_length_s=config.chunk_length_s,
             stride_length_s=config.stride_length_s,
+            batch_size=config.batch_size,
+            windows=config.windows,
+            beam_size=config.beam_size,
         )
     return FasterWhisperTranscriber(
         config.model,
@@ -59,6 +62,7 @@ def make_transcriber(config: TranscriptionConfig | None = None, aws: AwsConfig |
         compute_type=config.compute_type,
         beam_size=config.beam_size,
         vad=config.vad,
+        **({"batch_size": config.batch_size} if config.batch_size else {}),
     )
 
 
