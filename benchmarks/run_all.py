@@ -8,6 +8,7 @@
 2. ``asr.py``: WER/CER per language and backend, long-form against clip-by-clip.
 3. ``speed.py``: ingest RTF and its breakdown, both transcription backends side by side,
    ``ask`` latency, search latency against index size, peak memory.
+4. ``writers.py``: processes ingesting into one index at once; what one commit writes.
 
 Each writes its own report (Markdown + JSON, figures where it has any) under ``--out``; this
 script adds ``run_all.md`` with each one's command, exit status and wall time, so the cost of the
@@ -28,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("retrieval", "asr", "speed")
+BENCHMARKS = ("retrieval", "asr", "speed", "writers")
 
 
 def commands(quick: bool, out: Path, only: Sequence[str]) -> list[tuple[str, list[str]]]:

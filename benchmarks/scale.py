@@ -330,18 +330,19 @@ def transcribe_clips(transcriber: Any, clips: Sequence[dict[str, Any]], *, detec
 def score_records(records: Sequence[dict[str, Any]], clips: Sequence[dict[str, Any]], only: str = "") -> dict[str, Any]:
     """Corpus WER (edits summed over clips; the ASR benchmark's normalizer) of ``records``,
     over the clips with a usable reference whose file starts with ``only``."""
-    import asr  # benchmarks/asr.py: the normalizer and the alignment
+    from asr_data import load_clips  # the ASR benchmark's clips, normalizer and alignment
+    from core.wer import Edits, word_edits
 
-    usable = {c.file: c for c in asr.load_clips(SPEECH)[0]}
-    total = asr.Edits()
+    usable = {c.file: c for c in load_clips(SPEECH)[0]}
+    total = Edits()
     per_language: dict[str, Any] = {}
     for rec in records:
         clip = usable.get(rec["file"])
         if clip is None or not rec["file"].startswith(only):
             continue
-        edits = asr.word_edits(clip.reference, rec["text"], clip.language)
+        edits = word_edits(clip.reference, rec["text"], clip.language)
         total = total + edits
-        per_language[clip.language] = per_language.get(clip.language, asr.Edits()) + edits
+        per_language[clip.language] = per_language.get(clip.language, Edits()) + edits
     return {
         "clips": sum(1 for r in records if r["file"] in usable and r["file"].startswith(only)),
         "wer": total.rate,

@@ -494,7 +494,9 @@ def _synthesize_file(job: dict) -> dict:
 # --------------------------------------------------------------------------- build
 
 
-def _settings(language: str, rate: int) -> dict[str, Any]:
+def synthesis_settings(language: str, rate: int) -> dict[str, Any]:
+    """What a file's audio depends on besides its text: voice, rate, espeak-ng's version, the
+    codec and this script's pipeline version (a change to any of them synthesizes it again)."""
     return {
         "voice": VOICES[language],
         "rate": rate,
@@ -504,7 +506,9 @@ def _settings(language: str, rate: int) -> dict[str, Any]:
     }
 
 
-def _is_cached(entry: dict | None, job: dict, root: Path) -> bool:
+def is_built(entry: dict | None, job: dict, root: Path) -> bool:
+    """Whether the file ``job`` asks for is already built as the manifest ``entry`` records it:
+    same text and settings, and its audio still there at the recorded size."""
     if not entry:
         return False
     synth = entry.get("synthesis") or {}
@@ -573,7 +577,7 @@ def build(
     jobs = []
     for lang in languages:
         data = _xquad(lang, str(xquad_dir))
-        settings = _settings(lang, rate)
+        settings = synthesis_settings(lang, rate)
         for a in range(articles):
             article = data[a]
             paragraphs = []
@@ -602,7 +606,7 @@ def build(
     entries: dict[str, dict] = {}
     todo = []
     for job in jobs:
-        if _is_cached(old.get(job["path"]), job, root):
+        if is_built(old.get(job["path"]), job, root):
             entries[job["path"]] = old[job["path"]]
         else:
             todo.append(job)

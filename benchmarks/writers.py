@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from _machine import describe_git, describe_machine, git_info, machine_info  # noqa: E402
+from core.machine import describe_git, describe_machine, git_info, machine_info  # noqa: E402
 
 CLIPS = ROOT.parent / "shared" / "data" / "speech" / "fleurs"
 BEFORE = "5d00147"  # mediarag 0.1: every commit rewrote the whole index

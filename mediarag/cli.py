@@ -16,6 +16,7 @@ from typing import Any
 
 from .errors import ConfigError, MediaRagError, exit_status
 from .export import FORMATS
+from .formats import answer_json, citation_json, report_json
 from .links import clock
 
 DEFAULT_INDEX = os.environ.get("MEDIARAG_INDEX", "mediarag-index")
@@ -139,6 +140,30 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-upload-mb", type=int, default=200, metavar="MB", help="largest upload (default 200)")
     model_args(p)
     generator_args(p)
+
+    p = sub.add_parser(
+        "serve",
+        help="serve the HTTP API and an OpenAI-compatible chat API (needs the server extra)",
+        description="Serve one index over HTTP: /v1/ask, /v1/search, /v1/sources, /v1/ingest, /v1/media "
+        "and the OpenAI-compatible /v1/chat/completions (model 'mediarag'). Listens on 127.0.0.1 unless "
+        "--host says otherwise; any other address needs --token-file. See docs/server.md.",
+    )
+    index_arg(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    p.add_argument("--token-file", type=Path, metavar="F", help="file holding the bearer token clients must send")
+    p.add_argument("--max-upload-mb", type=int, default=200, metavar="N", help="largest uploaded file (default 200)")
+    p.add_argument("--data-dir", type=Path, default=Path("mediarag-server"),
+                   help="uploaded files and the job table (default ./mediarag-server)")  # fmt: skip
+    p.add_argument("--allow-url-ingest", action="store_true", help="also ingest s3:// and https:// URLs clients give")
+    p.add_argument("--allow-generator", action="append", default=[], metavar="KIND",
+                   choices=["extractive", "local", "openai", "sagemaker"],
+                   help="a generator requests may choose besides --generator (repeatable)")  # fmt: skip
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="a web page origin allowed to call the API (repeatable; default none)")  # fmt: skip
+    p.add_argument("--public-url", help="the server's URL as clients reach it, for media links")
+    model_args(p)
+    generator_args(p)
     return parser
 
 
@@ -157,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sources": _sources,
             "repair": _repair,
             "app": _app,
+            "serve": _serve,
         }[args.command]
         return handler(args)
     except MediaRagError as exc:
@@ -205,16 +231,7 @@ def _ingest(args: argparse.Namespace) -> int:
         engine = PipelinedEngine()
     report = qa.ingest(args.paths, prune=args.prune, engine=engine)
     if args.json:
-        out = {
-            "ingested": [
-                {"source": i.source, "duration": round(i.duration, 3), "language": i.language, "chunks": i.chunks}
-                for i in report.ingested
-            ],
-            "skipped": report.skipped,
-            "failed": [f.model_dump() for f in report.failed],
-            "warnings": report.warnings,
-        }
-        print(json.dumps(out, ensure_ascii=False))
+        print(json.dumps(report_json(report), ensure_ascii=False))
     else:
         for info in report.ingested:
             print(f"indexed  {Path(info.source).name}  {clock(info.duration)}  {info.language}  {info.chunks} passages")
@@ -237,26 +254,20 @@ def _app(args: argparse.Namespace) -> int:
     return serve(config, host=args.host, port=args.port)
 
 
-def _citation_json(c: Any) -> dict[str, Any]:
-    return {
-        "source": c.source,
-        "start": round(c.start, 2),
-        "end": round(c.end, 2),
-        "text": c.text,
-        "score": c.score,
-        "link": c.link,
-        "kind": c.kind,
-        "speaker": c.speaker,
-    }
+def _serve(args: argparse.Namespace) -> int:
+    from .server import ServerConfig, read_token, serve
 
-
-def _answer_json(answer: Any) -> dict[str, Any]:
-    return {
-        "question": answer.question,
-        "answer": answer.text,
-        "grounded": answer.grounded,
-        "citations": [_citation_json(c) for c in answer.citations],
-    }
+    settings = _settings(args, **_model_settings(args), **_generator_settings(args))
+    try:
+        config = ServerConfig(
+            settings=settings, host=args.host, port=args.port, data_dir=args.data_dir,
+            token=read_token(args.token_file) if args.token_file else None,
+            max_upload_mb=args.max_upload_mb, allow_url_ingest=args.allow_url_ingest,
+            generators=args.allow_generator, cors_origins=args.cors_origin, public_url=args.public_url,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    return serve(config)
 
 
 def _print_sources(citations: Sequence[Any]) -> None:
@@ -311,7 +322,7 @@ def _ask(args: argparse.Namespace) -> int:
         return _ask_each(qa, args)
     if args.json:
         answer = qa.ask(args.question, k=args.k)
-        print(json.dumps(_answer_json(answer), ensure_ascii=False))
+        print(json.dumps(answer_json(answer), ensure_ascii=False))
     else:
         _print_answer(qa.ask_stream(args.question, k=args.k), stream=not args.no_stream)
     return 0
@@ -332,7 +343,7 @@ def _ask_each(qa: Any, args: argparse.Namespace) -> int:
         if not question:
             continue
         try:
-            out = _answer_json(qa.ask(question, k=args.k))
+            out = answer_json(qa.ask(question, k=args.k))
         except MediaRagError as exc:
             failed = True
             out = {"question": question, "error": str(exc)}
@@ -372,7 +383,7 @@ def _chat(args: argparse.Namespace) -> int:
             reply = chat.ask_stream(line, k=args.k, stream=not (args.json or args.no_stream))
             if args.json:
                 answer = reply.answer
-                out = _answer_json(answer)
+                out = answer_json(answer)
                 out["standalone_question"] = answer.standalone_question
                 print(json.dumps(out, ensure_ascii=False), flush=True)
             else:
@@ -422,7 +433,7 @@ def _search(args: argparse.Namespace) -> int:
     _require_index(args.index)
     hits = _qa(args).search(args.query, k=args.k)
     if args.json:
-        print(json.dumps({"hits": [_citation_json(h) for h in hits]}, ensure_ascii=False))
+        print(json.dumps({"hits": [citation_json(h) for h in hits]}, ensure_ascii=False))
     else:
         if not hits:
             print("No passage matches.")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from .errors import ConfigError, MediaError
 from .files import write_atomic
 from .links import is_text_source
-from .media import file_sha256
+from .media import check_regular_file, file_sha256
 from .progress import FileProgress
 from .retrieve.query import check_query
 from .schema import Answer, Chunk, Hit, Message, Transcript
@@ -163,8 +163,7 @@ class Conversation:
         Adding a file again replaces it.
         """
         file = Path(path).expanduser()
-        if not file.is_file():
-            raise MediaError(str(file), "no such file")
+        check_regular_file(file)  # a FIFO or a device would block or never end
         source = str(file.resolve())
         sha = file_sha256(file)
         if is_text_source(source):

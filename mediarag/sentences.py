@@ -24,6 +24,11 @@ _ABBREVIATIONS = frozenset(
 )
 _CJK_STOP = re.compile(r"(?<=[。！？])")  # CJK sentences follow each other without spaces
 
+#: Shorter than this, a word or a sentence has no length (a timestamp collapsed onto another).
+MIN_SECONDS = 0.01
+#: About how long a spoken letter lasts, to give a word with no length of its own one.
+SECONDS_PER_LETTER = 0.07
+
 #: A sentence that runs longer than this without punctuation is cut at the next pause.
 MAX_SENTENCE_SECONDS = 30.0
 #: A silence at least this long between words ends a sentence even without punctuation.
@@ -113,19 +118,98 @@ class _Token:
     language: str | None
 
 
+def spoken_seconds(text: str) -> float:
+    """About how long a word takes to say: by its letters, between 0.1 and 1 s."""
+    letters = sum(ch.isalnum() for ch in text)
+    return min(max(SECONDS_PER_LETTER * letters, 0.1), 1.0)
+
+
+def give_length(
+    spans: Sequence[tuple[float, float]],
+    texts: Sequence[str],
+    limit: float = float("inf"),
+    floor: float = 0.0,
+) -> list[tuple[float, float]]:
+    """The same spans (starts in order), where each of no length gets some: about the time its
+    text takes to say (`spoken_seconds`).
+
+    Spans of no length at one instant share, in this order of preference, the room after it (up
+    to the next span's start and ``limit``), the room before it (back to the previous span's end,
+    or the second half of the previous span when that reaches the instant, and ``floor``), or
+    the first half of the next span, which then starts later: the first with at least
+    `MIN_SECONDS`, else the largest. Starts stay in order and within ``[floor, limit]``; spans
+    that did not overlap do not come to; the other spans keep their times.
+    """
+    out = [list(span) for span in spans]
+    i = 0
+    while i < len(out):
+        t = out[i][0]
+        if out[i][1] - t >= MIN_SECONDS:
+            i += 1
+            continue
+        j = i + 1  # out[i:j]: the spans of no length at instant t
+        while j < len(out) and out[j][1] - out[j][0] < MIN_SECONDS and out[j][0] - t < MIN_SECONDS:
+            j += 1
+        prev = out[i - 1] if i > 0 else None
+        nxt = out[j] if j < len(out) else None
+        if prev is None:
+            before = t - min(floor, t)
+        elif prev[1] < t:
+            before = t - prev[1]
+        else:
+            before = (t - prev[0]) / 2
+        rooms = {
+            "after": min(nxt[0] if nxt else limit, limit) - t,
+            "before": before,
+            "next": (nxt[1] - t) / 2 if nxt is not None else 0.0,
+        }
+        enough = [k for k, room in rooms.items() if room >= MIN_SECONDS]
+        kind = enough[0] if enough else max(rooms, key=rooms.__getitem__)
+        weights = [spoken_seconds(text) for text in texts[i:j]]
+        size = min(sum(weights), rooms[kind])
+        if size > 0:
+            if kind == "before":
+                lo, hi = t - size, t
+                if prev is not None and lo < prev[1] <= t + MIN_SECONDS:  # it ends where these begin
+                    prev[1] = lo
+            else:
+                lo, hi = t, t + size
+                if kind == "next":
+                    nxt[0] = hi  # type: ignore[index]
+            edge = lo
+            for k, weight in zip(range(i, j), weights):
+                out[k] = [edge, edge + size * weight / sum(weights)]
+                edge = out[k][1]
+            out[j - 1][1] = hi
+        i = j
+    return [(a, b) for a, b in out]
+
+
 def merge_sentences(
     fragments: Sequence[Segment],
     *,
     max_seconds: float = MAX_SENTENCE_SECONDS,
     pause_seconds: float = PAUSE_SECONDS,
+    duration: float | None = None,
 ) -> list[Segment]:
     """Merge timed fragments into sentences.
 
     Every word of the input appears in exactly one output sentence, in order, and sentence times
     never decrease. A sentence also ends where the language changes, at a pause of at least
-    ``pause_seconds``, and at the next pause once it is longer than ``max_seconds``.
+    ``pause_seconds``, and at the next pause once it is longer than ``max_seconds``. Words of no
+    length (their timestamps collapsed onto one instant) are given some (`give_length`) within
+    ``duration``, the audio's length, when it is given, else within the fragments' span; so a
+    sentence with words ends after it starts unless all of them are at the end of that.
     """
     tokens = list(_tokens(fragments))
+    if duration is not None:
+        floor, limit = 0.0, duration
+    else:
+        floor = min((f.start for f in fragments), default=0.0)
+        limit = max((f.end for f in fragments), default=0.0)
+    timed = give_length([(t.start, t.end) for t in tokens], [t.text for t in tokens], limit, floor)
+    for tok, (start, end) in zip(tokens, timed):
+        tok.start, tok.end = start, end
     sentences: list[Segment] = []
     current: list[_Token] = []
 

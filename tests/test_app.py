@@ -65,7 +65,7 @@ def test_answer_streams_cites_file_and_seconds_and_plays_from_there(monkeypatch,
     assert cited.source.endswith("fleurs_en_concat.ogg") and 85 < cited.start < 95
     label = f"**[1] fleurs_en_concat.ogg · {clock(cited.start)}-{clock(cited.end)}**"
     assert label in markdown(at)
-    assert cited.text in [c.value for c in at.caption]
+    assert cited.text in [t.value for t in at.text]  # plain text: no Markdown, no links
     assert not at.get("audio")  # no player until a source is chosen
 
     at.button(key="play-0-1").click().run()

@@ -29,6 +29,7 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from mediarag import MediaQA  # noqa: E402
+from proc_support import descendants, stop_tree  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -61,6 +62,7 @@ def server(tmp_path_factory, data_dir, tiny_en, e5):
     env = {**os.environ, "MEDIARAG_PROGRESS": "0"}
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://localhost:{port}"
+    below: set[int] = set()  # the processes mediarag app starts (the Streamlit server)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -73,16 +75,15 @@ def server(tmp_path_factory, data_dir, tiny_en, e5):
             assert process.poll() is None, (root / "app.log").read_text()
             assert time.monotonic() < deadline, (root / "app.log").read_text()
             time.sleep(0.5)
+        below = descendants(process.pid)
         printed = (root / "app.log").read_text()
         assert f"mediarag app: serving {index} at {url}" in printed
         yield url, root
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        # SIGTERM, as a service manager would send; what outlives mediarag app is killed and reported.
+        leftovers = stop_tree(process, below | descendants(process.pid))
         log.close()
+    assert not leftovers, f"processes outlived mediarag app: {leftovers}"
 
 
 @pytest.fixture(scope="module")

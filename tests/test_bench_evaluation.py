@@ -1,24 +1,28 @@
-"""Fast checks of benchmarks/evaluation.py on hand-made cases (no models, no audio)."""
+"""Fast checks, on hand-made cases (no models, no audio), of what the benchmarks measure with:
+benchmarks/core (retrieval metrics, number words, the answer normalizer, EM/F1, edit distance,
+WER, bootstrap intervals) and the statistics of benchmarks/retrieval_stats.py."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-EVALUATION = Path(__file__).resolve().parents[1] / "benchmarks" / "evaluation.py"
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))  # benchmarks/ is not a package: its modules import each other by name
+
+from core import numbers, squad, stats, wer  # noqa: E402
+from core.text import normalize_answer  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def ev():
-    spec = importlib.util.spec_from_file_location("bench_evaluation", EVALUATION)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_evaluation"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    import core.retrieval_metrics
+
+    return core.retrieval_metrics
 
 
 def hits(ev, *spans):
@@ -140,10 +144,10 @@ def test_custom_evaluator_subclass(ev, run):
     [
         (0, "en", "zero"),
         (13, "en", "thirteen"),
-        (21, "en", "twenty-one"),
+        (21, "en", "twenty one"),
         (105, "en", "one hundred five"),
-        (2024, "en", "two thousand twenty-four"),
-        (9999, "en", "nine thousand nine hundred ninety-nine"),
+        (2024, "en", "two thousand twenty four"),
+        (9999, "en", "nine thousand nine hundred ninety nine"),
         (0, "es", "cero"),
         (16, "es", "dieciséis"),
         (21, "es", "veintiuno"),
@@ -163,76 +167,78 @@ def test_custom_evaluator_subclass(ev, run):
     ],
 )
 def test_number_to_words_and_back(ev, n, language, words):
-    assert ev.number_to_words(n, language) == words
-    assert ev.words_to_number(words, language) == n
+    assert numbers.number_to_words(n, language) == words
+    assert numbers.words_to_number(words, language) == n
 
 
 def test_every_number_round_trips(ev):
     for language in ("en", "es", "de"):
         for n in range(10_000):
-            assert ev.words_to_number(ev.number_to_words(n, language), language) == n
+            assert numbers.words_to_number(numbers.number_to_words(n, language), language) == n
 
 
 def test_words_to_number_variants(ev):
-    assert ev.words_to_number("One Hundred and Five", "en") == 105
-    assert ev.words_to_number("two thousand and six", "en") == 2006
-    assert ev.words_to_number("twenty one", "en") == 21
-    assert ev.words_to_number("veintiún", "es") == 21
-    assert ev.words_to_number("dieciseis", "es") == 16  # without the accent
-    assert ev.words_to_number("hundertzwei", "de") == 102
-    assert ev.words_to_number("tausendzweihundert", "de") == 1200
-    assert ev.words_to_number("dreissig", "de") == 30
-    assert ev.words_to_number("elephant", "en") is None
+    assert numbers.words_to_number("One Hundred and Five", "en") == 105
+    assert numbers.words_to_number("two thousand and six", "en") == 2006
+    assert numbers.words_to_number("twenty one", "en") == 21
+    assert numbers.words_to_number("veintiún", "es") == 21
+    assert numbers.words_to_number("dieciseis", "es") == 16  # without the accent
+    assert numbers.words_to_number("hundertzwei", "de") == 102
+    assert numbers.words_to_number("tausendzweihundert", "de") == 1200
+    assert numbers.words_to_number("dreissig", "de") == 30
+    assert numbers.words_to_number("elephant", "en") is None
     with pytest.raises(ValueError):
-        ev.number_to_words(10_000)
+        numbers.number_to_words(10_000)
     with pytest.raises(ValueError):
-        ev.number_to_words(3, "fr")
+        numbers.number_to_words(3, "zh")  # spelled: en, es, de, fr, pt
+    with pytest.raises(ValueError):
+        numbers.words_to_number("trois", "fr")  # read back: en, es, de
 
 
 # -- answers -----------------------------------------------------------------------------------
 
 
 def test_normalize_answer_squad_rules(ev):
-    assert ev.normalize_answer("The  Denver Broncos!") == "denver broncos"
-    assert ev.normalize_answer("an apple, a pear") == "apple pear"
-    assert ev.normalize_answer("Los Broncos de Denver", "es") == "broncos de denver"
-    assert ev.normalize_answer("¿Die Broncos?", "de") == "broncos"
-    assert ev.normalize_answer("«El año»", "es") == "año"
+    assert normalize_answer("The  Denver Broncos!") == "denver broncos"
+    assert normalize_answer("an apple, a pear") == "apple pear"
+    assert normalize_answer("Los Broncos de Denver", "es") == "broncos de denver"
+    assert normalize_answer("¿Die Broncos?", "de") == "broncos"
+    assert normalize_answer("«El año»", "es") == "año"
 
 
 def test_normalize_answer_numbers_as_digits_or_words(ev):
-    assert ev.normalize_answer("twenty-one pilots") == ev.normalize_answer("21 pilots") == "21 pilots"
-    assert ev.normalize_answer("1,000 men") == ev.normalize_answer("one thousand men") == "1000 men"
-    assert ev.normalize_answer("dos mil trescientos", "es") == "2300"
-    assert ev.normalize_answer("1.000 soldados", "es") == ev.normalize_answer("mil soldados", "es")
-    assert ev.normalize_answer("Zweitausend Jahre", "de") == ev.normalize_answer("2000 Jahre", "de")
+    assert normalize_answer("twenty-one pilots") == normalize_answer("21 pilots") == "21 pilots"
+    assert normalize_answer("1,000 men") == normalize_answer("one thousand men") == "1000 men"
+    assert normalize_answer("dos mil trescientos", "es") == "2300"
+    assert normalize_answer("1.000 soldados", "es") == normalize_answer("mil soldados", "es")
+    assert normalize_answer("Zweitausend Jahre", "de") == normalize_answer("2000 Jahre", "de")
     # a standalone "un"/"ein" is an article, not the number one
-    assert ev.normalize_answer("un perro", "es") == "perro"
-    assert ev.normalize_answer("ein Hund", "de") == "hund"
-    assert ev.normalize_answer("uno", "es") == "1"
+    assert normalize_answer("un perro", "es") == "perro"
+    assert normalize_answer("ein Hund", "de") == "hund"
+    assert normalize_answer("uno", "es") == "1"
 
 
 def test_exact_match(ev):
-    assert ev.exact_match("the Broncos", ["Denver Broncos", "Broncos"]) == 1.0
-    assert ev.exact_match("Broncos.", "broncos") == 1.0
-    assert ev.exact_match("Denver", ["Denver Broncos"]) == 0.0
-    assert ev.exact_match("seven", ["7"]) == 1.0
-    assert ev.exact_match("siete", ["7"], "es") == 1.0
-    assert ev.exact_match("sieben", ["7"], "de") == 1.0
+    assert squad.exact_match("the Broncos", ["Denver Broncos", "Broncos"]) == 1.0
+    assert squad.exact_match("Broncos.", "broncos") == 1.0
+    assert squad.exact_match("Denver", ["Denver Broncos"]) == 0.0
+    assert squad.exact_match("seven", ["7"]) == 1.0
+    assert squad.exact_match("siete", ["7"], "es") == 1.0
+    assert squad.exact_match("sieben", ["7"], "de") == 1.0
     with pytest.raises(ValueError):
-        ev.exact_match("x", [])
+        squad.exact_match("x", [])
 
 
 def test_f1(ev):
-    assert ev.f1_score("Denver Broncos", ["Denver Broncos"]) == 1.0
-    assert ev.f1_score("the Denver", ["Denver Broncos"]) == pytest.approx(2 / 3)  # p=1, r=1/2
-    assert ev.f1_score("Carolina Panthers", ["Denver Broncos"]) == 0.0
+    assert squad.f1_score("Denver Broncos", ["Denver Broncos"]) == 1.0
+    assert squad.f1_score("the Denver", ["Denver Broncos"]) == pytest.approx(2 / 3)  # p=1, r=1/2
+    assert squad.f1_score("Carolina Panthers", ["Denver Broncos"]) == 0.0
     # best over ground truths
-    assert ev.f1_score("Broncos", ["Denver Broncos", "Broncos"]) == 1.0
+    assert squad.f1_score("Broncos", ["Denver Broncos", "Broncos"]) == 1.0
     # numbers in words match digits token by token
-    assert ev.f1_score("about three hundred people", ["300 people"]) == pytest.approx(0.8)
-    assert ev.f1_score("the", ["a"]) == 1.0  # both normalize to nothing (SQuAD's rule)
-    assert ev.f1_score("the", ["Broncos"]) == 0.0
+    assert squad.f1_score("about three hundred people", ["300 people"]) == pytest.approx(0.8)
+    assert squad.f1_score("the", ["a"]) == 1.0  # both normalize to nothing (SQuAD's rule)
+    assert squad.f1_score("the", ["Broncos"]) == 0.0
 
 
 # -- word error rate ---------------------------------------------------------------------------
@@ -253,30 +259,26 @@ def test_edit_distance_matches_plain_dynamic_programming(ev):
     for _ in range(200):
         a = rng.integers(0, 4, size=rng.integers(0, 9)).astype(str).tolist()
         b = rng.integers(0, 4, size=rng.integers(0, 9)).astype(str).tolist()
-        assert ev.edit_distance(a, b) == _levenshtein(a, b)
+        assert wer.edit_distance(a, b) == _levenshtein(a, b)
 
 
 def test_word_error_rate(ev):
-    assert ev.word_error_rate("the cat sat on the mat", "The cat sat on the mat.") == 0.0
-    assert ev.word_error_rate("cat sat on mat", "cat sat mat") == 0.25  # one deletion
-    assert ev.word_error_rate("cat sat", "cat sat down now") == 1.0  # two insertions
-    assert ev.word_error_rate("twenty one cats", "21 cats") == 0.0  # numbers as digits
-    assert ev.word_error_rate("", "") == 0.0
-    assert ev.word_error_rate("", "x") == 1.0
+    assert wer.word_error_rate("the cat sat on the mat", "The cat sat on the mat.") == 0.0
+    assert wer.word_error_rate("cat sat on mat", "cat sat mat") == 0.25  # one deletion
+    assert wer.word_error_rate("cat sat", "cat sat down now") == 1.0  # two insertions
+    assert wer.word_error_rate("twenty one cats", "21 cats") == 0.0  # numbers as digits
+    assert wer.word_error_rate("", "") == 0.0
+    assert wer.word_error_rate("", "x") == 1.0
 
 
-# -- helpers of benchmarks/retrieval.py that the report's numbers rest on ----------------------
-
-RETRIEVAL = EVALUATION.parent / "retrieval.py"
+# -- helpers of benchmarks/retrieval_stats.py that the report's numbers rest on ----------------
 
 
 @pytest.fixture(scope="module")
-def rt(ev):
-    spec = importlib.util.spec_from_file_location("bench_retrieval", RETRIEVAL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_retrieval"] = module
-    spec.loader.exec_module(module)
-    return module
+def rt():
+    import retrieval_stats
+
+    return retrieval_stats
 
 
 def _silhouette_by_hand(d, labels):
@@ -328,9 +330,9 @@ def test_separation_stats_threshold(rt):
 
 def test_bootstrap_and_paired_difference(rt):
     values = np.array([1.0] * 50 + [0.0] * 50)
-    lo, hi = rt.bootstrap_ci(values)
+    lo, hi = stats.bootstrap_ci(values)
     assert lo < 0.5 < hi and hi - lo < 0.3
-    same = rt.paired_difference(values, values)
+    same = stats.paired_difference(values, values)
     assert same == {"diff": 0.0, "lo": 0.0, "hi": 0.0}
 
 
@@ -363,3 +365,78 @@ def test_recommended_chunker_prefers_listening_budget_among_ties(rt):
     }
     assert rt.recommended_chunker(per, versus, "long") == "tight"
     assert rt.recommended_chunker(per, {}, "long") == "long"
+
+
+def test_default_chunker_is_the_settings_own():
+    import retrieval_index
+    from mediarag.settings import Settings
+
+    chunkers = {c.name: c for c in retrieval_index.chunkers(quick=False)}
+    default = chunkers[retrieval_index.DEFAULT_CHUNKER]
+    assert default.config == Settings().segmentation and default.kind == "semantic"
+    assert "semantic-p5o2" not in chunkers  # the same configuration as the default: folded into it
+    assert chunkers["window-30s"].describe() == "window_seconds=30.0, window_overlap=5.0"
+    assert set(c.name for c in retrieval_index.chunkers(quick=True)) == {
+        "semantic-default", "semantic-aws", "recursive-500", "window-30s"}  # fmt: skip
+
+
+def test_rankings_through_the_store_and_retriever_are_exact_search(tmp_path):
+    """The passages stage over cached transcripts, an index of the files, `DenseRetriever`: the
+    same ranking as exact inner-product search over the passages."""
+    from types import SimpleNamespace
+
+    import retrieval_corpus
+    import retrieval_index
+    from mediarag.schema import Segment, Transcript
+    from mediarag.segment import SegmentationConfig
+
+    rng = np.random.default_rng(3)
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+    files, transcripts = [], SimpleNamespace(hashes={}, transcripts={}, sentences={})
+    for article in range(3):
+        path = tmp_path / f"{article:02d}.ogg"
+        sentences = [Segment(start=4.0 * i, end=4.0 * i + 3.5, text=" ".join(rng.choice(words, 6)), language="en")
+                     for i in range(8)]  # fmt: skip
+        key = (str(path), "transcribe")
+        transcripts.hashes[str(path)] = f"{article:064d}"
+        transcripts.sentences[key] = sentences
+        transcripts.transcripts[key] = Transcript(source=str(path), language="en", duration=40.0, segments=sentences)
+        files.append(SimpleNamespace(path=path, article=article, duration=40.0, language="en"))
+    chunker = retrieval_index.Chunker("window-10s", SegmentationConfig(method="window", window_seconds=10.0, window_overlap=2.0))
+    embedder = _UnitEmbedder()
+    ps = retrieval_index.passage_set(chunker, chunker.make(None), files, transcripts, "transcribe", retrieval_corpus.Timings())
+    assert {p.article for p in ps.passages} == {0, 1, 2} and len(ps.passages) == len(ps.spans) > 6
+    queries = [" ".join(rng.choice(words, 3)) for _ in range(12)]
+    ranked = retrieval_index.rankings([ps], embedder, queries, 5, tmp_path / "index")
+    vectors = embedder.embed_passages([p.text for p in ps.passages])
+    for query, ranking in zip(queries, ranked):
+        scores = vectors @ embedder.embed_queries([query])[0]
+        best = np.argsort(-scores, kind="stable")[:5]
+        assert [(h.source, h.start, h.end) for h in ranking] == [
+            (ps.passages[i].source, ps.passages[i].start, ps.passages[i].end) for i in best]  # fmt: skip
+        assert [h.score for h in ranking] == pytest.approx(scores[best].tolist(), abs=1e-5)
+
+
+class _UnitEmbedder:
+    """Random but fixed unit vectors per text (no model)."""
+
+    name = "unit-embedder"
+    dimension = 32
+    min_score = 0.0
+
+    def __init__(self):
+        self.cache = {}
+
+    def warm_up(self):
+        pass
+
+    def embed_passages(self, texts):
+        rows = []
+        for text in texts:
+            if text not in self.cache:
+                v = np.random.default_rng(abs(hash(text)) % 2**32).normal(size=self.dimension)
+                self.cache[text] = (v / np.linalg.norm(v)).astype(np.float32)
+            rows.append(self.cache[text])
+        return np.array(rows, dtype=np.float32).reshape(len(texts), self.dimension)
+
+    embed_queries = embed_passages

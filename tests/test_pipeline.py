@@ -166,3 +166,14 @@ def test_pipeline_of_components(media: Path) -> None:
     pipeline = Pipeline.of(ScriptedTranscriber(SCRIPT), FixedWindowSegmenter(), HashingEmbedder())
     item = pipeline.process(media / "fleurs-en-000.ogg", "https://example.org/a.ogg")
     assert item.source == "https://example.org/a.ogg" and item.passages[0].source == item.source
+
+
+def test_a_damaged_file_is_indexed_with_a_warning_in_the_report(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.mp4"
+    data = (DATA / "librivox_en_speech.mp4").read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    qa = make_qa(tmp_path / "idx")
+    report = qa.ingest([cut])
+    assert report.ok and len(report.ingested) == 1
+    assert len(report.warnings) == 1 and str(cut) in report.warnings[0]
+    assert report.ingested[0].duration < 25  # what decoded, not what the container announces

@@ -153,11 +153,11 @@ def test_cache_key_notices_changes(sx, built):
         "language": entry["language"],
         "article": entry["article"],
         "text_hash": entry["synthesis"]["text_hash"],
-        "settings": sx._settings(entry["language"], 175),
+        "settings": sx.synthesis_settings(entry["language"], 175),
     }
-    assert sx._is_cached(entry, job, root)
-    assert not sx._is_cached(entry, {**job, "text_hash": "0" * 16}, root)
-    assert not sx._is_cached(entry, {**job, "settings": sx._settings(entry["language"], 160)}, root)
+    assert sx.is_built(entry, job, root)
+    assert not sx.is_built(entry, {**job, "text_hash": "0" * 16}, root)
+    assert not sx.is_built(entry, {**job, "settings": sx.synthesis_settings(entry["language"], 160)}, root)
 
 
 def test_split_sentences(sx):

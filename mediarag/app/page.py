@@ -2,11 +2,17 @@
 
 The page reads its configuration from ``$MEDIARAG_APP_CONFIG`` (`AppConfig.to_env`). Every
 action that can fail shows its error as a message; no traceback reaches the browser.
+
+Text that comes from media, documents, models or file names is shown as plain text (`st.text`,
+`st.text_area`), or escaped with `_literal` where Streamlit renders Markdown (labels, messages):
+an image or a link inside an answer would make the browser fetch an outside URL, a way to send
+data out. None of that text becomes a link; the players play our own media.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +36,21 @@ from mediarag.schema import Answer, Citation
 
 log = logging.getLogger("mediarag.app")
 
+#: Characters that make Markdown (links, images, HTML, code, math, emphasis, tables) or,
+#: before a letter, a Streamlit directive such as ``:red[...]``.
+_MARKDOWN = re.compile(r"([\\`*\[\]()<>!$|~{}#+&]|:(?=[A-Za-z]))")
+#: Text the Markdown renderer turns into links by itself, whatever the escapes: URLs, www.
+#: addresses and e-mail addresses. A word joiner (U+2060, invisible) inside them prevents it.
+_AUTOLINK = re.compile(r"(?i)(?<=www)(?=\.)|(?=://)|(?=@)")
+_JOINER = "\u2060"
+
+
+def _literal(text: str) -> str:
+    """``text`` for an element that renders Markdown (messages, labels), so that it shows as it
+    is and makes no link, image, HTML or formatting: a backslash before each character that
+    would, and a word joiner inside what would become a link on its own."""
+    return _AUTOLINK.sub(_JOINER, _MARKDOWN.sub(r"\\\1", text))
+
 
 @st.cache_resource(show_spinner="Loading the speech and embedding models…")
 def _engine(config_json: str) -> Engine:
@@ -44,10 +65,10 @@ def reported(action: str) -> Iterator[None]:
     try:
         yield
     except (MediaRagError, ValueError, OSError) as exc:
-        st.error(f"{action}: {exc}")
+        st.error(_literal(f"{action}: {exc}"))
     except Exception as exc:  # noqa: BLE001 - the user sees a message; the log keeps the details
         log.exception("%s failed", action)
-        st.error(f"{action} failed: {type(exc).__name__}: {exc}")
+        st.error(_literal(f"{action} failed: {type(exc).__name__}: {exc}"))
 
 
 def _uploader_types(extensions: frozenset[str]) -> list[str]:
@@ -123,7 +144,7 @@ def _add_to_conversation(engine: Engine, ss: Any) -> None:
             )
             name = display_name(str(stored))
             doing = "Reading" if is_text_source(name) else "Transcribing"
-            with st.status(f"{doing} {name}…", expanded=True) as status:
+            with st.status(_literal(f"{doing} {name}…"), expanded=True) as status:
                 bar = st.progress(0.0, text="starting")
 
                 def advance(_source: str, done: float, total: float) -> None:
@@ -135,16 +156,17 @@ def _add_to_conversation(engine: Engine, ss: Any) -> None:
                     stored.unlink(missing_ok=True)
                     if not isinstance(exc, Exception):  # Streamlit stopped this run: retry on the next
                         ss.added.discard(upload.file_id)
-                    status.update(label=f"Could not add {name}", state="error")
+                    status.update(label=_literal(f"Could not add {name}"), state="error")
                     raise
-                status.update(label=f"Added {name}: {len(attached.chunks)} passages", state="complete")
+                done = _literal(f"Added {name}: {len(attached.chunks)} passages")
+                status.update(label=done, state="complete")
 
 
 def _conversation_files(ss: Any) -> None:
     for attached in ss.chat.files:
         name = display_name(attached.source)
         about = "text" if attached.kind == "text" else f"{clock(attached.duration or 0)} · {attached.language}"
-        with st.expander(f"{name} · {about}"):
+        with st.expander(_literal(f"{name} · {about}")):
             if attached.transcript is not None:
                 _transcript_view(
                     attached.source,
@@ -153,7 +175,7 @@ def _conversation_files(ss: Any) -> None:
                     key=f"conv-{attached.sha256[:12]}",
                 )
             else:
-                st.caption(" ".join(c.text for c in attached.chunks)[:2000])
+                st.text(" ".join(c.text for c in attached.chunks)[:2000])
             if st.button("Remove from the conversation", key=f"remove-{attached.sha256[:12]}"):
                 ss.chat.remove_file(attached.source)
                 st.rerun()
@@ -212,7 +234,7 @@ def _player(engine: Engine, ss: Any, citation: Citation) -> None:
         st.caption("This source cannot be played here.")
         return
     if not is_url(citation.source) and not Path(citation.source).is_file():
-        st.error(f"{display_name(citation.source)} is no longer at {citation.source}")
+        st.error(_literal(f"{display_name(citation.source)} is no longer at {citation.source}"))
         return
     start = int(citation.start)
     with reported(f"Playing {display_name(citation.source)}"):
@@ -231,8 +253,8 @@ def _sources(engine: Engine, turn: int, answer: Answer, ss: Any) -> None:
     for n, citation in enumerate(answer.citations, start=1):
         with st.container(border=True):
             text, button = st.columns([5, 1])
-            text.markdown(f"**[{n}] {citation_label(citation)}**")
-            text.caption(citation.text)
+            text.markdown(f"**[{n}] {_literal(citation_label(citation))}**")
+            text.text(citation.text)
             if player_for(citation.source) is not None and button.button(
                 f"▶ {clock(citation.start)}", key=f"play-{turn}-{n}", help="Play from this moment"
             ):
@@ -247,20 +269,24 @@ def chat_view(engine: Engine, ss: Any) -> None:
         st.info(f"Ask a question about {where}. Each answer cites the file and the moment it comes from.")
     for turn, item in enumerate(ss.turns):
         with st.chat_message("user"):
-            st.markdown(item["question"])
+            st.text(item["question"])
         with st.chat_message("assistant"):
-            st.markdown(item["answer"].text)
+            st.text(item["answer"].text)
             _sources(engine, turn, item["answer"], ss)
     question = st.chat_input("Ask about your media")
     if not question:
         return
     with st.chat_message("user"):
-        st.markdown(question)
+        st.text(question)
     with st.chat_message("assistant"), reported("Answering"):
         reply = ss.chat.ask_stream(question)
+        shown, written = st.empty(), ""
         with engine.answering(ss.choice):
-            st.write_stream(reply)
+            for piece in reply:  # as plain text: st.write_stream would render Markdown
+                written += piece
+                shown.text(written)
         answer = reply.answer
+        shown.text(answer.text)
         ss.turns.append({"question": question, "answer": answer})
         _sources(engine, len(ss.turns) - 1, answer, ss)
 
@@ -322,11 +348,11 @@ def library_view(engine: Engine, ss: Any) -> None:
     st.header("Library")
     if ss.ingest_report:
         for name in ss.ingest_report["indexed"]:
-            st.success(f"Indexed {name}")
+            st.success(_literal(f"Indexed {name}"))
         for note in ss.ingest_report["known"]:
-            st.info(note)
+            st.info(_literal(note))
         for problem in ss.ingest_report["failed"]:
-            st.error(f"Not indexed: {problem}")
+            st.error(_literal(f"Not indexed: {problem}"))
         ss.ingest_report = None
     with reported("Reading the index"):
         entries = engine.library()

@@ -28,12 +28,18 @@ def content_words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
+def _sentence_key(text: str) -> str:
+    """A sentence's words, lower-cased, without punctuation: equal for the same sentence."""
+    return " ".join(_WORD.findall(text.lower())) or text.strip()
+
+
 class ExtractiveGenerator:
     """Answers with up to ``max_sentences`` sentences taken word for word from the passages.
 
     Each sentence of each passage is scored by the question's words it contains (weighted by
     how rare they are among the candidates) plus the passage's retrieval score; the best
-    sentences are returned in the order they are spoken. No model is needed, so it is fast and
+    sentences are returned in the order they are spoken, each once (two copies of a file hold the
+    same sentences; the best-scored copy is quoted). No model is needed, so it is fast and
     never says anything the media does not.
     """
 
@@ -67,9 +73,15 @@ class ExtractiveGenerator:
 
         ranked = sorted(range(n), key=score, reverse=True)
         best = score(ranked[0])
-        chosen = [ranked[0]] + [
-            p for p in ranked[1 : self.max_sentences] if score(p) >= self.relative_cutoff * best
-        ]
+        chosen: list[int] = []
+        said: set[str] = set()  # a sentence is said once, even when two files hold it
+        for p in ranked:
+            if len(chosen) == self.max_sentences or (chosen and score(p) < self.relative_cutoff * best):
+                break
+            key = _sentence_key(candidates[p][1].text)
+            if key not in said:
+                said.add(key)
+                chosen.append(p)
         chosen.sort(key=lambda p: (candidates[p][0], candidates[p][1].start))
         text = " ".join(candidates[p][1].text for p in chosen)
         used = sorted({candidates[p][0] for p in chosen})

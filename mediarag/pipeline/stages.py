@@ -72,7 +72,8 @@ class Sentences:
         """Nothing to load."""
 
     def run(self, item: MediaFile) -> None:
-        item.sentences = merge_sentences(item.transcript.segments) if item.transcript else []
+        transcript = item.transcript
+        item.sentences = merge_sentences(transcript.segments, duration=transcript.duration) if transcript else []
 
 
 class Passages:

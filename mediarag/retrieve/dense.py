@@ -37,10 +37,13 @@ class DenseRetriever:
 
     def query_vector(self, query: str) -> np.ndarray:
         """The query's embedding (the last one is kept: a conversation scores its own files
-        with the same vector)."""
-        if self._last is None or self._last[0] != query:
-            self._last = (query, self.embedder.embed_queries([query])[0])
-        return self._last[1]
+        with the same vector). Safe to call from several threads at once: each call returns the
+        vector of its own query."""
+        last = self._last
+        if last is None or last[0] != query:
+            last = (query, self.embedder.embed_queries([query])[0])
+            self._last = last
+        return last[1]
 
     def retrieve(self, query: str, k: int | None = None, min_score: float | None = None) -> list[Hit]:
         if len(self.store) == 0:

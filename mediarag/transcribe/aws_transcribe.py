@@ -232,7 +232,7 @@ def result_segments(result: dict[str, Any], duration: float) -> tuple[list[Segme
     fragments = timed_segments(pieces, stop=duration)
     if main is None and fragments:
         main = main_language(fragments)
-    return merge_sentences(fragments), main
+    return merge_sentences(fragments, duration=duration), main
 
 
 class AmazonTranslator:

@@ -16,7 +16,9 @@ How a file is transcribed:
 
 from __future__ import annotations
 
+import difflib
 import functools
+import re
 from typing import Any
 
 import numpy as np
@@ -27,12 +29,9 @@ from ..schema import Segment, Task, Transcript, Word
 from ..weights import resolve_whisper
 from .base import ProgressCallback
 from .languages import check_whisper_language, main_language
-from .vad import VadOptions, pack_regions, speech_regions
+from .timing import TimedPiece, timed_segments, with_word_lengths
+from .vad import VadOptions, level_speech, pack_regions, speech_regions
 
-#: Loudness each speech region is raised to (RMS of float samples in [-1, 1]).
-TARGET_RMS = 0.05
-#: The most a region is amplified.
-MAX_GAIN = 100.0
 WINDOW_SECONDS = 30.0
 #: Length of the blocks voice activity detection runs on.
 VAD_BLOCK_SECONDS = 600.0
@@ -136,16 +135,12 @@ class FasterWhisperTranscriber:
             )
         try:
             segments = self._decode(audio, windows.regions, windows.spans, language, task, progress)
-            # Regions a window's decode skipped (another language in the same window, a stretch
-            # Whisper jumped over) are decoded again on their own.
-            missed = _uncovered(windows.regions, segments)
-            if missed:
-                spans = pack_regions(missed, WINDOW_SECONDS)
-                segments += self._decode(audio, windows.regions, spans, language, task, None)
+            segments = self._fill_gaps(audio, windows, segments, language, task)
         except Exception as exc:  # noqa: BLE001 - CTranslate2 raises plain RuntimeErrors
             raise ModelError(f"{audio.source}: transcription failed: {exc}") from exc
         if progress:
             progress(duration)
+        segments = [with_word_lengths(seg, duration) for seg in segments]
         segments.sort(key=lambda s: (s.start, s.end))
         return Transcript(
             source=audio.source,
@@ -154,6 +149,22 @@ class FasterWhisperTranscriber:
             segments=segments,
             task=task,
         )
+
+    def _fill_gaps(
+        self, audio: Audio, windows: _Windows, segments: list[Segment], language: str | None, task: Task
+    ) -> list[Segment]:
+        """The first pass's segments, plus those of the speech regions it skipped (another
+        language in the same window, a stretch Whisper jumped over), decoded again on their own.
+
+        A region can look skipped while its words were emitted with wrong times (squeezed onto
+        one instant, seen on AMI meetings): text decoded twice is kept once (`_once`).
+        """
+        missed = _uncovered(windows.regions, segments)
+        if not missed:
+            return segments
+        spans = pack_regions(missed, WINDOW_SECONDS)
+        again = self._decode(audio, windows.regions, spans, language, task, None)
+        return _once(segments, again, windows.spans)
 
     def _decode(
         self,
@@ -172,7 +183,7 @@ class FasterWhisperTranscriber:
             offset, stop = batch[0][0], batch[-1][1]
             piece = audio.slice(offset, stop).copy()
             inside = [(max(a, offset) - offset, min(b, stop) - offset) for a, b in regions if b > offset and a < stop]
-            _level_speech(piece, inside, audio.sample_rate)
+            level_speech(piece, inside, audio.sample_rate)
             local = [(a - offset, b - offset) for a, b in batch]
             segments += self._decode_piece(piece, local, offset, language, task, audio.duration, progress)
         return segments
@@ -208,7 +219,7 @@ class FasterWhisperTranscriber:
                 continue
             spoken = language or pipeline.language_at(raw.seek)
             segment = _to_segment(raw, spoken, offset, duration)
-            if segment.text:
+            if segment is not None:
                 segments.append(segment)
         return segments
 
@@ -254,36 +265,125 @@ def _uncovered(
     return missed
 
 
-def _level_speech(samples: np.ndarray, regions: list[tuple[float, float]], sample_rate: int) -> None:
-    """Amplify, in place, each speech region quieter than ``TARGET_RMS`` towards it."""
-    for start, end in regions:
-        a, b = int(start * sample_rate), int(end * sample_rate)
-        if b <= a:
+#: Seconds around a re-decoded segment where the first pass's words may be the same speech.
+NEAR_SECONDS = 1.0
+#: A re-decoded word and the same word of the first pass closer than this (or overlapping)
+#: are one word heard twice.
+SAME_WORD_SECONDS = 0.1
+#: Words shorter than this, two or more at one instant, were squeezed there by Whisper.
+SQUEEZED_SECONDS = 0.02
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def _once(first: list[Segment], again: list[Segment], windows: list[tuple[float, float]]) -> list[Segment]:
+    """The first pass's segments and the re-decoded ones, with no text there twice.
+
+    A region looks skipped when the first pass emitted its words at the wrong time: squeezed,
+    with no length, onto one instant (seen on AMI meetings, three sentences at 19.67 s). Words of
+    the first pass squeezed so, in the same window, that the re-decode says again are dropped:
+    the re-decode has their times. Then a re-decoded word that the first pass says at the same
+    time (their spans overlap, or nearly: at the region's edges) is the same speech heard twice
+    and is dropped. The same words said at another time stay. Without word timestamps, a
+    re-decoded segment whose words mostly repeat a first-pass segment near it is dropped.
+    """
+    old = sorted(
+        ((i, k, w) for i, seg in enumerate(first) for k, w in enumerate(seg.words) if _token(w.text)),
+        key=lambda x: x[2].start,
+    )
+    runs = _squeezed_runs(old)
+    squeezed = {(i, k) for run in runs for i, k, _ in run}
+    steady = [x for x in old if (x[0], x[1]) not in squeezed]
+    drop_first: set[tuple[int, int]] = set()  # (segment, word) positions
+    drop_again: set[tuple[int, int]] = set()
+    whole_again: set[int] = set()
+
+    def window(t: float) -> int:
+        return next((n for n, (a, b) in enumerate(windows) if a <= t <= b), -1)
+
+    for j, seg in enumerate(again):
+        if not seg.words:
+            said = _TOKEN.findall(seg.text.lower())
+            for other in first:
+                close = other.start <= seg.end + NEAR_SECONDS and other.end >= seg.start - NEAR_SECONDS
+                if close and said and _shared(_TOKEN.findall(other.text.lower()), said) > 0.5 * len(said):
+                    whole_again.add(j)
             continue
-        rms = float(np.sqrt(np.mean(np.square(samples[a:b], dtype=np.float64))))
-        if 0.0 < rms < TARGET_RMS:
-            gain = min(TARGET_RMS / rms, MAX_GAIN)
-            np.clip(samples[a:b] * gain, -1.0, 1.0, out=samples[a:b])
+        new = [(j, k, w) for k, w in enumerate(seg.words) if _token(w.text)]
+        here = window((seg.start + seg.end) / 2)
+        for run in runs:
+            if window(run[0][2].start) == here:
+                for a, _b, size in _blocks(run, new):
+                    if size >= 2 or size == len(run):
+                        drop_first.update((i, k) for i, k, _ in run[a : a + size])
+        near = [x for x in steady if seg.start - NEAR_SECONDS <= x[2].start <= seg.end + NEAR_SECONDS]
+        for a, b, size in _blocks(near, new):
+            for (_, _, was), (_, k, now) in zip(near[a : a + size], new[b : b + size]):
+                if max(was.start, now.start) <= min(was.end, now.end) + SAME_WORD_SECONDS:
+                    drop_again.add((j, k))
+    kept = [_without(seg, {k for i, k in drop_first if i == n}) for n, seg in enumerate(first)]
+    kept += [
+        _without(seg, {k for i, k in drop_again if i == n})
+        for n, seg in enumerate(again)
+        if n not in whole_again
+    ]
+    return [seg for seg in kept if seg is not None]
 
 
-def _to_segment(raw: Any, language: str, offset: float, duration: float) -> Segment:
-    """Our Segment from faster-whisper's, its times moved by ``offset`` and kept in the file."""
+def _squeezed_runs(words: list[tuple[int, int, Word]]) -> list[list[tuple[int, int, Word]]]:
+    """Runs of two or more words (in time order) with no length, at one instant."""
+    runs: list[list[tuple[int, int, Word]]] = []
+    current: list[tuple[int, int, Word]] = []
+    for item in words:
+        w = item[2]
+        point = w.end - w.start < SQUEEZED_SECONDS
+        if point and current and w.start - current[0][2].start < SQUEEZED_SECONDS:
+            current.append(item)
+            continue
+        if len(current) >= 2:
+            runs.append(current)
+        current = [item] if point else []
+    if len(current) >= 2:
+        runs.append(current)
+    return runs
 
-    def clamp(t: float) -> float:
-        return float(min(max(offset + float(t), 0.0), duration))
 
-    words: list[Word] = []
-    last = 0.0
-    for w in raw.words or ():
-        start = max(clamp(w.start), last)
-        end = max(clamp(w.end), start)
-        words.append(Word(start=start, end=end, text=w.word, probability=float(w.probability)))
-        last = start
-    start = clamp(raw.start)
-    end = max(clamp(raw.end), start)
-    if words:
-        start, end = min(start, words[0].start), max(end, words[-1].end)
-    return Segment(start=start, end=end, text=raw.text.strip(), language=language, words=tuple(words))
+def _blocks(old: list[tuple[int, int, Word]], new: list[tuple[int, int, Word]]) -> list[tuple[int, int, int]]:
+    """Where the words of ``new`` say the words of ``old`` again, in order: (old, new, size)."""
+    matcher = difflib.SequenceMatcher(
+        None, [_token(x[2].text) for x in old], [_token(x[2].text) for x in new], autojunk=False
+    )
+    return [(a, b, size) for a, b, size in matcher.get_matching_blocks() if size]
+
+
+def _shared(heard: list[str], said: list[str]) -> int:
+    matcher = difflib.SequenceMatcher(None, heard, said, autojunk=False)
+    return sum(size for _, _, size in matcher.get_matching_blocks())
+
+
+def _token(text: str) -> str:
+    return " ".join(_TOKEN.findall(text.lower()))
+
+
+def _without(seg: Segment, words: set[int]) -> Segment | None:
+    """``seg`` less some of its words (by position); None when no spoken word is left."""
+    if not words:
+        return seg
+    left = [w for k, w in enumerate(seg.words) if k not in words]
+    text = "".join(w.text for w in left).strip()
+    if not left or not _token(text):
+        return None
+    end = max(w.end for w in left)
+    return seg.model_copy(update={"start": left[0].start, "end": end, "text": text, "words": tuple(left)})
+
+
+def _to_segment(raw: Any, language: str, offset: float, duration: float) -> Segment | None:
+    """Our Segment from faster-whisper's, its times moved by ``offset`` and kept in the file
+    (words of no length keep it: `_once` looks for them; lengths are given afterwards)."""
+    words = [Word(start=offset + w.start, end=offset + w.end, text=w.word, probability=float(w.probability))
+             for w in raw.words or ()]  # fmt: skip
+    piece = TimedPiece(offset + float(raw.start), offset + float(raw.end), raw.text, words, language)
+    timed = timed_segments([piece], stop=duration, word_lengths=False)
+    return timed[0] if timed else None
 
 
 @functools.cache

@@ -1,5 +1,6 @@
-"""What every benchmark report records about the run: the machine, the library versions, the
-repository state, and how busy the CPU was while something was timed."""
+"""The machine a benchmark ran on, and how busy it was: CPU, memory, library versions, the
+repository state, the cores other processes used while something was timed, and waiting for a
+quiet machine before timing."""
 
 from __future__ import annotations
 
@@ -13,7 +14,24 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from .report import log
+
+__all__ = [
+    "CpuMonitor",
+    "Quiet",
+    "cpu_model",
+    "describe_git",
+    "describe_machine",
+    "git_info",
+    "machine_info",
+    "own_cpu_seconds",
+    "rss_mb",
+    "version",
+    "versions",
+    "wait_for_idle",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def cpu_model() -> str:
@@ -53,15 +71,17 @@ def describe_machine(m: dict[str, Any]) -> str:
     )
 
 
+def version(name: str) -> str:
+    """Installed version of a distribution, or 'not installed'."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def versions(names: Iterable[str]) -> dict[str, str]:
-    """Installed version of each distribution, or 'not installed'."""
-    out = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+    """`version` of each distribution."""
+    return {name: version(name) for name in names}
 
 
 def git_info() -> dict[str, Any]:
@@ -98,10 +118,25 @@ def _busy_jiffies() -> int | None:
     return user + nice + system + irq + softirq + steal
 
 
-def own_cpu_seconds() -> float:
-    """CPU seconds used by this process and its waited-for children."""
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+def own_cpu_seconds(children: bool = True) -> float:
+    """CPU seconds used by this process (and, with ``children``, its waited-for children)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    total = me.ru_utime + me.ru_stime
+    if children:
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        total += kids.ru_utime + kids.ru_stime
+    return total
+
+
+def rss_mb(pid: int | str = "self", field: str = "VmRSS") -> float | None:
+    """A memory figure of a process from /proc/<pid>/status (VmRSS, VmHWM), in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 class CpuMonitor:
@@ -133,3 +168,49 @@ class CpuMonitor:
             "load_start": round(self.load_start, 2),
             "load_end": round(self.load_end, 2),
         }
+
+
+def wait_for_idle(max_wait_s: float, threshold_cores: float = 0.25, quiet_windows: int = 3) -> dict[str, Any]:
+    """Wait (up to ``max_wait_s``) until other processes use under ``threshold_cores`` for
+    ``quiet_windows`` consecutive 5 s windows. Returns how long it waited and whether it got there."""
+    t0 = time.perf_counter()
+    quiet = 0
+    last = None
+    while time.perf_counter() - t0 < max_wait_s:
+        with CpuMonitor() as mon:
+            time.sleep(5)
+        last = mon.others_cores
+        quiet = quiet + 1 if last is not None and last < threshold_cores else 0
+        if quiet >= quiet_windows:
+            break
+        if int(time.perf_counter() - t0) % 30 < 5:
+            log(f"waiting for the machine to go quiet: other processes use {last:.2f} cores")
+    waited = time.perf_counter() - t0
+    return {"waited_s": round(waited, 1), "idle": quiet >= quiet_windows, "last_others_cores": last}
+
+
+class Quiet:
+    """How a benchmark copes with other processes using the CPU: wait up to ``wait_s`` for
+    the machine to go quiet before each timed batch, and run a batch again (at most ``retries``
+    times in all) when other processes used more than ``busy_limit`` cores during it."""
+
+    def __init__(self, wait_s: float = 0.0, busy_limit: float = 0.3, retries: int = 0) -> None:
+        self.wait_s = wait_s
+        self.busy_limit = busy_limit
+        self.retries = retries
+        self.discarded: list[dict[str, Any]] = []
+
+    def before(self) -> None:
+        if self.wait_s > 0:
+            wait_for_idle(self.wait_s)
+
+    def accept(self, what: str, others: Iterable[float | None], record: dict[str, Any]) -> bool:
+        """Whether a batch's timings are kept; when not, it is noted and should be run again."""
+        busiest = max((o for o in others if o is not None), default=0.0)
+        if busiest <= self.busy_limit or self.retries <= 0:
+            return True
+        self.retries -= 1
+        self.discarded.append({"what": what, "others_cores": round(busiest, 2), **record})
+        log(f"{what}: other processes used {busiest:.2f} cores (limit {self.busy_limit}); "
+            f"discarded, running it again ({self.retries} retries left)")  # fmt: skip
+        return False
