@@ -126,7 +126,7 @@ class WindowDecoder:
             "num_beams": self.beam_size,
             # A beam search ends once it holds num_beams finished candidates (as openai/whisper's
             # and CTranslate2's do); transformers' default searches on towards max_length.
-            "early_stopping": True,
+            **({"early_stopping": True} if self.beam_size > 1 else {}),
             # Speech runs at 2-5 tokens a second: a window that needs far more is looping.
             "max_new_tokens": min(MAX_NEW_TOKENS, int(TOKENS_PER_SECOND * longest) + 32),
             **self.generate_kwargs,
