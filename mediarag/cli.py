@@ -62,6 +62,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--segmenter", choices=["semantic", "recursive", "window"], default="semantic")
     p.add_argument("--prune", action="store_true", help="also drop indexed files that no longer exist")
     p.add_argument("--json", action="store_true", help="print a JSON report")
+    p.add_argument(
+        "--engine", choices=["local", "pipelined", "ray"], default="local",
+        help="where files are processed: this process one by one (default), this process with decoding "
+        "overlapped (one GPU), or the workers of a Ray cluster (the ray extra)",
+    )  # fmt: skip
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="Ray cluster to join (HOST:PORT, auto, ray://...); default: start one on this machine")  # fmt: skip
+    p.add_argument("--device", default=None, help="cpu, cuda or auto: where Whisper and the embedder run")
 
     def generator_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -262,8 +270,18 @@ def _model_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    qa = _qa(args, segmenter=args.segmenter, **_model_settings(args))
-    report = qa.ingest(args.paths, prune=args.prune)
+    device = {"device": args.device, "embedding": {"device": args.device}} if args.device else {}
+    qa = _qa(args, segmenter=args.segmenter, **_model_settings(args), **device)
+    engine: Any = None
+    if args.engine == "ray" or args.ray_address:
+        from .engines.ray import RayEngine
+
+        engine = RayEngine(qa.settings, address=args.ray_address)
+    elif args.engine == "pipelined":
+        from .engines import PipelinedEngine
+
+        engine = PipelinedEngine()
+    report = qa.ingest(args.paths, prune=args.prune, engine=engine)
     if args.json:
         print(json.dumps(report_json(report), ensure_ascii=False))
     else:

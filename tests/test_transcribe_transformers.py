@@ -332,3 +332,139 @@ def test_unloadable_models_raise_model_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="broken-ct2"):
         hf_whisper_dir(str(broken))
     assert not list((cache_dir() / "hf").glob(".broken-ct2-*"))  # no temporary directory left
+
+
+# ---------------------------------------------------------------------- batched VAD windows
+
+
+@pytest.fixture(scope="module")
+def tiny_en_windows() -> TransformersTranscriber:
+    tr = TransformersTranscriber("tiny.en", windows="vad", beam_size=1, batch_size=2)
+    tr.warm_up()
+    return tr
+
+
+def test_vad_windows_jfk_with_word_times(tiny_en_windows: TransformersTranscriber, jfk: Audio) -> None:
+    seen: list[float] = []
+    tx = tiny_en_windows.transcribe(jfk, progress=seen.append)
+    assert wer(JFK_TEXT, tx.text) < 0.15, tx.text
+    check_invariants(tx)
+    assert tx.language == "en" and seen[-1] == pytest.approx(jfk.duration)
+    words = [w for s in tx.segments for w in s.words]
+    assert [normalize(w.text)[0] for w in words if normalize(w.text)] == normalize(tx.text)
+    americans = next(w for w in words if "Americans" in w.text)
+    assert americans.start <= 1.8 <= americans.end  # where openai/whisper's tests put it
+    for seg in tx.segments:
+        assert all(seg.start - 0.02 <= w.start <= w.end <= seg.end + 0.02 for w in seg.words)
+    starts = [w.start for w in words]
+    assert starts == sorted(starts)
+
+
+def test_vad_windows_long_file_keeps_every_clip_in_its_span(
+    tiny_en_windows: TransformersTranscriber, clip_spans: dict[str, list[dict]]
+) -> None:
+    """30 s, five utterances, decoded in batches of two windows: each utterance's words are
+    found inside its true span, and none is repeated at a window join."""
+    audio = decode_audio(DATA / "librivox_en_concat.wav")
+    tx = tiny_en_windows.transcribe(audio)
+    check_invariants(tx)
+    words = [(0.5 * (w.start + w.end), normalize(w.text)) for s in tx.segments for w in s.words]
+    spans = clip_spans["librivox_en_concat.wav"]
+    reference = " ".join(row["reference_text"] for row in spans)
+    assert wer(reference, tx.text) < 0.25, tx.text
+    for row in spans:
+        inside = [t for mid, ws in words if row["start_s"] - 0.5 <= mid <= row["end_s"] + 0.5 for t in ws]
+        expected = normalize(row["reference_text"])
+        recall = sum(1 for t in set(expected) if t in inside) / len(set(expected))
+        assert recall >= 0.6, (row["reference_text"], inside)
+    assert len(normalize(tx.text)) <= len(normalize(reference)) + 4
+
+
+def test_prepare_runs_vad_ahead_with_the_same_result(tiny_en_windows: TransformersTranscriber, jfk: Audio) -> None:
+    tiny_en_windows.prepare(jfk)
+    ahead = tiny_en_windows.transcribe(jfk)
+    assert ahead.text == tiny_en_windows.transcribe(jfk).text
+
+
+def test_languages_detected_per_window(base_windows: TransformersTranscriber, spanish: Audio) -> None:
+    """Windows are packed from speech regions up to 30 s: 10 s of silence puts the English and
+    the Spanish sentence in windows of their own, each decoded in its own language."""
+    english = decode_audio(DATA / "fleurs-en-000.ogg")
+    gap = np.zeros(16000 * 10, np.float32)
+    both = Audio(np.concatenate([english.samples, gap, spanish.samples]), source="en-then-es")
+    tx = base_windows.transcribe(both)
+    check_invariants_per_window(tx)
+    assert set(tx.languages) == {"en", "es"}, [(s.language, s.text) for s in tx.segments]
+    boundary = english.duration + 5.0
+    assert all(s.language == ("en" if s.end <= boundary else "es") for s in tx.segments)
+    reference = (DATA / "fleurs-es-000.txt").read_text(encoding="utf-8")
+    spoken = " ".join(s.text for s in tx.segments if s.language == "es")
+    assert wer(reference, spoken) < 0.35, spoken
+
+
+@pytest.fixture(scope="module")
+def base_windows() -> TransformersTranscriber:
+    tr = TransformersTranscriber("base", windows="vad", beam_size=1)
+    tr.warm_up()
+    return tr
+
+
+def check_invariants_per_window(tx: Transcript) -> None:
+    assert tx.segments
+    starts = [s.start for s in tx.segments]
+    assert starts == sorted(starts)
+    for s in tx.segments:
+        assert 0.0 <= s.start <= s.end <= tx.duration + TIME_EPSILON and s.text
+
+
+def test_vad_windows_settings_are_checked() -> None:
+    with pytest.raises(ConfigError, match="windows"):
+        TransformersTranscriber("tiny.en", windows="stride")
+    with pytest.raises(ConfigError, match="beam_size"):
+        TransformersTranscriber("tiny.en", windows="vad", beam_size=0)
+
+
+def test_dtw_matches_the_plain_double_loop() -> None:
+    """The batched anti-diagonal DTW gives openai/whisper's path on random matrices."""
+    from mediarag.transcribe.alignment import dtw
+
+    def reference(x: np.ndarray) -> tuple[list[int], list[int]]:
+        n, m = x.shape
+        cost = np.full((n + 1, m + 1), np.inf, np.float32)
+        trace = -np.ones((n + 1, m + 1))
+        cost[0, 0] = 0
+        for j in range(1, m + 1):
+            for i in range(1, n + 1):
+                c0, c1, c2 = cost[i - 1, j - 1], cost[i - 1, j], cost[i, j - 1]
+                if c0 < c1 and c0 < c2:
+                    c, t = c0, 0
+                elif c1 < c0 and c1 < c2:
+                    c, t = c1, 1
+                else:
+                    c, t = c2, 2
+                cost[i, j] = x[i - 1, j - 1] + c
+                trace[i, j] = t
+        i, j = n, m
+        trace[0, :] = 2
+        trace[:, 0] = 1
+        rows, cols = [], []
+        while i > 0 or j > 0:
+            rows.append(i - 1)
+            cols.append(j - 1)
+            if trace[i, j] == 0:
+                i, j = i - 1, j - 1
+            elif trace[i, j] == 1:
+                i -= 1
+            else:
+                j -= 1
+        return rows[::-1], cols[::-1]
+
+    rng = np.random.default_rng(7)
+    sizes = [(5, 40), (12, 30), (1, 9), (7, 7)]
+    batch = np.zeros((len(sizes), 12, 40), np.float32)
+    for b, (n, m) in enumerate(sizes):
+        batch[b, :n, :m] = rng.normal(size=(n, m))
+    paths = dtw(batch, [n for n, _ in sizes], [m for _, m in sizes])
+    for b, (n, m) in enumerate(sizes):
+        rows, cols = reference(batch[b, :n, :m])
+        assert paths[b][0].tolist() == rows and paths[b][1].tolist() == cols

@@ -30,11 +30,12 @@ def make_embedder(config: EmbeddingConfig | str | None = None, aws: AwsConfig | 
     """The embedder for a model name: the packaged multilingual-e5-small engine for its names
     (`E5_NAMES`), a SageMaker endpoint for ``sagemaker[:<endpoint>]``, else sentence-transformers
     (a packaged alias, a directory or a hub name)."""
-    name = config if isinstance(config, str) else (config or EmbeddingConfig()).model
+    config = EmbeddingConfig(model=config) if isinstance(config, str) else (config or EmbeddingConfig())
+    name = config.model
     if name.lower() == "sagemaker" or name.lower().startswith("sagemaker:"):
         from .sagemaker import SageMakerEmbedder
 
         return SageMakerEmbedder(name.partition(":")[2] or None, config=aws)
     if is_e5(name):
         return E5Embedder()
-    return SentenceTransformerEmbedder(name)
+    return SentenceTransformerEmbedder(name, device=config.device)

@@ -17,3 +17,8 @@ class EmbeddingConfig(BaseModel):
         "'sagemaker:<endpoint>' (or 'sagemaker' to read embed_ep_name; aws extra), or any "
         "sentence-transformers directory or hub name.",
     )
+    device: str = Field(
+        "cpu",
+        description="sentence-transformers models: 'cpu', 'cuda' or 'auto' (cuda when there is a GPU). "
+        "The default multilingual-e5-small engine runs on the CPU only.",
+    )

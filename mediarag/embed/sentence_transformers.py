@@ -26,7 +26,8 @@ class SentenceTransformerEmbedder:
     e5-style models get their ``query: `` / ``passage: `` prefixes automatically unless
     ``query_prefix`` and ``passage_prefix`` are given. ``min_score`` is the score under which a
     passage counts as unrelated; the default was measured for all-MiniLM-L6-v2, so pass one
-    measured for any other model.
+    measured for any other model. ``device`` is a torch device (``cpu``, ``cuda``...) or
+    ``auto`` (a GPU when there is one).
     """
 
     def __init__(
@@ -66,8 +67,13 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
 
         path = resolve_embedder(self.model_name)
+        device = self.device
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
-            self._model = SentenceTransformer(path, device=self.device)
+            self._model = SentenceTransformer(path, device=device)
         except Exception as exc:  # noqa: BLE001 - any loading failure becomes one clear error
             raise ModelError(f"cannot load embedding model '{self.model_name}' ({path}): {exc}") from exc
 

@@ -19,6 +19,8 @@ from .ingest import (
     commit_file,
     failure_message,
     ingest_files,
+    job_file,
+    open_job,
     plan_jobs,
     run_job,
 )
@@ -53,6 +55,8 @@ __all__ = [
     "commit_file",
     "failure_message",
     "ingest_files",
+    "job_file",
+    "open_job",
     "plan_jobs",
     "register_stage",
     "registered_stages",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -146,20 +147,31 @@ def _find(raw: str | os.PathLike[str], base_url: str | None, aws: AwsConfig | No
 
 def run_job(pipeline: Pipeline, job: IngestJob, options: IngestOptions, progress: FileProgress | None = None) -> MediaFile | None:
     """Process one job: None when its content is what the index already holds."""
-    if job.path is None:
-        from ..aws.s3 import S3
-
-        with S3(options.aws).downloaded(job.source) as local:
-            return _process(pipeline, local, job, options, progress)
-    return _process(pipeline, job.path, job, options, progress)
+    with job_file(job, options) as path:
+        item = open_job(job, path, options, progress)
+        return None if item is None else pipeline.run(item)
 
 
-def _process(pipeline: Pipeline, path: Path, job: IngestJob, options: IngestOptions, progress: FileProgress | None) -> MediaFile | None:
+@contextmanager
+def job_file(job: IngestJob, options: IngestOptions) -> Iterator[Path]:
+    """The job's file on this machine: its path, or an ``s3://`` object downloaded to a
+    temporary file that is removed afterwards."""
+    if job.path is not None:
+        yield job.path
+        return
+    from ..aws.s3 import S3
+
+    with S3(options.aws).downloaded(job.source) as local:
+        yield local
+
+
+def open_job(job: IngestJob, path: Path, options: IngestOptions, progress: FileProgress | None = None) -> MediaFile | None:
+    """The `MediaFile` a job starts as (its content hash taken from ``path``), or None when
+    that content is what the index already holds."""
     sha = file_sha256(path)
     if job.known is not None and job.known.sha256 == sha and job.known.task == options.task:
         return None
-    item = MediaFile(path=path, source=job.source, sha256=sha, language=options.language, task=options.task, progress=progress)
-    return pipeline.run(item)
+    return MediaFile(path=path, source=job.source, sha256=sha, language=options.language, task=options.task, progress=progress)
 
 
 def commit_file(

@@ -35,6 +35,9 @@ class Pipeline:
     def __init__(self, stages: Sequence[Stage], optional: Sequence[str] = ()) -> None:
         self.stages = list(stages)
         self.optional = frozenset(optional)
+        #: The settings the pipeline was built from (`from_settings`), for engines whose
+        #: workers build their own copy; None when it was assembled from parts.
+        self.settings: Settings | None = None
 
     @classmethod
     def of(
@@ -66,7 +69,9 @@ class Pipeline:
         registered stages it chooses (`Settings.stages`)."""
         context = StageContext(settings, transcriber, segmenter, embedder)
         extra = [(spec, spec.build(context)) for spec in chosen_stages(settings.stages)]
-        return cls.of(transcriber, segmenter, embedder, extra)
+        pipeline = cls.of(transcriber, segmenter, embedder, extra)
+        pipeline.settings = settings
+        return pipeline
 
     @property
     def names(self) -> list[str]:
@@ -93,16 +98,21 @@ class Pipeline:
             stages = stages[: self.names.index(until) + 1]
         try:
             for stage in stages:
-                if stage.name in self.optional:
-                    try:
-                        stage.run(item)
-                    except Exception as exc:  # noqa: BLE001 - an optional stage never fails the file
-                        item.warnings.append(f"{item.source}: the {stage.name} stage failed: {type(exc).__name__}: {exc}")
-                else:
-                    stage.run(item)
+                self.run_stage(stage, item)
         finally:
             item.audio = None
         return item
+
+    def run_stage(self, stage: Stage, item: MediaFile) -> None:
+        """Run one of the stages on ``item``; an optional stage's failure becomes a warning.
+        (Engines that spread a file's stages over threads call this; `run` does it for all.)"""
+        if stage.name in self.optional:
+            try:
+                stage.run(item)
+            except Exception as exc:  # noqa: BLE001 - an optional stage never fails the file
+                item.warnings.append(f"{item.source}: the {stage.name} stage failed: {type(exc).__name__}: {exc}")
+        else:
+            stage.run(item)
 
     def process(
         self,

@@ -54,6 +54,9 @@ def make_transcriber(config: TranscriptionConfig | None = None, aws: AwsConfig |
             device=config.device,
             chunk_length_s=config.chunk_length_s,
             stride_length_s=config.stride_length_s,
+            batch_size=config.batch_size,
+            windows=config.windows,
+            beam_size=config.beam_size,
         )
     return FasterWhisperTranscriber(
         config.model,
@@ -62,6 +65,7 @@ def make_transcriber(config: TranscriptionConfig | None = None, aws: AwsConfig |
         beam_size=config.beam_size,
         vad=config.vad,
         vocabulary=config.vocabulary,
+        **({"batch_size": config.batch_size} if config.batch_size else {}),
     )
 
 

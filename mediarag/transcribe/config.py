@@ -31,6 +31,16 @@ class TranscriptionConfig(BaseModel):
     compute_type: str = Field("int8", description="faster-whisper: CTranslate2 compute type.")
     beam_size: int = Field(5, ge=1)
     vad: bool = Field(True, description="Skip non-speech with Silero VAD.")
+    batch_size: int | None = Field(
+        None, ge=1, description="Windows decoded together; None: the backend's default (faster-whisper 8; "
+        "transformers 'vad' 8 on a CPU, 32 on a GPU; 'chunks' 1).",
+    )
+    windows: Literal["chunks", "vad"] = Field(
+        "chunks",
+        description="transformers: 'vad' (batched VAD-cut windows of up to 30 s, word timestamps, "
+        "language per window: the GPU path) or 'chunks' (the AWS sample's pipeline: chunk_length_s "
+        "with stride_length_s).",
+    )
     chunk_length_s: float = Field(20.0, gt=0, description="transformers: window length.")
     stride_length_s: float = Field(5.0, ge=0, description="transformers: window overlap.")
     endpoint: str | None = Field(None, description="sagemaker: Whisper endpoint; else $wp_ep_name.")

@@ -35,12 +35,8 @@ from .base import ProgressCallback
 from .hints import Hint, as_hints, timed, words_near
 from .languages import check_whisper_language, main_language
 from .timing import TimedPiece, timed_segments, with_word_lengths
-from .vad import VadOptions, pack_regions, speech_regions
+from .vad import VadOptions, level_speech, pack_regions, speech_regions
 
-#: Loudness each speech region is raised to (RMS of float samples in [-1, 1]).
-TARGET_RMS = 0.05
-#: The most a region is amplified.
-MAX_GAIN = 100.0
 WINDOW_SECONDS = 30.0
 #: Length of the blocks voice activity detection runs on.
 VAD_BLOCK_SECONDS = 600.0
@@ -207,7 +203,7 @@ class FasterWhisperTranscriber:
             offset, stop = batch[0][0], batch[-1][1]
             piece = audio.slice(offset, stop).copy()
             inside = [(max(a, offset) - offset, min(b, stop) - offset) for a, b in regions if b > offset and a < stop]
-            _level_speech(piece, inside, audio.sample_rate)
+            level_speech(piece, inside, audio.sample_rate)
             local = [(a - offset, b - offset) for a, b in batch]
             hotwords = " ".join(words_near(hints, offset, stop)) or None
             segments += self._decode_piece(piece, local, offset, language, task, audio.duration, progress, hotwords)
@@ -401,18 +397,6 @@ def _without(seg: Segment, words: set[int]) -> Segment | None:
         return None
     end = max(w.end for w in left)
     return seg.model_copy(update={"start": left[0].start, "end": end, "text": text, "words": tuple(left)})
-
-
-def _level_speech(samples: np.ndarray, regions: list[tuple[float, float]], sample_rate: int) -> None:
-    """Amplify, in place, each speech region quieter than ``TARGET_RMS`` towards it."""
-    for start, end in regions:
-        a, b = int(start * sample_rate), int(end * sample_rate)
-        if b <= a:
-            continue
-        rms = float(np.sqrt(np.mean(np.square(samples[a:b], dtype=np.float64))))
-        if 0.0 < rms < TARGET_RMS:
-            gain = min(TARGET_RMS / rms, MAX_GAIN)
-            np.clip(samples[a:b] * gain, -1.0, 1.0, out=samples[a:b])
 
 
 def _to_segment(raw: Any, language: str, offset: float, duration: float) -> Segment | None:

@@ -1,9 +1,18 @@
-"""Transcription with the Hugging Face ``transformers`` speech-recognition pipeline.
+"""Transcription with a Hugging Face ``transformers`` Whisper model: the PyTorch path.
 
-Configured the way the AWS sample does it: ``pipeline("automatic-speech-recognition")`` over a
-Whisper model, audio cut into overlapping chunks (``chunk_length_s`` with ``stride_length_s`` on
-each side), segment timestamps from Whisper's timestamp tokens, and ``language``/``task`` passed to
-``generate``. The packaged models (``base``, ``tiny.en``) ship in CTranslate2 format and are
+Two ways to cut a long file (``windows``):
+
+``"vad"``
+    Batched VAD-cut windows of at most 30 s (`mediarag.transcribe.batched`): fp16 and SDPA
+    attention on a GPU, word timestamps, the language detected per window. The way to run on a
+    GPU where CTranslate2's CUDA build is not available.
+``"chunks"`` (the default, kept as the AWS sample's mode)
+    ``pipeline("automatic-speech-recognition")``, audio cut into overlapping chunks
+    (``chunk_length_s`` with ``stride_length_s`` on each side), segment timestamps from Whisper's
+    timestamp tokens, and ``language``/``task`` passed to ``generate``. Its chunk merging repeats
+    and drops words at chunk joins (benchmarks/results/asr.md).
+
+The packaged models (``base``, ``tiny.en``) ship in CTranslate2 format and are
 converted once into a transformers checkpoint in the cache (see `._ct2_to_hf`). ``torch`` and
 ``transformers`` are imported when the model is loaded, not when this module is.
 """
@@ -18,12 +27,18 @@ from ..errors import ConfigError, MissingDependencyError, ModelError
 from ..media import SAMPLE_RATE, Audio
 from ..schema import Segment, Task, Transcript
 from .base import ProgressCallback
-from .languages import check_whisper_language
+from .batched import WINDOW_SECONDS, WindowDecoder, decode_windows
+from .languages import check_whisper_language, main_language
 from .timing import TimedPiece, timed_segments
+from .vad import RegionCache, VadOptions, speech_regions
 
 #: Seconds of audio the language is detected from (one Whisper window).
 DETECT_SECONDS = 30.0
 _TASKS = ("transcribe", "translate")
+_WINDOWS = ("chunks", "vad")
+#: Windows decoded together in ``windows="vad"`` mode when no batch size is given.
+VAD_BATCH_CPU = 8
+VAD_BATCH_GPU = 32
 
 
 class TransformersTranscriber:
@@ -44,6 +59,11 @@ class TransformersTranscriber:
     With ``language=None`` the language is detected once, from the first 30 s, and every segment
     is tagged with it; English-only models always report ``en``. With ``task="translate"`` the
     text is English and the languages reported are still the spoken one.
+
+    ``windows="vad"`` transcribes the way `mediarag.transcribe.batched` describes instead:
+    ``batch_size`` windows (default 8 on a CPU, 32 on a GPU) decoded with ``beam_size`` beams,
+    words timed (``word_timestamps``), the language detected per window, SDPA attention; the
+    chunk and stride settings are not used. `prepare` runs its VAD ahead of `transcribe`.
     """
 
     def __init__(
@@ -52,10 +72,13 @@ class TransformersTranscriber:
         device: str = "cpu",
         chunk_length_s: float | None = 20.0,
         stride_length_s: float | None = 5.0,
-        batch_size: int = 1,
+        batch_size: int | None = None,
         dtype: Any = None,
         *,
         generate_kwargs: dict[str, Any] | None = None,
+        windows: str = "chunks",
+        beam_size: int = 5,
+        word_timestamps: bool = True,
     ) -> None:
         chunk = float(chunk_length_s or 0.0)
         if not math.isfinite(chunk) or chunk < 0 or chunk > 30:
@@ -68,15 +91,24 @@ class TransformersTranscriber:
                 f"stride_length_s ({stride_length_s}) must be at least 0 and less than half of "
                 f"chunk_length_s ({chunk_length_s})"
             )
-        if int(batch_size) < 1:
+        if batch_size is not None and int(batch_size) < 1:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+        if windows not in _WINDOWS:
+            raise ConfigError(f"windows must be 'chunks' or 'vad', got {windows!r}")
+        if int(beam_size) < 1:
+            raise ConfigError(f"beam_size must be at least 1, got {beam_size}")
         self.model_name = model
         self.device = device
         self.chunk_length_s = chunk
         self.stride_length_s = stride
-        self.batch_size = int(batch_size)
+        self.batch_size = int(batch_size) if batch_size is not None else None
         self.dtype = dtype
         self.generate_kwargs = dict(generate_kwargs or {})
+        self.windows = windows
+        self.beam_size = int(beam_size)
+        self.word_timestamps = word_timestamps
+        self._regions = RegionCache()
+        self._decoder: WindowDecoder | None = None
         self._pipe: Any = None
         self._model: Any = None
         self._processor: Any = None
@@ -122,8 +154,9 @@ class TransformersTranscriber:
         dtype = _torch_dtype(self.dtype, device, torch)
         try:
             processor = transformers.AutoProcessor.from_pretrained(path)
+            extra = {"attn_implementation": "sdpa"} if self.windows == "vad" else {}
             model = transformers.AutoModelForSpeechSeq2Seq.from_pretrained(
-                path, **{_dtype_kwarg(transformers): dtype}
+                path, **{_dtype_kwarg(transformers): dtype}, **extra
             )
             model = model.to(device).eval()
             pipe = transformers.pipeline(
@@ -144,6 +177,32 @@ class TransformersTranscriber:
                 "transcriber needs a Whisper model"
             )
         self._processor, self._model, self._pipe = processor, model, pipe
+        if self.windows == "vad":
+            self._decoder = WindowDecoder(
+                model,
+                processor,
+                beam_size=self.beam_size,
+                word_timestamps=self.word_timestamps,
+                generate_kwargs=self.generate_kwargs,
+            )
+
+    @property
+    def vad_batch_size(self) -> int:
+        """Windows decoded together in ``windows="vad"`` mode."""
+        if self.batch_size is not None:
+            return self.batch_size
+        self.warm_up()
+        return VAD_BATCH_GPU if self._model.device.type == "cuda" else VAD_BATCH_CPU
+
+    def prepare(self, audio: Audio) -> None:
+        """Find the speech in ``audio`` now (CPU work), so that `transcribe` of the same audio
+        starts decoding at once: an engine calls this on a worker thread while the model is busy
+        with another file. Does nothing in ``windows="chunks"`` mode."""
+        if self.windows == "vad" and audio.samples.size:
+            self._regions.put(audio, self._speech(audio))
+
+    def _speech(self, audio: Audio) -> list[tuple[float, float]]:
+        return speech_regions(audio, VadOptions(max_region_seconds=WINDOW_SECONDS))
 
     # ------------------------------------------------------------------ transcription
 
@@ -182,6 +241,8 @@ class TransformersTranscriber:
                 progress(0.0)
             return Transcript(source=audio.source, language=lang or "und", duration=0.0, task=task)
 
+        if self.windows == "vad":
+            return self._transcribe_windows(audio, lang or None, task, progress)
         try:
             if not lang:
                 lang = self.detect_language(audio)
@@ -191,7 +252,7 @@ class TransformersTranscriber:
             call: dict[str, Any] = {
                 "return_timestamps": True,
                 "generate_kwargs": generate_kwargs,
-                "batch_size": self.batch_size,
+                "batch_size": self.batch_size or 1,
             }
             # Audio that fits one Whisper window is decoded whole: chunking it would only add the
             # pipeline's chunk-merging errors (text repeated or lost where chunks overlap).
@@ -216,6 +277,39 @@ class TransformersTranscriber:
             progress(duration)
         return Transcript(
             source=audio.source, language=lang, duration=duration, segments=segments, task=task
+        )
+
+    def _transcribe_windows(
+        self, audio: Audio, language: str | None, task: Task, progress: ProgressCallback | None
+    ) -> Transcript:
+        regions = self._regions.pop(audio)
+        if regions is None:
+            regions = self._speech(audio)
+        try:
+            segments = decode_windows(
+                self._decoder,  # type: ignore[arg-type]
+                audio.samples,
+                regions,
+                sample_rate=audio.sample_rate,
+                language=language,
+                task=task,
+                batch_size=self.vad_batch_size,
+                progress=progress,
+            )
+        except (ConfigError, ModelError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - inference failures name the model and file
+            raise ModelError(
+                f"Whisper model '{self.model_name}' (transformers) failed on {audio.source}: {exc}"
+            ) from exc
+        if progress:
+            progress(audio.duration)
+        return Transcript(
+            source=audio.source,
+            language=language or main_language(segments),
+            duration=audio.duration,
+            segments=segments,
+            task=task,
         )
 
     def detect_language(self, audio: Audio) -> str:
