@@ -2,6 +2,7 @@
 """Do speaker turns hurt retrieval on one-voice audio? Spoken XQuAD with and without the speaker stage.
 
     python benchmarks/speakers_xquad.py [--languages en] [--articles 24] [--corpus DIR] [--out benchmarks/results]
+    python benchmarks/speakers_xquad.py --report   # the report again from <out>/speakers_xquad.json
 
 The speaker stage (`mediarag.speakers.stage`) labels every word with a speaker; sentences end
 at a change of speaker and the semantic segmenter starts a new passage there
@@ -247,13 +248,19 @@ def report(data: dict[str, Any]) -> str:
                              f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}] |")  # fmt: skip
         lines.append(f"| {lang} | | questions whose first hit moved (hybrid / dense) | "
                      f"{part['retrieval']['hybrid']['questions_changed']} / {part['retrieval']['dense']['questions_changed']} | | |")  # fmt: skip
-    lines += ["", "## Files with more than one label", "",
-              "| file | labels (seconds) | passages without / with |", "|---|---|---|"]  # fmt: skip
-    for lang, part in data["languages"].items():
-        for f in part["files"]:
-            if len(f["labels"]) > 1:
-                secs = ", ".join(f"{k} {v:.1f}" for k, v in f["label_seconds"].items())
-                lines.append(f"| {f['file']} | {secs} | {f['passages']['without']} / {f['passages']['with']} |")
+    lines += ["", "## Files with more than one label", ""]
+    split = [f for part in data["languages"].values() for f in part["files"] if len(f["labels"]) > 1]
+    if not split:
+        lines += ["None: every file got one label, so no sentence or passage could change, and the paired "
+                  "intervals above are exact (each question ranks the same passages in both arms), not sampled."]
+    else:
+        lines += ["| file | labels (seconds) | passages without / with |", "|---|---|---|"]
+    for f in split:
+        secs = ", ".join(f"{k} {v:.1f}" for k, v in f["label_seconds"].items())
+        lines.append(f"| {f['file']} | {secs} | {f['passages']['without']} / {f['passages']['with']} |")
+    lines += ["", "The stage's seconds per hour are wall time of `SpeakerStage.run` alone (one thread, as the "
+              "stage runs; decoding not included), on a machine shared with other jobs: compare with "
+              "benchmarks/results/speakers.md only with the load in mind."]
     warnings = [w for part in data["languages"].values() for w in part["summary"]["warnings"]]
     if warnings:
         lines += ["", "Warnings:", ""] + [f"- {w}" for w in warnings]
@@ -294,7 +301,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=24)
     parser.add_argument("--corpus", type=Path, default=hybrid.CORPUS_ROOT, help="the built spoken XQuAD corpus")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--report", action="store_true", help="only rewrite the report from <out>/speakers_xquad.json")
     args = parser.parse_args(argv)
+    if args.report:
+        data = json.loads((args.out / "speakers_xquad.json").read_text())
+        (args.out / "speakers_xquad.md").write_text(report(data))
+        return 0
     started = time.perf_counter()
     if not (args.corpus / "manifest.json").is_file():
         raise SystemExit(f"{args.corpus}: no spoken XQuAD corpus there (build it with benchmarks/spoken_xquad.py)")
