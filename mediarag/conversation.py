@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from .errors import ConfigError, MediaError
@@ -20,6 +19,8 @@ from .schema import Answer, Chunk, Hit, Message, Transcript
 from .transcribe.config import translation_task
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .generate.answer import Answerer
     from .generate.base import AnswerStream
     from .pipeline.pipeline import Pipeline
@@ -289,6 +290,8 @@ class Conversation:
         dense: list[Hit] = []
         if retriever.mode != "keyword":
             vector = retriever.query_vector(query)
+            import numpy as np
+
             scores = np.concatenate([self._file_vectors(f) @ vector for f in self.state.files])
             dense = [Hit(chunk=chunks[i], score=float(scores[i])) for i in scores.argsort()[::-1][: retriever.candidates]]
         key = tuple((f.source, f.sha256) for f in self.state.files)
