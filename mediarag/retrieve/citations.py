@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from ..links import media_link
 from ..moments import best_moment, has_time
-from ..schema import Citation, Hit, Moment
+from ..schema import SCREEN, Citation, Hit, Moment
 
 
 def cite(hit: Hit, moment: Moment | None = None) -> Citation:
     """The citation of a retrieved passage (its score rounded to 4 places).
 
     ``moment`` is the span inside the passage the answer rests on; the link plays it (without
-    one, the whole passage). A text document has no time, so no moment.
+    one, the whole passage). A text document has no time, so no moment. Text read on screen is
+    shown all at once, so its moment is the whole span, from when the text appears.
     """
     c = hit.chunk
     if moment is not None and not has_time(c):
         moment = None
+    elif moment is not None and c.kind == SCREEN:
+        moment = Moment(start=c.start, end=c.end)
     start, end = (moment.start, moment.end) if moment is not None else (c.start, c.end)
     return Citation(
         source=c.source,
