@@ -153,6 +153,18 @@ class Indexed:
     bytes: dict[str, int] = field(default_factory=dict)
 
 
+def gold_spans(corpus: Any, files: dict[int, Any]) -> dict[str, tuple[str, float, float]]:
+    """Where each question's answer paragraph is spoken: question id -> (file, start, end), for
+    the questions of the articles in ``files`` (article -> spoken file)."""
+    golds = {}
+    for q in corpus.questions:
+        if q.article in files:
+            f = files[q.article]
+            p = next(x for x in f.paragraphs if x.index == q.paragraph)
+            golds[q.id] = (str(f.path), p.start, p.end)
+    return golds
+
+
 def build_index(corpus: Any, language: str, articles: int, embedder: CachedEmbedder, root: Path) -> Indexed:
     from mediarag.pipeline.item import MediaFile
     from mediarag.pipeline.stages import Passages
@@ -181,12 +193,7 @@ def build_index(corpus: Any, language: str, articles: int, embedder: CachedEmbed
         sources[article] = source
     store.commit()
     embedder.save()
-    golds = {}
-    for q in corpus.questions:
-        if q.article in files:
-            f = files[q.article]
-            p = next(x for x in f.paragraphs if x.index == q.paragraph)
-            golds[q.id] = (str(f.path), p.start, p.end)
+    golds = gold_spans(corpus, files)
     sizes: dict[str, int] = {"vectors": 0, "metadata": 0, "keywords": 0, "transcripts": 0}
     for path in (root / language).rglob("*"):
         if not path.is_file():

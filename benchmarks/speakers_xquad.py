@@ -138,12 +138,7 @@ def process_language(corpus: Any, language: str, articles: int, embedder: Any, r
             f"{len(spans['without'])} -> {len(spans['with'])} ({len(spans['with']) - len(same)} new), "
             f"speaker stage {speakers.seconds[-1]:.1f} s for {labelled.duration:.0f} s")  # fmt: skip
         embedder.save()
-    golds = {}
-    for q in corpus.questions:
-        if q.article in files:
-            f = files[q.article]
-            p = next(x for x in f.paragraphs if x.index == q.paragraph)
-            golds[q.id] = (str(f.path), p.start, p.end)
+    golds = hybrid.gold_spans(corpus, files)
     indexes = {}
     for arm, store in stores.items():
         store.commit()
