@@ -72,7 +72,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from answers import contains, f1  # noqa: E402  (SQuAD scoring with numbers as digits)
+from core.squad import contains_answer as contains  # noqa: E402  (SQuAD scoring with numbers as digits)
+from core.squad import f1_score as f1  # noqa: E402
 
 CACHE = HERE / ".cache"
 CORPUS_ROOT = CACHE / "spoken_xquad"

@@ -28,7 +28,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import moments  # noqa: E402  (the benchmark whose logs these are)
-from answers import contains, f1  # noqa: E402
+from core.squad import contains_answer as contains  # noqa: E402
+from core.squad import f1_score as f1  # noqa: E402
 
 LINE = re.compile(
     r"^\[\s*[\d.]+s\]\s+(?P<model>\S+) (?P<variant>\S+) (?P<id>[0-9a-f]{8}) f1=(?P<f1>[\d.]+) "

@@ -181,3 +181,18 @@ def test_ingest_steps_time_each_stage_of_the_public_pipeline(tmp_path, data_dir)
     assert counts["duration_s"] == pytest.approx(11.0, abs=0.1) and counts["languages"] == ["en"]
     assert len(qa.store) == 2 and list(qa.sources()) == [str((data_dir / "jfk.flac").resolve())]
     assert speed_ingest.step_medians([steps, steps]) == steps
+
+
+def test_every_benchmark_script_starts():
+    """Each benchmark script's imports still resolve (its --help runs): a refactoring of the
+    benchmark core must not leave a script that fails on its first line."""
+    import subprocess
+
+    scripts = sorted(p for p in BENCH.glob("*.py") if "__main__" in p.read_text())
+    assert len(scripts) > 10
+    failed = {}
+    for script in scripts:
+        run = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
+        if run.returncode != 0:
+            failed[script.name] = run.stderr.strip().splitlines()[-1:]
+    assert not failed, failed
