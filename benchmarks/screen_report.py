@@ -24,7 +24,7 @@ def _verdict(ok: bool) -> str:
 
 def render(data: dict[str, Any]) -> str:
     total = data["total"]
-    lines = header("Screen text: OCR, citations, cost", data["run"], mode="quick" if data["quick"] else "full",
+    lines = header("Screen text: OCR, citations, cost", data["run"], mode=data.get("mode") or ("quick" if data["quick"] else "full"),
                    total_s=total["wall_s"], cpu_s=total["cpu_s"], load=total["load"])  # fmt: skip
     lines += [
         "Videos: benchmarks/screen_videos.py (XQuAD paragraphs drawn as slides, caption cards, an editor-like screen "
