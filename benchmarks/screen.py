@@ -44,7 +44,7 @@ import core  # noqa: F401 - sets the offline environment
 import numpy as np
 from core.report import command_line, log, run_info, write_results
 from core.stats import bootstrap_ci, paired_difference
-from screen_eval import cer_groups, false_text, load_truth, name_errors, score_video, timing, weighted_cer
+from screen_eval import cer_groups, false_text, load_truth, name_errors, name_outcomes, score_video, timing, weighted_cer
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
@@ -149,10 +149,16 @@ def frame_count(path: Path) -> int:
 
 
 def memory_8k(path: Path) -> dict[str, float]:
-    """Peak RSS growth of sampling an 8K video, and of decoding it to full-size RGB frames."""
+    """Peak RSS growth of sampling an 8K video, and of decoding it to full-size RGB frames.
+
+    The peak is the child's ``VmHWM`` (/proc/self/status), which starts afresh at exec: its
+    ``ru_maxrss`` does not (Linux keeps the high-water mark of the forked parent, so a child of
+    this process, which holds Whisper and e5, never seemed to grow)."""
     code = """
-import json, resource, sys, av
-def peak(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+import json, sys, av
+def peak():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 before = peak()
 if sys.argv[2] == "stage":
     from mediarag.screen.frames import sample_frames
@@ -205,7 +211,7 @@ def ocr_part(videos: list[Path], negatives: list[Path], ocr: CachingOcr, rescore
                               "ci": bootstrap_ci(found), "missed": [q for q in questions if not q["found"]][:10]},
         "false_text": [false_text(p.name, read[p.name]["readings"], read[p.name]["box_filter"]) for p in negatives],
         "worst_elements": sorted((r for r in rows if r["cer"] > 0.05), key=lambda r: -r["cer"] * r["chars"])[:8],
-        "memory_8k_mb": memory_8k(eight_k) if eight_k and not rescore else None,
+        "memory_8k_mb": memory_8k(eight_k) if eight_k else None,  # cheap, measured again under --rescore too
         "variants": variants,
         "rescored": rescore,
     }  # fmt: skip
@@ -315,7 +321,10 @@ def speech_part(articles: int, ocr: CachingOcr, distractors: list[Path], corpus_
             top_kinds.append([h.chunk.kind for h in hits[:5]])
         runs[name], kinds[name] = RetrievalRun(rankings=rankings, golds=golds), top_kinds
     cached.save()
+    cold = sum(v["files"] - v["cached"] for v in transcripts.stats.values())
+    shipped = sum(v["shipped"] for v in transcripts.stats.values())
     out: dict[str, Any] = {"questions": len(queries), "articles": len(corpus.files),
+                           "transcripts": {"transcribed": cold, "shipped": shipped, "files": len(corpus.files)},
                            "speech_passages": len(speech.passages), "screen_passages": sum(len(i.passages) for i in screen_items)}  # fmt: skip
     per_query = {}
     for name, run in runs.items():
@@ -353,12 +362,20 @@ def hints_part(said: Path, unrelated: Path, qa: Any, ocr: CachingOcr, transcribe
     reference = " ".join(s["text"] for s in spoken)
     shown = " ".join(s["shown_text"] for s in said_truth["slides"])
     vocabulary = list(dict.fromkeys(w for w, is_name in words_and_names(shown) if is_name and len(w) > 2))[:60]
-    out: dict[str, Any] = {"vocabulary": vocabulary, "said": {}, "unrelated": {}}
+    out: dict[str, Any] = {"vocabulary": vocabulary, "said": {}, "unrelated": {},
+                           "narrations_complete": [sum(s["complete"] for s in spoken), len(spoken)]}  # fmt: skip
     started = time.perf_counter()
     for label, hints, vocab in (("screen hotwords (default)", "hotwords", None), ("no hints", "off", None),
                                 ("user vocabulary, no screen hints", "off", vocabulary)):  # fmt: skip
         text = heard(said, hints, vocab)
         out["said"][label] = {"wer": word_error_rate(reference, text), **name_errors(reference, text), "text": text}
+    base = name_outcomes(reference, out["said"]["no hints"]["text"])
+    for label, row in out["said"].items():  # names fixed and broken against no hints, paired
+        mine = name_outcomes(reference, row["text"])
+        if label != "no hints" and len(mine) == len(base):
+            row["against_no_hints"] = {"fixed": sum(m and not b for m, b in zip(mine, base)),
+                                       "broken": sum(b and not m for m, b in zip(mine, base)),
+                                       "name_right": paired_difference(np.array(mine, float), np.array(base, float))}  # fmt: skip
     unrelated_reference = load_truth(unrelated)["narration"]["text"]
     for label, hints in (("screen hotwords (default)", "hotwords"), ("no hints", "off")):
         text = heard(unrelated, hints)
