@@ -190,7 +190,8 @@ def _hints(h: dict[str, Any]) -> list[str]:
     rows2 = [[label, percent(v["wer"]), f"{v['names'] - v['names_wrong']}/{v['names']}", percent(v["names_wrong"] / max(1, v["names"]))]
              for label, v in h["unrelated"].items()]  # fmt: skip
     return ["## 4. Words on screen as Whisper hotwords", "",
-            "lecture_en_said.mp4: ten slides whose first two sentences espeak-ng says while each is shown; Whisper base "
+            "lecture_en_said.mp4: ten slides whose first two sentences (one where two do not fit) espeak-ng says while each "
+            "is shown; Whisper base "
             "(the default) with the words that look like names on screen near each stretch of speech as hotwords "
             "(`ScreenConfig.hints = \"hotwords\"`, the default), without, and with a user vocabulary of the lecture's "
             f"{len(h['vocabulary'])} capitalised words instead (`--vocabulary`). Name WER: names (capitalised words "
