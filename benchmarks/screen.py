@@ -19,10 +19,11 @@ onnxruntime thread), then:
    screen as Whisper hotwords, without, and with a user vocabulary instead; word and name error
    rates; and a lecture whose narration is unrelated, with and without (no harm?).
 
-    python benchmarks/screen.py [--quick] [--parts ocr,retrieval,speech,hints] [--rescore]
+    python benchmarks/screen.py [--quick] [--parts ocr,retrieval,speech,hints] [--rescore] [--articles N]
 
 ``--rescore`` scores the OCR readings saved by the last run (no OCR, no cost figures).
-Results: benchmarks/results/screen.md and .json (``--quick``: benchmarks/results/quick/).
+Results: benchmarks/results/screen.md and .json (``--quick``: benchmarks/results/quick/), written
+again after each part (hints before speech), so a run stopped late keeps the parts it finished.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import core  # noqa: F401 - sets the offline environment
 import numpy as np
 from core.report import command_line, log, run_info, write_results
 from core.stats import bootstrap_ci, paired_difference
-from screen_eval import cer_groups, false_text, load_truth, name_errors, score_video, timing, weighted_cer
+from screen_eval import cer_groups, false_text, load_truth, name_errors, name_outcomes, score_video, timing, weighted_cer
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
@@ -148,10 +149,16 @@ def frame_count(path: Path) -> int:
 
 
 def memory_8k(path: Path) -> dict[str, float]:
-    """Peak RSS growth of sampling an 8K video, and of decoding it to full-size RGB frames."""
+    """Peak RSS growth of sampling an 8K video, and of decoding it to full-size RGB frames.
+
+    The peak is the child's ``VmHWM`` (/proc/self/status), which starts afresh at exec: its
+    ``ru_maxrss`` does not (Linux keeps the high-water mark of the forked parent, so a child of
+    this process, which holds Whisper and e5, never seemed to grow)."""
     code = """
-import json, resource, sys, av
-def peak(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+import json, sys, av
+def peak():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 before = peak()
 if sys.argv[2] == "stage":
     from mediarag.screen.frames import sample_frames
@@ -204,7 +211,7 @@ def ocr_part(videos: list[Path], negatives: list[Path], ocr: CachingOcr, rescore
                               "ci": bootstrap_ci(found), "missed": [q for q in questions if not q["found"]][:10]},
         "false_text": [false_text(p.name, read[p.name]["readings"], read[p.name]["box_filter"]) for p in negatives],
         "worst_elements": sorted((r for r in rows if r["cer"] > 0.05), key=lambda r: -r["cer"] * r["chars"])[:8],
-        "memory_8k_mb": memory_8k(eight_k) if eight_k and not rescore else None,
+        "memory_8k_mb": memory_8k(eight_k) if eight_k else None,  # cheap, measured again under --rescore too
         "variants": variants,
         "rescored": rescore,
     }  # fmt: skip
@@ -264,7 +271,7 @@ def retrieval_part(paths: list[Path], qa: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------- 3. speech unchanged
 
 
-def speech_part(quick: bool, ocr: CachingOcr, distractors: list[Path], corpus_root: Path) -> dict[str, Any]:
+def speech_part(articles: int, ocr: CachingOcr, distractors: list[Path], corpus_root: Path) -> dict[str, Any]:
     from core.retrieval_metrics import Gold, HitAtK, MRRAtK, RankedHit, RetrievalRun
     from mediarag.embed import make_embedder
     from mediarag.pipeline import Embed, MediaFile, Passages
@@ -277,13 +284,13 @@ def speech_part(quick: bool, ocr: CachingOcr, distractors: list[Path], corpus_ro
     from retrieval_index import CachedEmbedder, chunkers, passage_set
 
     timings = Timings()
-    corpus = load_corpus(corpus_root, 3 if quick else 24, ["en"])
+    corpus = load_corpus(corpus_root, articles, ["en"])
     transcripts = Transcripts(timings)
     transcripts.run(corpus.files, translate=False)
     embedder = make_embedder("multilingual-e5-small")
     embedder.warm_up()
     cached = CachedEmbedder(embedder, "e5-screen", timings)
-    chunker = chunkers(quick)[0]
+    chunker = chunkers(articles < 24)[0]
     speech = passage_set(chunker, chunker.make(cached), corpus.files, transcripts, "transcribe", timings)
     screen_items = []
     for path in distractors:
@@ -314,7 +321,10 @@ def speech_part(quick: bool, ocr: CachingOcr, distractors: list[Path], corpus_ro
             top_kinds.append([h.chunk.kind for h in hits[:5]])
         runs[name], kinds[name] = RetrievalRun(rankings=rankings, golds=golds), top_kinds
     cached.save()
+    cold = sum(v["files"] - v["cached"] for v in transcripts.stats.values())
+    shipped = sum(v["shipped"] for v in transcripts.stats.values())
     out: dict[str, Any] = {"questions": len(queries), "articles": len(corpus.files),
+                           "transcripts": {"transcribed": cold, "shipped": shipped, "files": len(corpus.files)},
                            "speech_passages": len(speech.passages), "screen_passages": sum(len(i.passages) for i in screen_items)}  # fmt: skip
     per_query = {}
     for name, run in runs.items():
@@ -352,12 +362,20 @@ def hints_part(said: Path, unrelated: Path, qa: Any, ocr: CachingOcr, transcribe
     reference = " ".join(s["text"] for s in spoken)
     shown = " ".join(s["shown_text"] for s in said_truth["slides"])
     vocabulary = list(dict.fromkeys(w for w, is_name in words_and_names(shown) if is_name and len(w) > 2))[:60]
-    out: dict[str, Any] = {"vocabulary": vocabulary, "said": {}, "unrelated": {}}
+    out: dict[str, Any] = {"vocabulary": vocabulary, "said": {}, "unrelated": {},
+                           "narrations_complete": [sum(s["complete"] for s in spoken), len(spoken)]}  # fmt: skip
     started = time.perf_counter()
     for label, hints, vocab in (("screen hotwords (default)", "hotwords", None), ("no hints", "off", None),
                                 ("user vocabulary, no screen hints", "off", vocabulary)):  # fmt: skip
         text = heard(said, hints, vocab)
         out["said"][label] = {"wer": word_error_rate(reference, text), **name_errors(reference, text), "text": text}
+    base = name_outcomes(reference, out["said"]["no hints"]["text"])
+    for label, row in out["said"].items():  # names fixed and broken against no hints, paired
+        mine = name_outcomes(reference, row["text"])
+        if label != "no hints" and len(mine) == len(base):
+            row["against_no_hints"] = {"fixed": sum(m and not b for m, b in zip(mine, base)),
+                                       "broken": sum(b and not m for m, b in zip(mine, base)),
+                                       "name_right": paired_difference(np.array(mine, float), np.array(base, float))}  # fmt: skip
     unrelated_reference = load_truth(unrelated)["narration"]["text"]
     for label, hints in (("screen hotwords (default)", "hotwords"), ("no hints", "off")):
         text = heard(unrelated, hints)
@@ -376,6 +394,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rescore", action="store_true", help="score the saved OCR readings again (no OCR)")
     parser.add_argument("--corpus", type=Path, default=CACHE / "spoken_xquad", help="the spoken XQuAD corpus")
     parser.add_argument("--videos", nargs="*", help="only these videos (names of benchmarks/screen_videos.py)")
+    parser.add_argument("--articles", type=int, default=None,
+                        help="spoken XQuAD articles of the speech part (default 24, --quick 3); their Whisper base "
+                             "transcripts are made once and cached under benchmarks/.cache/transcripts")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
@@ -394,7 +415,9 @@ def main(argv: list[str] | None = None) -> None:
     engine = PaddleOcrV5(threads=1)
     engine.warm_up()
     ocr = CachingOcr(engine)
-    data: dict[str, Any] = {"run": info, "quick": args.quick, "videos": [p.name for p in videos]}
+    articles = args.articles or (3 if args.quick else 24)
+    data: dict[str, Any] = {"run": info, "quick": args.quick, "videos": [p.name for p in videos],
+                            "mode": describe_mode(args.quick, parts, args.videos, articles)}  # fmt: skip
     if "ocr" in parts or "retrieval" in parts or "hints" in parts:
         data["ocr"] = ocr_part(videos, negatives, ocr, args.rescore)
     transcriber = None
@@ -408,20 +431,41 @@ def main(argv: list[str] | None = None) -> None:
         qa = ingest(asked, ocr, transcriber, WORK / "index")
         data["retrieval"] = retrieval_part(asked, qa)
         log(f"  hit@1 within 2 s: {data['retrieval']['hit1_2s']:.3f} over {data['retrieval']['questions']} questions")
-    if "speech" in parts:
-        log("speech unchanged: spoken XQuAD with and without screen passages of other articles")
-        data["speech"] = speech_part(args.quick, ocr, [p for p in videos if p.name in DISTRACTORS], args.corpus)
     by_name = {p.name: p for p in videos}
+    out = args.out or (HERE / "results" / ("quick" if args.quick else ""))
+    started = (load0, wall0, cpu0)
+    save(out, data, ocr, started)  # each part's figures are written as soon as it is done
     if "hints" in parts and {"lecture_en_said.mp4", "lecture_en.mp4"} <= set(by_name):
         log("hints: the said lecture and the unrelated one, with and without screen hotwords")
         data["hints"] = hints_part(by_name["lecture_en_said.mp4"], by_name["lecture_en.mp4"], qa, ocr, transcriber)
-    data["total"] = {"wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0,
-                     "load": [round(load0, 2), round(os.getloadavg()[0], 2)], "ocr_reads": ocr.reads}  # fmt: skip
+        save(out, data, ocr, started)
+    if "speech" in parts:
+        log(f"speech unchanged: spoken XQuAD ({articles} articles) with and without screen passages of other articles")
+        data["speech"] = speech_part(articles, ocr, [p for p in videos if p.name in DISTRACTORS], args.corpus)
+        save(out, data, ocr, started)
+
+
+def describe_mode(quick: bool, parts: set[str], videos: list[str] | None, articles: int) -> str:
+    """What this run covers, for the report's header."""
+    said = ["quick" if quick else "full"]
+    left_out = [p for p in ("ocr", "retrieval", "hints", "speech") if p not in parts]
+    if left_out:
+        said.append("parts not run: " + ", ".join(left_out))
+    if videos:
+        said.append("videos: " + ", ".join(videos))
+    if "speech" in parts and articles != 24:
+        said.append(f"speech part on {articles} of the 24 English spoken XQuAD articles")
+    return "; ".join(said)
+
+
+def save(out: Path, data: dict[str, Any], ocr: CachingOcr, started: tuple[float, float, float]) -> None:
+    """Write the report of the parts done so far (benchmarks/results/screen.md and .json)."""
     from screen_report import render
 
-    out = args.out or (HERE / "results" / ("quick" if args.quick else ""))
-    markdown = render(data)
-    paths = write_results(out, "screen", markdown, data)
+    load0, wall0, cpu0 = started
+    data["total"] = {"wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0,
+                     "load": [round(load0, 2), round(os.getloadavg()[0], 2)], "ocr_reads": ocr.reads}  # fmt: skip
+    paths = write_results(out, "screen", render(data), data)
     log(f"wrote {paths[0]} and {paths[1]}")
 
 

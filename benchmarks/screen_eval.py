@@ -181,6 +181,23 @@ def name_tokens(text: str) -> list[tuple[str, bool]]:
     return [(word.lower(), is_name) for word, is_name in words_and_names(text)]
 
 
+def name_outcomes(reference: str, hypothesis: str) -> list[bool]:
+    """For each name word of ``reference`` in order, whether the hypothesis has it exactly
+    (words aligned by edit distance)."""
+    from core.wer import align
+
+    ref = name_tokens(reference)
+    hyp = [w for w, _ in name_tokens(hypothesis)]
+    outcomes, position = [], 0
+    for op, ref_word, _ in align([w for w, _ in ref], hyp):
+        if ref_word is None:
+            continue
+        if ref[position][1]:
+            outcomes.append(op == "=")
+        position += 1
+    return outcomes
+
+
 def name_errors(reference: str, hypothesis: str) -> dict[str, int]:
     """Name words of ``reference`` that the hypothesis gets wrong (aligned by edit distance),
     and all words' edits."""
@@ -188,16 +205,6 @@ def name_errors(reference: str, hypothesis: str) -> dict[str, int]:
 
     ref = name_tokens(reference)
     hyp = [w for w, _ in name_tokens(hypothesis)]
-    ops = align([w for w, _ in ref], hyp)
-    names = wrong = errors = 0
-    position = 0
-    for op, ref_word, _ in ops:
-        if op != "=":
-            errors += 1
-        if ref_word is None:
-            continue
-        if ref[position][1]:
-            names += 1
-            wrong += op != "="
-        position += 1
-    return {"names": names, "names_wrong": wrong, "words": len(ref), "word_errors": errors}
+    errors = sum(op != "=" for op, _, _ in align([w for w, _ in ref], hyp))
+    outcomes = name_outcomes(reference, hypothesis)
+    return {"names": len(outcomes), "names_wrong": outcomes.count(False), "words": len(ref), "word_errors": errors}
