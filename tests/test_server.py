@@ -262,6 +262,8 @@ def test_transcripts_in_every_format(client):
     assert srt.startswith("1\n00:00:") and "country" in srt
     assert json.loads(client.get(f"/v1/transcripts/{sid}", params={"format": "json"}).text)["language"] == "en"
     assert "country" in client.get(f"/v1/transcripts/{sid}", params={"format": "txt"}).text
+    rttm = client.get(f"/v1/transcripts/{sid}", params={"format": "rttm"}).text.splitlines()
+    assert rttm and all(line.split()[0] == "SPEAKER" and line.split()[7].startswith("SPEAKER_") for line in rttm)
     assert client.get(f"/v1/transcripts/{sid}", params={"format": "doc"}).status_code == 422
 
 

@@ -20,6 +20,7 @@ TRANSCRIPT_TYPES = {
     "vtt": "text/vtt; charset=utf-8",
     "json": "application/json",
     "txt": "text/plain; charset=utf-8",
+    "rttm": "text/plain; charset=utf-8",
 }
 
 SourceId = Path(pattern=r"^[0-9a-f]{16}$", description="A source's id (GET /v1/sources lists them).")
@@ -44,7 +45,8 @@ def remove(request: Request, sid: str = SourceId) -> dict[str, Any]:
 
 
 @router.get("/v1/transcripts/{sid}", summary="A file's transcript", response_class=Response)
-def transcript(request: Request, sid: str = SourceId, format: str = Query("vtt", pattern="^(srt|vtt|json|txt)$")) -> Response:  # noqa: A002
-    """The stored transcript as SubRip, WebVTT (for a ``<track>`` element), JSON or text."""
+def transcript(request: Request, sid: str = SourceId, format: str = Query("vtt", pattern="^(srt|vtt|json|txt|rttm)$")) -> Response:  # noqa: A002
+    """The stored transcript as SubRip, WebVTT (for a ``<track>`` element), JSON, text or RTTM
+    (the speakers' turns)."""
     text = service_of(request).transcript(sid, format)
     return Response(text, media_type=TRANSCRIPT_TYPES[format])
