@@ -18,6 +18,7 @@ from .errors import ConfigError, MediaRagError, exit_status
 from .export import FORMATS
 from .formats import answer_json, citation_json, report_json
 from .links import clock
+from .retrieve.citations import citation_label
 
 DEFAULT_INDEX = os.environ.get("MEDIARAG_INDEX", "mediarag-index")
 
@@ -332,25 +333,11 @@ def _passages(info: Any) -> str:
     return text
 
 
-def _where(c: Any) -> str:
-    """``file · mm:ss-mm:ss · Speaker``: the cited moment's times (``· on screen`` for text read off the video; a text
-    document: its name only)."""
-    from .links import is_text_source
-
-    parts = [Path(c.source).name]
-    if not is_text_source(c.source):
-        at = getattr(c, "moment", None) or c  # the moment the answer rests on, else the passage
-        parts.append(f"{clock(at.start)}-{clock(at.end)}")
-    if c.kind == "screen":
-        parts.append("on screen")
-    elif c.speaker:
-        parts.append(c.speaker)
-    return " · ".join(parts)
 
 
 def _print_sources(citations: Sequence[Any]) -> None:
     for i, c in enumerate(citations, start=1):
-        print(f"  [{i}] {_where(c)}  (score {c.score:.2f})")
+        print(f"  [{i}] {citation_label(c)}  (score {c.score:.2f})")
         print(f"      {c.link}")
 
 
@@ -515,7 +502,7 @@ def _search(args: argparse.Namespace) -> int:
         if not hits:
             print("No passage matches.")
         for i, h in enumerate(hits, start=1):
-            print(f"[{i}] {_where(h)}  (score {h.score:.2f})")
+            print(f"[{i}] {citation_label(h)}  (score {h.score:.2f})")
             print(f"    {h.text}")
     return 0
 

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from ..generate.answer import Answerer
-from ..links import clock, is_text_source, is_url
+from ..links import is_text_source, is_url
 from ..media import VIDEO_EXTENSIONS, file_sha256
 from ..progress import FileProgress
 from ..pipeline.ingest import IngestReport
 from ..qa import MediaQA
+from ..retrieve.citations import citation_label as label_of
 from ..schema import SCREEN, Citation
 from ..settings import Settings
 from .config import AppConfig
@@ -229,18 +230,8 @@ class Engine:
 
 
 def citation_label(citation: Citation) -> str:
-    """``name · mm:ss-mm:ss · Speaker``: the moment the answer rests on (else the passage),
-    ``· on screen`` for text read off the video; a text document: its name only; no speaker
-    when the passage has none or several."""
-    name = display_name(citation.source)
-    if is_text_source(citation.source):
-        return name
-    span = citation.moment or citation
-    label = f"{name} · {clock(span.start)}-{clock(span.end)}"
-    if citation.kind == SCREEN:
-        return f"{label} · on screen"
-    return f"{label} · {citation.speaker}" if citation.speaker else label
-
+    """`mediarag.retrieve.citations.citation_label` with the name the user gave an upload."""
+    return label_of(citation, display_name(citation.source))
 
 def thumbnail(citation: Citation) -> np.ndarray | None:
     """The frame of a screen citation, small (RGB), from a little after the text appears; None

@@ -28,8 +28,8 @@ from pydantic import ConfigDict, PrivateAttr, SecretStr
 
 class MediaRagRetriever(BaseRetriever):
     """Passages of indexed media as LangChain `Document`s: ``page_content`` is the passage,
-    ``metadata`` holds source, start, end (seconds), moment_start, moment_end, link (plays the moment), speaker, kind and
-    score (and media_url when searched through a server).
+    ``metadata`` holds source, start, end (seconds), moment_start, moment_end, link (plays the
+    moment), speaker, kind and score (and media_url when searched through a server).
 
     Give ``qa`` (a `mediarag.MediaQA`) or ``url`` (+ ``token``) of a ``mediarag serve`` server.
     """

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 class MediaRagRetriever(BaseRetriever):
     """Passages of indexed media as `NodeWithScore`s: each node's text is the passage, its
-    metadata holds source, start, end (seconds), moment_start, moment_end, link, speaker, kind and score (and media_url
-    when searched through a server); the score is the passage's cosine similarity.
+    metadata holds source, start, end (seconds), moment_start, moment_end, link, speaker, kind
+    and score (and media_url when searched through a server); the score is the passage's
+    retrieval score (cosine plus the keyword bonus under hybrid retrieval).
 
     Give ``qa`` (a `mediarag.MediaQA`) or ``url`` (+ ``token``) of a ``mediarag serve`` server.
     """

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..links import media_link
+from pathlib import Path
+
+from ..links import clock, is_text_source, media_link
 from ..moments import best_moment, has_time
 from ..schema import SCREEN, Citation, Hit, Moment
 
@@ -36,3 +38,20 @@ def cite(hit: Hit, moment: Moment | None = None) -> Citation:
 def cite_for(query: str, hit: Hit) -> Citation:
     """The citation of a passage found for ``query``, pointing at its best-matching moment."""
     return cite(hit, best_moment(query, hit))
+
+
+def citation_label(citation: Citation, name: str | None = None) -> str:
+    """``name · mm:ss-mm:ss · Speaker``: where a citation points, as the CLI and the app show it.
+
+    The times are the moment the answer rests on (else the passage's); text read off the video
+    ends with ``· on screen``; a text document is its name only; no speaker when the passage has
+    none or several. ``name`` defaults to the source's file name.
+    """
+    name = Path(citation.source).name if name is None else name
+    if is_text_source(citation.source):
+        return name
+    span = citation.moment or citation
+    label = f"{name} · {clock(span.start)}-{clock(span.end)}"
+    if citation.kind == SCREEN:
+        return f"{label} · on screen"
+    return f"{label} · {citation.speaker}" if citation.speaker else label
