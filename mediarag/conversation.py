@@ -14,6 +14,7 @@ from .links import is_text_source
 from .media import check_regular_file, file_sha256
 from .progress import FileProgress
 from .retrieve.filters import WIDEN, PassageFilter, retrieve_filtered
+from .retrieve.hybrid import HybridRetriever
 from .retrieve.query import check_query
 from .schema import Answer, Chunk, Hit, Message, Transcript
 from .transcribe.config import translation_task
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from .generate.base import AnswerStream
     from .pipeline.pipeline import Pipeline
     from .retrieve.dense import DenseRetriever
-    from .retrieve.hybrid import HybridRetriever
     from .settings import Settings
     from .store.keywords import KeywordIndex
 
@@ -268,8 +268,9 @@ class Conversation:
         hits: list[Hit] = []
         if self.use_knowledge_base:  # the retriever's own rule when min_score is not given
             hits.extend(retrieve_filtered(self.retriever, query, where, k, min_score))
-        if self.state.files and getattr(self.retriever, "mode", "dense") != "dense":
-            hits.extend([h for h in self._fused_file_hits(query, k * WIDEN, min_score) if where.accepts(h)][:k])
+        if self.state.files and isinstance(self.retriever, HybridRetriever):
+            fused = self._fused_file_hits(self.retriever, query, k * WIDEN, min_score)
+            hits.extend([h for h in fused if where.accepts(h)][:k])
         elif self.state.files:
             vector = self.retriever.query_vector(query)
             for attached in self.state.files:
@@ -279,13 +280,12 @@ class Conversation:
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
 
-    def _fused_file_hits(self, query: str, k: int, min_score: float | None) -> list[Hit]:
+    def _fused_file_hits(self, retriever: HybridRetriever, query: str, k: int, min_score: float | None) -> list[Hit]:
         """The added files' passages as a hybrid retriever ranks the index's: by meaning and by
         their words, fused, and only when the evidence is enough to answer."""
         from .store.keywords import KeywordIndex
         from .store.terms import PassageTerms
 
-        retriever: HybridRetriever = self.retriever  # type: ignore[assignment]
         chunks = [c for f in self.state.files for c in f.chunks]
         dense: list[Hit] = []
         if retriever.mode != "keyword":
