@@ -52,6 +52,28 @@ def test_pipelined_engine_indexes_what_the_local_path_indexes(media: Path, tmp_p
     assert not again.ingested and len(again.skipped) == len(FILES)
 
 
+def test_files_transcribed_together_share_batches_and_index_what_one_at_a_time_does(media: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    """Three model threads (the windows of the files in flight decoded in common batches) and
+    two decoding processes index what one thread does, and the bad file still fails alone."""
+    pytest.importorskip("transformers")
+    from mediarag.transcribe.transformers import TransformersTranscriber
+
+    tr = TransformersTranscriber("tiny.en", windows="vad", beam_size=1, batch_size=8)
+    one = make_qa(tmp_path / "one", tr, embedder).ingest([media], engine=PipelinedEngine(workers=2))
+    windows, batches = tr.batcher.windows, tr.batcher.batches
+    engine = PipelinedEngine(workers=3, model_threads=3, decode_processes=2)
+    many = make_qa(tmp_path / "many", tr, embedder).ingest([media], engine=engine)
+    assert [Path(f.source).name for f in many.failed] == ["broken.ogg"] and "broken.ogg" in many.failed[0].error
+    assert sorted(i.source for i in many.ingested) == sorted(i.source for i in one.ingested)
+    assert tr.batcher.windows - windows == windows  # the same windows...
+    assert tr.batcher.batches - batches <= batches  # ...in as many batches or fewer
+    a, b = FaissStore(tmp_path / "one"), FaissStore(tmp_path / "many")
+    for source in a.sources():
+        assert [c.text for c in a.chunks(source)] == [c.text for c in b.chunks(source)]
+        assert [(c.start, c.end) for c in a.chunks(source)] == [(c.start, c.end) for c in b.chunks(source)]
+    assert engine.times.busy["decode"] > 0
+
+
 def test_pipelined_engine_runs_the_transcribers_vad_ahead(media: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("transformers")
     from mediarag.transcribe.transformers import TransformersTranscriber
@@ -78,3 +100,7 @@ def test_engine_arguments_are_checked() -> None:
         PipelinedEngine(workers=0)
     with pytest.raises(ConfigError):
         PipelinedEngine(ahead=0)
+    with pytest.raises(ConfigError, match="model_threads"):
+        PipelinedEngine(model_threads=0)
+    with pytest.raises(ConfigError, match="decode_processes"):
+        PipelinedEngine(decode_processes=-1)

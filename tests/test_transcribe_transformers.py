@@ -464,7 +464,52 @@ def test_dtw_matches_the_plain_double_loop() -> None:
     batch = np.zeros((len(sizes), 12, 40), np.float32)
     for b, (n, m) in enumerate(sizes):
         batch[b, :n, :m] = rng.normal(size=(n, m))
-    paths = dtw(batch, [n for n, _ in sizes], [m for _, m in sizes])
-    for b, (n, m) in enumerate(sizes):
-        rows, cols = reference(batch[b, :n, :m])
-        assert paths[b][0].tolist() == rows and paths[b][1].tolist() == cols
+    import torch
+
+    for costs in (batch, torch.from_numpy(batch)):  # numpy, and torch (the GPU path's own)
+        paths = dtw(costs, [n for n, _ in sizes], [m for _, m in sizes])
+        for b, (n, m) in enumerate(sizes):
+            rows, cols = reference(batch[b, :n, :m])
+            assert paths[b][0].tolist() == rows and paths[b][1].tolist() == cols
+
+
+def test_greedy_decoder_chooses_what_generate_chooses(tiny_en_windows: TransformersTranscriber, jfk: Audio) -> None:
+    """`BatchDecoder` (its own decoder pass and the timestamp rules on the whole batch) gives
+    the tokens of transformers' greedy ``generate`` with timestamps, for a batch of two windows
+    of different lengths; only its timestamps never pass the window's end (``generate`` put one
+    at 6.08 s in the 6-s window)."""
+    import torch
+
+    decoder = tiny_en_windows._decoder  # noqa: SLF001 - the loaded WindowDecoder
+    model, fe = decoder.model, decoder.processor.feature_extractor
+    pieces = [jfk.samples, jfk.samples[: 16000 * 6]]
+    features = fe(pieces, sampling_rate=16000, return_tensors="pt").input_features
+    with torch.inference_mode():
+        expected = model.generate(input_features=features, return_timestamps=True, num_beams=1, max_new_tokens=160)
+        expected = (expected["sequences"] if isinstance(expected, dict) else expected).tolist()
+        cross = decoder.fast.layers.cross_cache(model.get_encoder()(features).last_hidden_state)
+        start = int(model.generation_config.decoder_start_token_id)
+        got = decoder.fast.decode(cross, [[start], [start]], [len(p) / 16000 for p in pieces], [160, 160])
+    eot, begin = decoder.eot, decoder.timestamp_begin
+    want = [[t for t in seq if t != eot and t != start] for seq in expected]
+    assert got[0] == want[0]
+    assert [t for t in got[1] if t < begin] == [t for t in want[1] if t < begin]
+    assert max(got[1]) <= begin + 300 < max(want[1])
+    assert all(seq[0] >= begin for seq in got)  # a window starts with a timestamp
+
+
+def test_beam_search_on_the_device_gives_generates_text(jfk: Audio) -> None:
+    """Five beams (`BatchDecoder.beam_search`, all on the device) give the text of transformers'
+    beam search, with word times, and time each phase of the batch."""
+    import torch
+
+    tr = TransformersTranscriber("tiny.en", windows="vad", beam_size=5, batch_size=2)
+    tx = tr.transcribe(jfk)
+    decoder = tr._decoder  # noqa: SLF001 - the loaded WindowDecoder
+    features = decoder.processor.feature_extractor([jfk.samples], sampling_rate=16000, return_tensors="pt").input_features
+    with torch.inference_mode():
+        out = decoder.model.generate(input_features=features, num_beams=5, early_stopping=True, return_timestamps=True)
+    expected = decoder.processor.tokenizer.decode((out["sequences"] if isinstance(out, dict) else out)[0], skip_special_tokens=True)
+    assert tx.text.strip() == expected.strip()
+    assert all(s.words for s in tx.segments)
+    assert set(decoder.times) == {"features", "encode", "search", "align", "words"}

@@ -3,9 +3,14 @@
 Three kinds of work run at once, on different files:
 
 * CPU workers (threads) open the next files: content hash, the decode stage, and the
-  transcriber's ``prepare`` (voice activity detection) where it has one;
-* the model thread runs the stages up to and including transcribe (the GPU's work), one file
-  after another, in job order;
+  transcriber's ``prepare`` (voice activity detection) where it has one; with
+  ``decode_processes``, the decoding itself runs in that many worker processes (FFmpeg's
+  decoders are fast, but PyAV holds the GIL for each 20-ms frame it hands over, so threads
+  decoding at once mostly wait on each other);
+* the model threads (``model_threads``, one by default) run the stages up to and including
+  transcribe (the GPU's work), each on its own file, taking files in job order; a transcriber
+  with a ``batcher`` (`TransformersTranscriber` with ``windows="vad"``) then decodes the windows
+  of those files together (`mediarag.transcribe.batching`);
 * the finishing thread runs the stages after it (sentences, passages, embedding).
 
 The driver (`mediarag.pipeline.ingest_files`) commits each file as it comes out, as with every
@@ -18,19 +23,22 @@ float32: 230 MB an hour).
 
 from __future__ import annotations
 
+import multiprocessing
 import queue
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..pipeline.ingest import IngestJob, IngestOptions, Outcome, job_file, open_job
+from ..media import decode_audio
 from ..pipeline.item import MediaFile
+from ..pipeline.stages import Decode
 
 if TYPE_CHECKING:
     from ..pipeline.base import Stage
@@ -72,15 +80,26 @@ class PipelinedEngine:
     Args:
         workers: CPU threads that decode files (and run VAD) ahead of the model.
         ahead: files decoded ahead of the model at most (default ``2 * workers``).
+        model_threads: files transcribed at the same time (their windows batched together
+            where the transcriber can).
+        decode_processes: worker processes that decode the audio (0: the CPU threads do).
     """
 
-    def __init__(self, workers: int = 4, ahead: int | None = None) -> None:
+    def __init__(
+        self, workers: int = 4, ahead: int | None = None, *, model_threads: int = 1, decode_processes: int = 0
+    ) -> None:
         if workers < 1:
             raise ConfigError(f"workers must be at least 1, got {workers}")
         if ahead is not None and ahead < 1:
             raise ConfigError(f"ahead must be at least 1, got {ahead}")
+        if model_threads < 1:
+            raise ConfigError(f"model_threads must be at least 1, got {model_threads}")
+        if decode_processes < 0:
+            raise ConfigError(f"decode_processes must be 0 or more, got {decode_processes}")
         self.workers = workers
-        self.ahead = ahead or 2 * workers
+        self.ahead = max(ahead or 2 * workers, model_threads)
+        self.model_threads = model_threads
+        self.decode_processes = decode_processes
         #: What the last `run` spent its time on.
         self.times = StageTimes()
 
@@ -97,6 +116,12 @@ class PipelinedEngine:
         finished: queue.Queue[_Work | object] = queue.Queue()
         handed: queue.Queue[_Work | object] = queue.Queue(maxsize=2)
         start = time.perf_counter()
+        processes = (
+            ProcessPoolExecutor(self.decode_processes, mp_context=multiprocessing.get_context("spawn"))
+            if self.decode_processes
+            else None
+        )
+        decoding = Decode(decoder=lambda path: processes.submit(decode_audio, path).result()) if processes else None
 
         def timed(stage: Stage, work: _Work) -> None:
             t = time.perf_counter()
@@ -114,7 +139,7 @@ class PipelinedEngine:
                 work.item = open_job(job, path, options, progress)
                 if work.item is not None:
                     for stage in stages[:first]:
-                        timed(stage, work)
+                        timed(decoding if decoding is not None and stage.name == "decode" else stage, work)
                     if prepare is not None and work.item.audio is not None:
                         t = time.perf_counter()
                         prepare(work.item.audio)
@@ -129,21 +154,30 @@ class PipelinedEngine:
             work.stack.close()
             finished.put(work)
 
-        def model_loop(pool: ThreadPoolExecutor) -> None:
-            pending: list[Future[_Work]] = []
-            queued = iter(jobs)
-            try:
-                for job in queued:
-                    pending.append(pool.submit(fetch, job))
-                    if len(pending) >= self.ahead:
+        queued = iter(jobs)
+        pending: deque[Future[_Work]] = deque()
+        taking = threading.Lock()
+        running = [self.model_threads]
+
+        def next_work(pool: ThreadPoolExecutor) -> _Work | None:
+            """The next file in job order, once opened; another one is opened in its place."""
+            with taking:
+                while len(pending) < self.ahead:
+                    job = next(queued, None)
+                    if job is None:
                         break
-                while pending and not stop.is_set():
-                    t = time.perf_counter()
-                    work = pending.pop(0).result()
-                    times.add("model_idle", time.perf_counter() - t)
-                    nxt = next(queued, None)
-                    if nxt is not None:
-                        pending.append(pool.submit(fetch, nxt))
+                    pending.append(pool.submit(fetch, job))
+                if not pending or stop.is_set():
+                    return None
+                future = pending.popleft()
+            t = time.perf_counter()
+            work = future.result()
+            times.add("model_idle", time.perf_counter() - t)
+            return work
+
+        def model_loop(pool: ThreadPoolExecutor) -> None:
+            try:
+                while (work := next_work(pool)) is not None:
                     if work.error is None and work.item is not None:
                         try:
                             for stage in stages[first:model]:
@@ -152,10 +186,15 @@ class PipelinedEngine:
                             work.error = exc
                     handed.put(work)
             finally:
-                for future in pending:  # files opened ahead and not needed now
-                    if not future.cancel():
-                        future.result().stack.close()
-                handed.put(_DONE)
+                with taking:
+                    running[0] -= 1
+                    last = running[0] == 0
+                if last:
+                    while pending:  # files opened ahead and not needed now
+                        future = pending.popleft()
+                        if not future.cancel():
+                            future.result().stack.close()
+                    handed.put(_DONE)
 
         def finish_loop() -> None:
             while True:
@@ -174,9 +213,10 @@ class PipelinedEngine:
 
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="mediarag-decode")
         threads = [
-            threading.Thread(target=model_loop, args=(pool,), name="mediarag-model", daemon=True),
-            threading.Thread(target=finish_loop, name="mediarag-finish", daemon=True),
+            threading.Thread(target=model_loop, args=(pool,), name=f"mediarag-model-{n}", daemon=True)
+            for n in range(self.model_threads)
         ]
+        threads.append(threading.Thread(target=finish_loop, name="mediarag-finish", daemon=True))
         for thread in threads:
             thread.start()
         try:
@@ -193,6 +233,8 @@ class PipelinedEngine:
             for thread in threads:
                 thread.join()
             pool.shutdown(wait=True, cancel_futures=True)
+            if processes is not None:
+                processes.shutdown(wait=True, cancel_futures=True)
             times.wall = time.perf_counter() - start
 
 

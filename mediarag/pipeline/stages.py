@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..media import decode_audio
+from ..media import Audio, decode_audio
 from ..progress import progress_bar
 from ..schema import Chunk, Segment
 from ..sentences import merge_sentences
@@ -20,16 +22,20 @@ if TYPE_CHECKING:
 
 
 class Decode:
-    """Decodes the file's first audio stream to 16 kHz mono (`mediarag.media.decode_audio`);
-    what went wrong in a damaged but playable file becomes a warning."""
+    """Decodes the file's first audio stream to 16 kHz mono (``decoder``: by default
+    `mediarag.media.decode_audio`; an engine may hand it to another process); what went wrong
+    in a damaged but playable file becomes a warning."""
 
     name = "decode"
+
+    def __init__(self, decoder: Callable[[Path], Audio] = decode_audio) -> None:
+        self.decoder = decoder
 
     def warm_up(self) -> None:
         """Nothing to load."""
 
     def run(self, item: MediaFile) -> None:
-        item.audio = decode_audio(item.path)
+        item.audio = self.decoder(item.path)
         item.warnings += list(getattr(item.audio, "warnings", ()))
 
 

@@ -3,7 +3,8 @@ frames, aligned to the tokens by dynamic time warping (DTW), as openai/whisper d
 
 `dtw` aligns a batch of cost matrices at once, one anti-diagonal at a time (every cell of an
 anti-diagonal depends only on the two before it), so its Python loop runs ``rows + columns``
-times for the whole batch rather than ``rows x columns`` times per matrix.
+times for the whole batch rather than ``rows x columns`` times per matrix; given torch tensors,
+it runs on their device (the GPU path), and the paths are walked back for all items at once.
 """
 
 from __future__ import annotations
@@ -27,6 +28,26 @@ def normalize_weights(weights: np.ndarray) -> np.ndarray:
     return median_filter(weights, MEDIAN_WIDTH).mean(axis=0)
 
 
+def alignment_costs(weights, blocks: Sequence[tuple[int, int, int]]):  # type: ignore[no-untyped-def]
+    """`normalize_weights` of a batch, computed on the weights' own device (torch): from
+    ``weights`` ``(batch, heads, tokens, frames)``, item ``b`` takes the block of
+    ``blocks[b] = (first row, rows, frames)``. Returns DTW's costs (the negated matrices)
+    ``(batch, max rows, max frames)``, a float32 tensor on that device, zero outside each block."""
+    import torch
+
+    rows = max(n for _, n, _ in blocks)
+    frames = max(f for _, _, f in blocks)
+    costs = torch.zeros((len(blocks), rows, frames), dtype=torch.float32, device=weights.device)
+    pad = MEDIAN_WIDTH // 2
+    for b, (first, n, f) in enumerate(blocks):
+        w = weights[b, :, first : first + n, :f].float()
+        w = (w - w.mean(dim=-2, keepdim=True)) / w.std(dim=-2, keepdim=True, unbiased=False).clamp_min(1e-6)
+        if f > pad:
+            w = torch.nn.functional.pad(w, (pad, pad), mode="reflect").unfold(-1, MEDIAN_WIDTH, 1).median(dim=-1).values
+        costs[b, :n, :f] = -w.mean(dim=0)
+    return costs
+
+
 def median_filter(x: np.ndarray, width: int) -> np.ndarray:
     """Median over a sliding window of odd ``width`` along the last axis (edges reflected)."""
     pad = width // 2
@@ -37,11 +58,16 @@ def median_filter(x: np.ndarray, width: int) -> np.ndarray:
     return np.median(windows, axis=-1)
 
 
-def dtw(costs: np.ndarray, rows: Sequence[int], columns: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The cheapest monotonic paths through ``costs`` ``(batch, rows, columns)``: for item ``b``
-    through its top-left ``rows[b] x columns[b]`` block. Returns, per item, the row and column
-    index of each step of its path (openai/whisper's ``dtw``: moves down, right or diagonal,
-    ties going right)."""
+def dtw(costs, rows: Sequence[int], columns: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:  # type: ignore[no-untyped-def]
+    """The cheapest monotonic paths through ``costs`` ``(batch, rows, columns)`` (a numpy array,
+    or a torch tensor, whose device then does the work): for item ``b`` through its top-left
+    ``rows[b] x columns[b]`` block. Returns, per item, the row and column index of each step of
+    its path (openai/whisper's ``dtw``: moves down, right or diagonal, ties going right)."""
+    trace = _trace_numpy(costs) if isinstance(costs, np.ndarray) else _trace_torch(costs)
+    return _backtrace(trace, rows, columns)
+
+
+def _trace_numpy(costs: np.ndarray) -> np.ndarray:
     batch, n, m = costs.shape
     acc = np.full((batch, n + 1, m + 1), np.inf, dtype=np.float32)
     trace = np.full((batch, n + 1, m + 1), -1, dtype=np.int8)
@@ -58,26 +84,53 @@ def dtw(costs: np.ndarray, rows: Sequence[int], columns: Sequence[int]) -> list[
         best = np.where(t == 0, c0, np.where(t == 1, c1, c2))
         acc[:, i, j] = costs[:, i - 1, j - 1] + best
         trace[:, i, j] = t
-    paths = []
-    for b in range(batch):
-        paths.append(_backtrace(trace[b], rows[b], columns[b]))
-    return paths
+    return trace
 
 
-def _backtrace(trace: np.ndarray, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
-    text: list[int] = []
-    time: list[int] = []
-    while i > 0 or j > 0:
-        text.append(i - 1)
-        time.append(j - 1)
-        move = 1 if j == 0 else 2 if i == 0 else trace[i, j]
-        if move == 0:
-            i, j = i - 1, j - 1
-        elif move == 1:
-            i -= 1
-        else:
-            j -= 1
-    return np.array(text[::-1]), np.array(time[::-1])
+def _trace_torch(costs):  # type: ignore[no-untyped-def]
+    """`_trace_numpy` on the tensor's device (one anti-diagonal per step for the whole batch)."""
+    import torch
+
+    batch, n, m = costs.shape
+    device = costs.device
+    acc = torch.full((batch, n + 1, m + 1), float("inf"), dtype=torch.float32, device=device)
+    trace = torch.full((batch, n + 1, m + 1), -1, dtype=torch.int8, device=device)
+    acc[:, 0, 0] = 0.0
+    steps = torch.arange(1, n + 1, device=device)
+    for d in range(2, n + m + 1):
+        low, high = max(1, d - m), min(n, d - 1)
+        if low > high:
+            continue
+        i = steps[low - 1 : high]
+        j = d - i
+        c0, c1, c2 = acc[:, i - 1, j - 1], acc[:, i - 1, j], acc[:, i, j - 1]
+        t = torch.where((c0 < c1) & (c0 < c2), 0, torch.where((c1 < c0) & (c1 < c2), 1, 2))
+        best = torch.where(t == 0, c0, torch.where(t == 1, c1, c2))
+        acc[:, i, j] = costs[:, i - 1, j - 1] + best
+        trace[:, i, j] = t.to(torch.int8)
+    return trace.cpu().numpy()
+
+
+def _backtrace(trace: np.ndarray, rows: Sequence[int], columns: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each item's path, walked back from its block's corner, all items a step at a time."""
+    batch = trace.shape[0]
+    items = np.arange(batch)
+    i = np.asarray(rows, dtype=np.int64).copy()
+    j = np.asarray(columns, dtype=np.int64).copy()
+    texts, times, actives = [], [], []
+    active = (i > 0) | (j > 0)
+    while active.any():
+        texts.append(i - 1)
+        times.append(j - 1)
+        actives.append(active)
+        move = np.where(j == 0, 1, np.where(i == 0, 2, trace[items, i, j]))
+        i = np.where(active & (move != 2), i - 1, i)
+        j = np.where(active & (move != 1), j - 1, j)
+        active = (i > 0) | (j > 0)
+    if not actives:
+        return [(np.zeros(0, np.int64), np.zeros(0, np.int64)) for _ in range(batch)]
+    text, time, alive = np.stack(texts), np.stack(times), np.stack(actives)
+    return [(text[alive[:, b], b][::-1].copy(), time[alive[:, b], b][::-1].copy()) for b in range(batch)]
 
 
 def token_start_times(path: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

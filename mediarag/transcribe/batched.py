@@ -4,24 +4,28 @@ How a file is transcribed (`TransformersTranscriber` with ``windows="vad"``):
 
 1. Silero VAD (`mediarag.transcribe.vad`) finds the speech regions; quiet regions are raised
    (`level_speech`), and consecutive regions are packed into windows of at most 30 s, cut at
-   pauses (always at one longer than `WINDOW_GAP_SECONDS`). Nothing is cut mid-word, and windows do not overlap, so no word is repeated or lost
-   at a join (the chunk-and-stride pipeline of the AWS sample does both).
+   pauses (always at one longer than `WINDOW_GAP_SECONDS`). Nothing is cut mid-word, and
+   windows do not overlap, so no word is repeated or lost at a join (the chunk-and-stride pipeline of the AWS sample does both).
 2. Windows are decoded ``batch_size`` at a time: log-mel features (on the model's device), one
    encoder pass, the language of each window from that encoder output (multilingual models,
-   when no language is given), then ``generate`` with timestamps (which runs its own encoder
-   pass: see `WindowDecoder.decode`).
+   when no language is given), then decoding with timestamps by `BatchDecoder`
+   (`mediarag.transcribe.decoding`: greedy with one beam, else beam search), on the device.
 3. Word times come from the cross-attention of the alignment heads in one teacher-forced
    decoder pass over each window's text (`mediarag.transcribe.alignment`: DTW, as
    openai/whisper does it); a word lasts from the start of its first token to the start of the
    token after it.
 
-`WindowDecoder` does steps 2-3 for a batch of windows; `decode_windows` cuts a file into them.
+`WindowDecoder` does steps 2-3 for a batch of windows; `decode_windows` cuts a file into them
+and hands them to a `mediarag.transcribe.batching.WindowBatcher`, which decodes the windows of
+files transcribed at the same time together.
 ``torch`` is imported by the caller (the model is already loaded).
 """
 
 from __future__ import annotations
 
+import time
 import zlib
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +34,9 @@ import numpy as np
 
 from ..media import SAMPLE_RATE
 from ..schema import Segment, Task, Word
-from .alignment import dtw, normalize_weights, token_start_times
+from .alignment import alignment_costs, dtw, token_start_times
+from .batching import WindowBatcher
+from .decoding import BatchDecoder
 from .timing import TimedPiece, timed_segments
 from .vad import level_speech, pack_regions
 
@@ -45,6 +51,10 @@ TIME_PRECISION = 0.02
 #: decoder's 448 positions). With room for 392, beam search on an H200 (transformers 5.17, 64
 #: windows of a 20-minute file) ran past the decoder's last position.
 MAX_NEW_TOKENS = 224
+#: A window is decoded again from its last timestamp at most this many times (see
+#: `WindowDecoder.decode_batch`), when at least `MIN_REST_SECONDS` of it are left.
+MAX_SEEKS = 3
+MIN_REST_SECONDS = 0.5
 #: Tokens per second of speech the decoding is given room for (dense speech needs about 8).
 TOKENS_PER_SECOND = 12.0
 #: Whisper's rule for looping output: text that compresses this well is dropped.
@@ -74,7 +84,6 @@ class WindowDecoder:
         processor: its processor (feature extractor and tokenizer).
         beam_size: beams per window; 1 is greedy.
         word_timestamps: time each word (cross-attention DTW).
-        generate_kwargs: passed on to ``generate``.
     """
 
     def __init__(
@@ -84,13 +93,11 @@ class WindowDecoder:
         *,
         beam_size: int = 5,
         word_timestamps: bool = True,
-        generate_kwargs: dict[str, Any] | None = None,
     ) -> None:
         self.model = model
         self.processor = processor
         self.beam_size = beam_size
         self.word_timestamps = word_timestamps
-        self.generate_kwargs = dict(generate_kwargs or {})
         gen = model.generation_config
         self.multilingual = bool(getattr(gen, "is_multilingual", False)) and bool(getattr(gen, "lang_to_id", None))
         self.timestamp_begin = int(gen.no_timestamps_token_id) + 1
@@ -99,70 +106,113 @@ class WindowDecoder:
         tokenizer = processor.tokenizer
         self._tokens: Callable[[list[int]], list[str]] = tokenizer.convert_ids_to_tokens
         self._decode: Callable[[list[int]], str] = tokenizer.decode
+        #: Its own decoder pass: the search, language detection and the alignment heads.
+        self.fast = BatchDecoder(model)
+        #: Seconds spent per phase, summed over batches: log-mel ``features``, ``encode``
+        #: (with language detection), ``search``, ``align`` (word times), ``words`` (text and
+        #: segments); on a GPU each phase waits for its kernels, so the figures are its own.
+        self.times: dict[str, float] = defaultdict(float)
 
     # ------------------------------------------------------------------ one batch
 
     def decode(self, windows: Sequence[Window], language: str | None, task: Task) -> list[Segment]:
         """The segments of ``windows`` (file times), each tagged with its window's language
         (``language``, or the one detected from that window)."""
-        if not windows:
-            return []
+        return [segment for segments in self.decode_batch(windows, language, task) for segment in segments]
+
+    def decode_batch(self, windows: Sequence[Window], language: str | None, task: Task) -> list[list[Segment]]:
+        """Each window's segments (file times; see `decode`).
+
+        Where decoding of a window ends on a pair of timestamps well before the window's end,
+        the rest of the window is decoded again from the last timestamp (Whisper's own "seek",
+        as openai/whisper and transformers' ``generate`` do): the model often closes a window
+        early when its last sentence runs close to the end."""
+        out: list[list[Segment]] = [[] for _ in windows]
+        todo = list(range(len(windows)))
+        current = list(windows)
+        languages: list[str] | None = None if language is None else [language] * len(windows)
+        for _ in range(MAX_SEEKS + 1):
+            segments, spoken, rests = self._decode_once(current, languages, task)
+            for index, found in zip(todo, segments):
+                out[index] += found
+            again = [(index, rest, lang) for index, rest, lang in zip(todo, rests, spoken) if rest is not None]
+            if not again:
+                break
+            todo = [index for index, _, _ in again]
+            current = [rest for _, rest, _ in again]
+            languages = [lang for _, _, lang in again]
+        return out
+
+    def _decode_once(
+        self, windows: Sequence[Window], languages: list[str] | None, task: Task
+    ) -> tuple[list[list[Segment]], list[str], list[Window | None]]:
+        """One pass over ``windows``: their segments, languages (``languages``, or detected),
+        and what is left to decode of each (see `decode_batch`)."""
         import torch
 
         model = self.model
         fe = self.processor.feature_extractor
         device = model.device
+        clock = _PhaseClock(self.times, device)
         features = fe(
             [w.samples for w in windows],
             sampling_rate=fe.sampling_rate,
             return_tensors="pt",
             device=str(device) if device.type == "cuda" else "cpu",
         )
-        # Every window is padded to 30 s, as Whisper was trained: no attention mask is given
-        # (handed one, generate ran several times slower and the result was the same).
+        # Every window is padded to 30 s, as Whisper was trained.
         inputs = features.input_features.to(device, dtype=model.dtype)
-        longest = max(w.end - w.start for w in windows)
-        kwargs: dict[str, Any] = {
-            "num_beams": self.beam_size,
-            # A beam search ends once it holds num_beams finished candidates (as openai/whisper's
-            # and CTranslate2's do); transformers' default searches on towards max_length.
-            **({"early_stopping": True} if self.beam_size > 1 else {}),
-            # Speech runs at 2-5 tokens a second: a window that needs far more is looping.
-            "max_new_tokens": min(MAX_NEW_TOKENS, int(TOKENS_PER_SECOND * longest) + 32),
-            **self.generate_kwargs,
-        }
+        clock.lap("features")
         with torch.inference_mode(), attention_kernels():
-            encoded = model.get_encoder()(inputs)
-            if self.multilingual:
-                if language is None:
-                    ids = model.detect_language(encoder_outputs=encoded).reshape(-1).tolist()
-                    languages = [self._languages.get(int(i), "und") for i in ids]
-                else:
-                    languages = [language] * len(windows)
-                kwargs.update(language=list(languages), task=task)
-            else:
+            encoded = model.get_encoder()(inputs).last_hidden_state
+            cross = self.fast.layers.cross_cache(encoded)
+            if not self.multilingual:
                 languages = ["en"] * len(windows)
-            # generate runs the encoder again: handed ``encoder_outputs`` (transformers 5.x), its
-            # timestamp rules let a window run past 30 s and repeat its text (seen on
-            # tests/data/librivox_en_concat.wav), so the encoder output above serves only the
-            # language detection and the word alignment.
-            out = model.generate(
-                input_features=inputs,
-                return_timestamps=True,
-                **kwargs,
-            )
-            sequences = (out["sequences"] if isinstance(out, dict) else out).tolist()
+            elif languages is None:
+                start = int(model.generation_config.decoder_start_token_id)
+                languages = self.fast.languages(cross, start, self._languages)
+            clock.lap("encode")
+            sequences = self._search(cross, windows, languages, task)
+            clock.lap("search")
+            rests = [self._rest(tokens, window) for tokens, window in zip(sequences, windows)]
             parsed = [self._parse(tokens, window) for tokens, window in zip(sequences, windows)]
             starts = (
-                self._align(encoded.last_hidden_state, windows, parsed, languages, task)
+                self._align(cross, windows, parsed, languages, task)
                 if self.word_timestamps
                 else [None] * len(windows)
             )
-        segments: list[Segment] = []
-        for window, pieces, times, spoken in zip(windows, parsed, starts, languages):
+            clock.lap("align")
+        out: list[list[Segment]] = []
+        for window, pieces, times, spoken, rest in zip(windows, parsed, starts, languages, rests):
             timed = self._pieces(pieces, times, window, spoken)
-            segments += timed_segments(timed, start=window.start, stop=window.end, language=spoken)
-        return segments
+            stop = rest.start if rest is not None else window.end
+            out.append(timed_segments(timed, start=window.start, stop=stop, language=spoken))
+        clock.lap("words")
+        return out, languages, rests
+
+    def _rest(self, tokens: list[int], window: Window) -> Window | None:
+        """What is left of ``window`` after decoding that ended on two timestamps at least
+        `MIN_REST_SECONDS` before its end; else None."""
+        if len(tokens) < 2 or tokens[-1] < self.timestamp_begin or tokens[-2] < self.timestamp_begin:
+            return None
+        seconds = (tokens[-1] - self.timestamp_begin) * TIME_PRECISION
+        if window.end - window.start - seconds < MIN_REST_SECONDS:
+            return None
+        cut = int(round(seconds * SAMPLE_RATE))
+        return Window(start=window.start + cut / SAMPLE_RATE, samples=window.samples[cut:])
+
+    def _max_new_tokens(self, window: Window) -> int:
+        # Speech runs at 2-5 tokens a second: a window that needs far more is looping.
+        return min(MAX_NEW_TOKENS, int(TOKENS_PER_SECOND * (window.end - window.start)) + 32)
+
+    def _search(self, cross: Any, windows: Sequence[Window], languages: list[str], task: Task) -> list[list[int]]:
+        """Each window's tokens: greedy with one beam, else beam search."""
+        prompts = [self._prompt(lang, task, timestamps=True) for lang in languages]
+        durations = [w.end - w.start for w in windows]
+        limits = [self._max_new_tokens(w) for w in windows]
+        if self.beam_size == 1:
+            return self.fast.decode(cross, prompts, durations, limits)
+        return self.fast.beam_search(cross, prompts, durations, limits, self.beam_size)
 
     # ------------------------------------------------------------------ reading the tokens
 
@@ -239,7 +289,7 @@ class WindowDecoder:
 
     def _align(
         self,
-        encoded: Any,
+        cross: Any,
         windows: Sequence[Window],
         parsed: list[list[tuple[float | None, float | None, list[int]]]],
         languages: list[str],
@@ -248,8 +298,6 @@ class WindowDecoder:
         """Each window's token start times (seconds into the window; one more for the end of
         the last token) by DTW over the alignment heads' cross-attention, from one
         teacher-forced decoder pass over the text with ``<|notimestamps|>``."""
-        import torch
-
         gen = self.model.generation_config
         heads = [tuple(h) for h in (getattr(gen, "alignment_heads", None) or ())]
         texts = [[t for _, _, tokens in pieces for t in tokens] for pieces in parsed]
@@ -257,35 +305,39 @@ class WindowDecoder:
             return [None] * len(windows)
         prompts = [self._prompt(lang, task) for lang in languages]
         rows = [len(text) + 1 for text in texts]  # the text tokens and <|endoftext|>
-        length = max(len(p) + len(t) + 1 for p, t in zip(prompts, texts))
-        ids = torch.full((len(windows), length), self.eot, dtype=torch.long)
-        for b, (prompt, text) in enumerate(zip(prompts, texts)):
-            ids[b, : len(prompt) + len(text)] = torch.tensor(prompt + text)
-        decoder = self.model.model.decoder
-        self.model.set_attn_implementation("eager")  # the attention weights are needed
-        try:
-            out = decoder(input_ids=ids.to(encoded.device), encoder_hidden_states=encoded, output_attentions=True)
-        finally:
-            self.model.set_attn_implementation("sdpa")
-        weights = torch.stack([out.cross_attentions[layer][:, head] for layer, head in heads], dim=1)
-        weights = weights.float().cpu().numpy()  # (windows, heads, tokens, frames)
+        weights = self.fast.cross_attention(cross, [p + t + [self.eot] for p, t in zip(prompts, texts)], heads)
         frames = [max(1, min(weights.shape[-1], int(round((w.end - w.start) * 50)))) for w in windows]
-        costs = np.zeros((len(windows), max(rows), max(frames)), np.float32)
-        for b, (prompt, n) in enumerate(zip(prompts, rows)):
-            first = len(prompt) - 1  # the row of <|notimestamps|>, which predicts the first token
-            matrix = normalize_weights(weights[b, :, first : first + n, : frames[b]])
-            costs[b, :n, : frames[b]] = -matrix
-        paths = dtw(costs, rows, frames)
+        # the row of <|notimestamps|> predicts the first token
+        costs = alignment_costs(weights, [(len(p) - 1, n, f) for p, n, f in zip(prompts, rows, frames)])
+        paths = dtw(costs if costs.is_cuda else costs.numpy(), rows, frames)  # a GPU does DTW too
         return [token_start_times(path) if text else None for path, text in zip(paths, texts)]
 
-    def _prompt(self, language: str, task: Task) -> list[int]:
-        """The decoder's start tokens without timestamps: start of transcript, the language and
-        the task (multilingual models), no timestamps."""
+    def _prompt(self, language: str, task: Task, *, timestamps: bool = False) -> list[int]:
+        """The decoder's start tokens: start of transcript, the language and the task
+        (multilingual models), then no timestamps unless ``timestamps``."""
         gen = self.model.generation_config
         prompt = [int(gen.decoder_start_token_id)]
         if self.multilingual:
             prompt += [int(gen.lang_to_id[f"<|{language}|>"]), int(gen.task_to_id[task])]
-        return prompt + [int(gen.no_timestamps_token_id)]
+        return prompt if timestamps else prompt + [int(gen.no_timestamps_token_id)]
+
+
+class _PhaseClock:
+    """Adds the seconds since the last lap to ``times[name]`` (waiting for a GPU's kernels)."""
+
+    def __init__(self, times: dict[str, float], device: Any) -> None:
+        self.times = times
+        self.cuda = getattr(device, "type", "") == "cuda"
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize()
+        now = time.perf_counter()
+        self.times[name] += now - self.last
+        self.last = now
 
 
 def attention_kernels() -> Any:
@@ -298,30 +350,35 @@ def attention_kernels() -> Any:
 
 
 def decode_windows(
-    decoder: WindowDecoder,
+    batcher: WindowBatcher,
     samples: np.ndarray,
     regions: list[tuple[float, float]],
     *,
     sample_rate: int,
     language: str | None,
     task: Task,
-    batch_size: int,
     progress: Callable[[float], None] | None = None,
 ) -> list[Segment]:
     """Transcribe ``samples`` over its speech ``regions``: packed into windows of at most 30 s,
-    quiet regions raised, decoded ``batch_size`` windows at a time."""
+    quiet regions raised, handed to ``batcher`` a batch at a time (where they may be decoded
+    together with other files' windows)."""
     spans = pack_regions(regions, WINDOW_SECONDS, max_gap=WINDOW_GAP_SECONDS)
     segments: list[Segment] = []
-    for first in range(0, len(spans), batch_size):
-        batch: list[Window] = []
-        for a, b in spans[first : first + batch_size]:
+    size = batcher.batch_size
+    for first in range(0, len(spans), size):
+        group: list[Window] = []
+        for a, b in spans[first : first + size]:
             piece = samples[int(a * sample_rate) : int(b * sample_rate)].copy()
             inside = [(max(s, a) - a, min(e, b) - a) for s, e in regions if e > a and s < b]
             level_speech(piece, inside, sample_rate)
-            batch.append(Window(start=a, samples=piece))
-        segments += decoder.decode(batch, language, task)
-        if progress:
-            progress(batch[-1].end)
+            group.append(Window(start=a, samples=piece))
+
+        def advance(done: int, group: list[Window] = group) -> None:
+            if progress and done:
+                progress(group[done - 1].end)
+
+        for window_segments in batcher.decode(group, language, task, progress=advance):
+            segments += window_segments
     segments.sort(key=lambda s: (s.start, s.end))
     return segments
 

@@ -28,6 +28,7 @@ from ..media import SAMPLE_RATE, Audio
 from ..schema import Segment, Task, Transcript
 from .base import ProgressCallback
 from .batched import WINDOW_SECONDS, WindowDecoder, decode_windows
+from .batching import WindowBatcher
 from .languages import check_whisper_language, main_language
 from .timing import TimedPiece, timed_segments
 from .vad import RegionCache, VadOptions, speech_regions
@@ -62,8 +63,11 @@ class TransformersTranscriber:
 
     ``windows="vad"`` transcribes the way `mediarag.transcribe.batched` describes instead:
     ``batch_size`` windows (default 8 on a CPU, 32 on a GPU) decoded with ``beam_size`` beams,
-    words timed (``word_timestamps``), the language detected per window, SDPA attention; the
-    chunk and stride settings are not used. `prepare` runs its VAD ahead of `transcribe`.
+    words timed (``word_timestamps``), the language detected per window, SDPA attention, by
+    mediarag's own batched search on the device (`mediarag.transcribe.decoding`); the chunk and
+    stride settings and ``generate_kwargs`` are not used. `prepare` runs its VAD ahead of
+    `transcribe`. Threads transcribing at the same time share `batcher`, so their files' windows
+    are decoded together.
     """
 
     def __init__(
@@ -109,6 +113,7 @@ class TransformersTranscriber:
         self.word_timestamps = word_timestamps
         self._regions = RegionCache()
         self._decoder: WindowDecoder | None = None
+        self._batcher: WindowBatcher | None = None
         self._pipe: Any = None
         self._model: Any = None
         self._processor: Any = None
@@ -183,16 +188,28 @@ class TransformersTranscriber:
                 processor,
                 beam_size=self.beam_size,
                 word_timestamps=self.word_timestamps,
-                generate_kwargs=self.generate_kwargs,
             )
+            self._batcher = WindowBatcher(self._decoder.decode_batch, self.vad_batch_size_for(model))
 
     @property
     def vad_batch_size(self) -> int:
         """Windows decoded together in ``windows="vad"`` mode."""
+        self.warm_up()
+        return self.vad_batch_size_for(self._model)
+
+    def vad_batch_size_for(self, model: Any) -> int:
         if self.batch_size is not None:
             return self.batch_size
+        return VAD_BATCH_GPU if model.device.type == "cuda" else VAD_BATCH_CPU
+
+    @property
+    def batcher(self) -> WindowBatcher:
+        """What decodes the windows (``windows="vad"``), shared by the threads that transcribe
+        with this transcriber at the same time: their windows are decoded in common batches."""
         self.warm_up()
-        return VAD_BATCH_GPU if self._model.device.type == "cuda" else VAD_BATCH_CPU
+        if self._batcher is None:
+            raise ConfigError('only windows="vad" decodes windows in batches')
+        return self._batcher
 
     def prepare(self, audio: Audio) -> None:
         """Find the speech in ``audio`` now (CPU work), so that `transcribe` of the same audio
@@ -287,13 +304,12 @@ class TransformersTranscriber:
             regions = self._speech(audio)
         try:
             segments = decode_windows(
-                self._decoder,  # type: ignore[arg-type]
+                self.batcher,
                 audio.samples,
                 regions,
                 sample_rate=audio.sample_rate,
                 language=language,
                 task=task,
-                batch_size=self.vad_batch_size,
                 progress=progress,
             )
         except (ConfigError, ModelError):

@@ -1,0 +1,84 @@
+"""`WindowBatcher`: windows queued by threads that transcribe at the same time are decoded in
+shared batches, and every thread gets its own windows' segments back, in order."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from mediarag.schema import Segment
+from mediarag.transcribe.batching import WindowBatcher
+
+
+class Recorder:
+    """A decode function that names each window's segment after it, records the batches it is
+    given, and holds the first batch until the test has seen every window queued."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.batches: list[tuple[list[str], str | None]] = []
+        self.all_queued = threading.Barrier(2)
+        self.fail_on = fail_on
+
+    def __call__(self, windows: Sequence[str], language: str | None, task: str) -> list[list[Segment]]:
+        self.batches.append((list(windows), language))
+        if len(self.batches) == 1:
+            self.all_queued.wait(timeout=10)
+        if self.fail_on in windows:
+            raise RuntimeError(f"cannot decode {self.fail_on}")
+        return [[Segment(start=0.0, end=1.0, text=w)] for w in windows]
+
+
+def run_threads(batcher: WindowBatcher, jobs: dict[str, tuple[list[str], str | None]], recorder: Recorder) -> dict:
+    results: dict[str, object] = {}
+
+    def work(name: str) -> None:
+        windows, language = jobs[name]
+        try:
+            results[name] = [s[0].text for s in batcher.decode(windows, language, "transcribe")]
+        except RuntimeError as exc:
+            results[name] = exc
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in jobs]
+    for t in threads:
+        t.start()
+    total = sum(len(w) for w, _ in jobs.values())
+    while len(batcher._queue) + sum(len(w) for w, _ in recorder.batches) < total:  # noqa: SLF001
+        threading.Event().wait(0.01)
+    recorder.all_queued.wait(timeout=10)
+    for t in threads:
+        t.join(timeout=10)
+    return results
+
+
+def test_windows_of_several_threads_share_batches() -> None:
+    recorder = Recorder()
+    batcher = WindowBatcher(recorder, batch_size=4)
+    jobs = {f: ([f"{f}{i}" for i in range(3)], "en") for f in ("a", "b", "c")}
+    results = run_threads(batcher, jobs, recorder)
+    assert results == {f: [f"{f}{i}" for i in range(3)] for f in jobs}
+    assert all(len(windows) <= 4 for windows, _ in recorder.batches)
+    assert batcher.batches == len(recorder.batches) <= 3 and batcher.windows == 9
+    assert any(len({w[0] for w in windows}) > 1 for windows, _ in recorder.batches)  # files mixed
+
+
+def test_a_batch_holds_one_language() -> None:
+    recorder = Recorder()
+    batcher = WindowBatcher(recorder, batch_size=8)
+    results = run_threads(batcher, {"en": (["e1", "e2"], "en"), "es": (["s1", "s2"], "es")}, recorder)
+    assert results == {"en": ["e1", "e2"], "es": ["s1", "s2"]}
+    assert sorted((sorted(w), lang) for w, lang in recorder.batches) == [(["e1", "e2"], "en"), (["s1", "s2"], "es")]
+
+
+def test_a_failed_batch_fails_the_files_in_it_only() -> None:
+    recorder = Recorder(fail_on="b0")
+    batcher = WindowBatcher(recorder, batch_size=1)
+    results = run_threads(batcher, {"a": (["a0"], "en"), "b": (["b0"], "en")}, recorder)
+    assert results["a"] == ["a0"]
+    assert isinstance(results["b"], RuntimeError) and "b0" in str(results["b"])
+
+
+def test_batch_size_is_checked() -> None:
+    with pytest.raises(ValueError, match="batch_size"):
+        WindowBatcher(Recorder(), batch_size=0)
