@@ -513,3 +513,16 @@ def test_beam_search_on_the_device_gives_generates_text(jfk: Audio) -> None:
     assert tx.text.strip() == expected.strip()
     assert all(s.words for s in tx.segments)
     assert set(decoder.times) == {"features", "encode", "search", "align", "words"}
+
+
+def test_log_mel_on_the_device_equals_the_feature_extractors(tiny_en_windows: TransformersTranscriber, jfk: Audio) -> None:
+    """The GPU path's own log-mel features (samples copied to the device, padded there) equal
+    the feature extractor's, for windows shorter than 30 s."""
+    import torch
+
+    from mediarag.transcribe.batched import log_mel
+
+    fe = tiny_en_windows._decoder.processor.feature_extractor  # noqa: SLF001
+    pieces = [jfk.samples, jfk.samples[: 16000 * 3]]
+    expected = fe(pieces, sampling_rate=16000, return_tensors="pt", device="cpu").input_features
+    assert torch.allclose(log_mel(fe, pieces, torch.device("cpu")), expected, atol=1e-5)

@@ -154,14 +154,12 @@ class WindowDecoder:
         fe = self.processor.feature_extractor
         device = model.device
         clock = _PhaseClock(self.times, device)
-        features = fe(
-            [w.samples for w in windows],
-            sampling_rate=fe.sampling_rate,
-            return_tensors="pt",
-            device=str(device) if device.type == "cuda" else "cpu",
-        )
         # Every window is padded to 30 s, as Whisper was trained.
-        inputs = features.input_features.to(device, dtype=model.dtype)
+        if device.type == "cuda":
+            inputs = log_mel(fe, [w.samples for w in windows], device).to(model.dtype)
+        else:
+            features = fe([w.samples for w in windows], sampling_rate=fe.sampling_rate, return_tensors="pt")
+            inputs = features.input_features.to(device, dtype=model.dtype)
         clock.lap("features")
         with torch.inference_mode(), attention_kernels():
             encoded = model.get_encoder()(inputs).last_hidden_state
@@ -320,6 +318,26 @@ class WindowDecoder:
         if self.multilingual:
             prompt += [int(gen.lang_to_id[f"<|{language}|>"]), int(gen.task_to_id[task])]
         return prompt if timestamps else prompt + [int(gen.no_timestamps_token_id)]
+
+
+def log_mel(fe: Any, pieces: Sequence[np.ndarray], device: Any) -> Any:
+    """Whisper's log-mel features of ``pieces`` (each padded to 30 s with silence) computed on
+    ``device``, as the feature extractor ``fe`` computes them with torch (same window, hop,
+    filters and scaling), with the samples copied to the device once, not padded on the CPU."""
+    import torch
+
+    length = int(fe.n_samples)
+    batch = torch.zeros((len(pieces), length), dtype=torch.float32, device=device)
+    for row, piece in enumerate(pieces):
+        n = min(len(piece), length)
+        batch[row, :n] = torch.from_numpy(np.ascontiguousarray(piece[:n], dtype=np.float32)).to(device, non_blocking=True)
+    window = torch.hann_window(fe.n_fft, device=device)
+    spectrum = torch.stft(batch, fe.n_fft, fe.hop_length, window=window, return_complex=True)
+    power = spectrum[..., :-1].abs() ** 2
+    filters = torch.as_tensor(fe.mel_filters, dtype=torch.float32, device=device)
+    mel = torch.clamp(filters.T @ power, min=1e-10).log10()
+    mel = torch.maximum(mel, mel.amax(dim=(1, 2), keepdim=True) - 8.0)
+    return (mel + 4.0) / 4.0
 
 
 class _PhaseClock:

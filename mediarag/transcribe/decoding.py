@@ -76,7 +76,8 @@ class _Layers:
     ) -> tuple[Any, dict[int, Any]]:
         """The last layer's normalised output for ``tokens`` (batch, length) at positions
         ``start...``; keys and values written into ``self_cache`` (layers of
-        ``(batch, heads, positions, head width)``) when given. ``weights_of`` names, per layer,
+        ``(batch, heads, positions, head width)``) when given. ``cross`` may hold one window's
+        keys and values for several consecutive rows of ``tokens`` (the beams of a beam search). ``weights_of`` names, per layer,
         heads whose cross-attention weights to return ``(batch, heads, length, frames)``."""
         import torch
         import torch.nn.functional as F
@@ -100,7 +101,18 @@ class _Layers:
             cross_attn = layer.encoder_attn
             h = layer.encoder_attn_layer_norm(x)
             q = self._split(cross_attn.q_proj(h))
-            x = x + cross_attn.out_proj(self._merge(F.scaled_dot_product_attention(q, ck, cv)))
+            group = q.shape[0] // ck.shape[0]
+            if group > 1:
+                # the beams of one window read the same audio: their queries attend together
+                rows, heads, width = q.shape[0], q.shape[1], q.shape[3]
+                folded = q.view(ck.shape[0], group, heads, length, width).transpose(1, 2)
+                folded = folded.reshape(ck.shape[0], heads, group * length, width)
+                out = F.scaled_dot_product_attention(folded, ck, cv)
+                out = out.view(ck.shape[0], heads, group, length, width).transpose(1, 2)
+                attended = out.reshape(rows, heads, length, width)
+            else:
+                attended = F.scaled_dot_product_attention(q, ck, cv)
+            x = x + cross_attn.out_proj(self._merge(attended))
             if weights_of and index in weights_of:
                 heads = list(weights_of[index])
                 scores = q[:, heads] @ ck[:, heads].transpose(-1, -2) / math.sqrt(q.shape[-1])
@@ -247,7 +259,6 @@ class BatchDecoder:
         limit = self._check(prompts, max_new_tokens)
         device, layers, vocab = self.device, self.layers, self.vocab
         rows = batch * k
-        cross = [(ck.repeat_interleave(k, 0), cv.repeat_interleave(k, 0)) for ck, cv in cross]
         cache = self._self_cache(rows, len(prompts[0]) + limit)
         history = torch.full((rows, limit), self.eot, dtype=torch.long, device=device)
         score = torch.zeros(rows, dtype=torch.float32, device=device)
@@ -313,7 +324,7 @@ class BatchDecoder:
                     keep = (~done).nonzero().squeeze(1)
                     keep_rows = (keep[:, None] * k + torch.arange(k, device=device)[None, :]).reshape(-1)
                     cache = [(ck.index_select(0, keep_rows), cv.index_select(0, keep_rows)) for ck, cv in cache]
-                    cross = [(ck.index_select(0, keep_rows), cv.index_select(0, keep_rows)) for ck, cv in cross]
+                    cross = [(ck.index_select(0, keep), cv.index_select(0, keep)) for ck, cv in cross]
                     history, score, tokens = history[keep_rows], score[keep_rows], tokens[keep_rows]
                     last_ts, penult_ts, highest, ends = (
                         last_ts[keep_rows], penult_ts[keep_rows], highest[keep_rows], ends[keep_rows]
