@@ -18,10 +18,12 @@ run ``python benchmarks/hybrid.py --only quality`` first. The product's features
 
 Extra features: the margin between the best and second cosine; the same for the relative
 keyword score; the cosine of the keyword side's best passage; the keyword rank of the dense best
-passage (log); whether the dense best is in the keyword top 5; the share of the dense top 5 from
-the best passage's file; whether the keyword best is from that file. Then, as an upper bound of
-what knowing the question's language would give: whether the question is in another language
-than the speech (known here from the set-up; the library would have to guess it), alone and
+passage (log); whether the dense best is in the keyword top 5; whether the keyword best is from
+the dense best's file. (Two more were tried here and joined the product's features: whether the
+question is in another language than the best passage, and the share of the dense top 5 from the
+best passage's file.) Then, as an upper bound of what a perfect guess of the question's
+language would give (the product guesses it from function words, `mediarag.terms.guess_language`):
+whether the question is in another language than the speech, known from the set-up, alone and
 with its products with the product's features; and separate models for the monolingual set-ups
 and for the cross-language ones, each with its own threshold. 95 % bootstrap intervals.
 Writes ``<out>/abstention_features.md``.
@@ -42,7 +44,7 @@ sys.path.insert(0, str(HERE.parent))
 import hybrid  # noqa: E402
 
 EXTRA = ("dense margin", "keyword margin", "cosine of the keyword best", "keyword rank of the dense best (log)",
-         "dense best in keyword top 5", "dense top 5 from the best's file", "keyword best from the best's file")  # fmt: skip
+         "dense best in keyword top 5", "keyword best from the best's file")  # fmt: skip
 
 
 def extra_features(a: hybrid.Asked) -> list[float]:
@@ -56,7 +58,6 @@ def extra_features(a: hybrid.Asked) -> list[float]:
         a.keyword_cosines[0] if a.keyword_cosines else -1.0,
         float(np.log1p(rank)),
         float(rank < 5),
-        sum(1 for x in a.dense[:5] if x[0] == top) / 5 if a.dense else 0.0,
         float(bool(a.keyword) and a.keyword[0][0] == top),
     ]
 
@@ -107,10 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     extra = np.array([r[4] for r in rows])
     runs = {"product features": base}
     runs |= {f"+ {name}": np.hstack([base, extra[:, [i]]]) for i, name in enumerate(EXTRA)}
-    runs["+ all seven"] = np.hstack([base, extra])
+    runs["+ all six"] = np.hstack([base, extra])
     cross = np.array([[float("->" in name)] for name in setup])
     runs["+ cross-language (oracle)"] = np.hstack([base, cross])
-    runs["+ cross-language (oracle), its products with the product's features, all seven"] = np.hstack([base, cross, cross * base, extra])
+    runs["+ cross-language (oracle), its products with the product's features, all six"] = np.hstack([base, cross, cross * base, extra])
     cell = lambda v: f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]"  # noqa: E731
     names = list(dict.fromkeys(setup))
     lines = [
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
               "| set-ups, features | held-out (12-23): kept, tune threshold | refused, tune threshold | refused at 90 % kept on 12-23 | all, leave one article out: refused at 90 % kept |",
               "|---|---|---|---|---|"]  # fmt: skip
     for group, m in (("monolingual (en, es, de)", cross[:, 0] == 0), ("cross-language (en->es, en->de)", cross[:, 0] == 1)):
-        for label, x in (("product features", base), ("+ all seven", np.hstack([base, extra]))):
+        for label, x in (("product features", base), ("+ all six", np.hstack([base, extra]))):
             r = evaluate(x[m], y[m], art[m], setup[m])
             lines.append(f"| {group}, {label} | {cell(r['held_kept'])} | {cell(r['held_refused'])} | {cell(r['held_refused_at_90'])} | {cell(r['all_refused'])} |")
             print(lines[-1], flush=True)
