@@ -154,7 +154,8 @@ def choose_sentences(
     if not candidates:
         return []
     texts = [s.text for _, _, s in candidates]
-    scores = scorer.score(query, texts, [hits[p].score for p, _, _ in candidates], ranks=[p for p, _, _ in candidates])
+    passages = [p for p, _, _ in candidates]
+    scores = scorer.score(query, texts, [hits[p].score for p in passages], ranks=passages)
     ranked = sorted(range(len(candidates)), key=lambda c: scores[c], reverse=True)
     best, floor = scores[ranked[0]], min(scores)
     keep, said = [ranked[0]], {_sentence_key(texts[ranked[0]])}  # a sentence is said once, even when two files hold it

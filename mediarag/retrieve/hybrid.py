@@ -70,7 +70,9 @@ class Candidate:
 TOP_FILE_PASSAGES = 5
 
 #: The figures of the `Evidence` an `AbstentionModel` weighs, in its order.
-FEATURES = ("top_dense", "background_gap", "standout", "top_keyword", "agree", "missing", "cross_language", "top_file_share")
+FEATURES = (
+    "top_dense", "background_gap", "standout", "top_keyword", "agree", "missing", "cross_language", "top_file_share",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,9 @@ class Evidence:
         top_keyword = keyword[0] if keyword else 0.0
         best = list(dense_sources[:TOP_FILE_PASSAGES])
         share = best.count(best[0]) / TOP_FILE_PASSAGES if best else 0.0
-        return cls(candidates, top, background_gap, standout, top_keyword, agree, missing, len(dense), cross_language, share)
+        return cls(
+            candidates, top, background_gap, standout, top_keyword, agree, missing, len(dense), cross_language, share
+        )
 
     def confidence(self, model: AbstentionModel) -> float:
         """The model's confidence that the index holds the answer."""
