@@ -16,8 +16,9 @@ and over German speech.
   bootstrap intervals over questions, per set-up and mode; fusion parameters (``rrf_k``, keyword
   weight) are chosen on the first half of the articles (dev) and reported on the second (test).
 - Abstention: each question is asked again over the index without its article (the answer is
-  absent). Features of the evidence (best cosine, best relative keyword score, whether both
-  searches agree) are fed to a logistic model, fit leave-one-article-out; the curve of answerable
+  absent). Features of the evidence (`mediarag.retrieve.hybrid.Evidence`: best cosine, best
+  relative keyword score, whether both searches agree, whether the question is in another
+  language than the best passage, ...) are fed to a logistic model, fit leave-one-article-out; the curve of answerable
   questions kept against unanswerable ones refused, with bootstrap intervals, is compared with
   the dense cosine threshold, and the default threshold is the one that keeps 90 % of answerable
   questions (pooled over set-ups).
@@ -220,10 +221,13 @@ class Asked:
     chunk_ids: tuple[list[str], list[str]] = ((), ())  # type: ignore[assignment]
     keyword_cosines: list[float] = field(default_factory=list)  # cosine of each keyword hit
     missing: float = 0.0  # share of the question's term weight that no passage holds
+    cross_language: bool = False  # the question is in another language than the best passage
 
 
 def ask_all(indexed: Indexed, questions: Sequence[Any], qlang: str, embedder: CachedEmbedder, leave_out: bool) -> list[Asked]:
     """Both rankings of every question; ``leave_out``: over the index without its article."""
+    from mediarag.retrieve.hybrid import is_cross_language
+
     vectors = embedder.embed_queries([q.question[qlang] for q in questions])
     stored = {}
     for source in indexed.store.sources():
@@ -249,6 +253,7 @@ def ask_all(indexed: Indexed, questions: Sequence[Any], qlang: str, embedder: Ca
                 ([h.chunk.id for h in dense], [h.chunk.id for h in keyword]),
                 [float(stored[h.chunk.id] @ vectors[i]) for h in keyword],
                 keywords.missing(text),
+                bool((dense or keyword) and is_cross_language(text, (dense or keyword)[0].chunk)),
             )  # fmt: skip
         if leave_out:
             indexed.store.rollback()
@@ -338,7 +343,9 @@ def features(asked: Asked) -> list[float]:
     from mediarag.retrieve.hybrid import Evidence
 
     agree = bool(asked.dense and asked.keyword and asked.chunk_ids[0][0] == asked.chunk_ids[1][0])
-    return Evidence.of([], [d[3] for d in asked.dense], [k[3] for k in asked.keyword], agree, asked.missing).features()
+    dense, keyword = [d[3] for d in asked.dense], [k[3] for k in asked.keyword]
+    sources = [d[0] for d in asked.dense]
+    return Evidence.of([], dense, keyword, agree, asked.missing, asked.cross_language, sources).features()
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iterations: int = 50) -> np.ndarray:
@@ -601,7 +608,8 @@ def report(data: dict[str, Any], command: str) -> str:
             "(unanswerable). Hybrid: logistic model on the evidence of both searches (`Evidence`: best cosine, "
             "its gap to the passages ranked 11th and below, how far it stands out from the other candidates, the "
             "best relative keyword score, whether both searches put the same passage first, the share of the "
-            "question's term weight no passage holds), fit leave-one-article-out; threshold set to keep 90 % of "
+            "question's term weight no passage holds, whether the question's function words are of another "
+            "language than the best passage, the share of the 5 best passages by meaning from the best one's file), fit leave-one-article-out; threshold set to keep 90 % of "
             "answerable questions, pooled over the set-ups. Dense: the best cosine alone.",
             "",
             "| rule | threshold | answerable kept [95 % CI] | unanswerable refused [95 % CI] |", "|---|---|---|---|",

@@ -40,6 +40,10 @@ Sections:
 The llm section writes its figures only at the end; ``benchmarks/moments_llm_logs.py``
 recomputes what the log lines of a run stopped early allow.
 
+Tuning: the library's defaults were chosen on the questions of articles 0-11 (``tune``, the
+tuning half benchmarks/hybrid.py uses too); the moments and extractive figures are also given
+for articles 12-23 (``held-out``) and all.
+
 95 % intervals: bootstrap over questions (2000 resamples). Writes ``<out>/moments[_quick].md``
 and ``.json``.
 """
@@ -80,6 +84,8 @@ CORPUS_ROOT = CACHE / "spoken_xquad"
 SHIPPED = HERE / "transcripts"
 XQUAD_EN = Path(os.environ.get("XQUAD_DIR", "/work/shared/data/xquad")) / "xquad.en.json"
 K = 4
+#: Articles the defaults were tuned on (the rest are held out).
+TUNE_ARTICLES = range(12)
 BOOTSTRAP = 2000
 SEED = 0
 _START = time.perf_counter()
@@ -282,7 +288,19 @@ def moments_section(qa: Any, questions: Sequence[Question]) -> dict[str, Any]:
         else:
             row.update(answer_moment_overlap=False, answer_passage_overlap=False)
         rows.append(row)
-    return summarize_moments(rows)
+    return summarize_moments(rows) | {"splits": by_split(questions, rows, summarize_moments)}
+
+
+def by_split(questions: Sequence[Question], rows: list[dict[str, Any]], summarize: Callable) -> dict[str, Any]:
+    """``summarize`` of the rows of the tuning articles and of the held-out ones (rows in
+    question order, without the rows themselves)."""
+    tune = {q.id for q in questions if q.article in TUNE_ARTICLES}
+    out = {}
+    for name, keep in (("tune", lambda r: r["id"] in tune), ("held-out", lambda r: r["id"] not in tune)):
+        summary = summarize([r for r in rows if keep(r)])
+        summary.pop("rows", None)
+        out[name] = summary
+    return out
 
 
 def summarize_moments(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -340,11 +358,18 @@ def summarize_extractive(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def scorer_variants() -> list[tuple[str, dict[str, Any]]]:
     """Scorer weights, stems, sentence counts and word limits compared in the ``scorers`` section."""
     return [
-        ("before: 2 sentences, overlap/sqrt(len) + passage score", {"old": True}),
-        ("default: coverage + 0.3 phrase, 5-letter stems, 1 sentence cut to 40 words", {}),
+        ("before moments: 2 sentences, overlap/sqrt(len) + passage score", {"old": True}),
+        ("before (main 2cfd587): 1 sentence cut to its best clauses within 40 words, no rank term",
+         {"clauses": 40, "scorer": {"rank": 0.0}}),
+        ("default: coverage + 0.3 phrase - 0.02/passage rank, 5-letter stems, 1 sentence; past 36 words "
+         "the words around the question's terms", {}),
+        ("no rank term", {"scorer": {"rank": 0.0}}),
+        ("rank 0.05", {"scorer": {"rank": 0.05}}),
         ("whole sentence (no cut)", {"max_words": None}),
-        ("cut to 30 words", {"max_words": 30}),
-        ("cut to 25 words", {"max_words": 25}),
+        ("excerpt past 40 words", {"max_words": 40}),
+        ("excerpt past 32 words", {"max_words": 32}),
+        ("best clauses within 30 words", {"clauses": 30}),
+        ("best clauses within 25 words", {"clauses": 25}),
         ("up to 2 sentences", {"max_sentences": 2}),
         ("no phrase term", {"scorer": {"phrase": 0.0}}),
         ("phrase 0.6", {"scorer": {"phrase": 0.6}}),
@@ -367,19 +392,22 @@ def scorers_section(qa: Any, questions: Sequence[Question]) -> dict[str, Any]:
 
     import mediarag.terms
     from mediarag.generate.extractive import ExtractiveGenerator
-    from mediarag.moments import DEFAULT_SCORER, MAX_WORDS
+    from mediarag.moments import ANSWER_WORDS as MAX_WORDS
+    from mediarag.moments import DEFAULT_SCORER
 
     cached = retrieval.CachedEmbedder(qa.embedder, "moments-sentences-e5", retrieval.Timings())
 
     def embed(query: str, texts: Sequence[str]) -> list[float]:
-        q = cached.queries([query])[0]
-        return [float(v @ q) for v in cached.passages(list(texts))]
+        q = cached.embed_queries([query])[0]
+        return [float(v @ q) for v in cached.embed_passages(list(texts))]
 
     out = {}
     letters = mediarag.terms.STEM_LETTERS
     for name, spec in scorer_variants():
         if spec.get("old"):
             generator: Any = OldExtractive()
+        elif spec.get("clauses"):
+            generator = ClauseExtractive(replace(DEFAULT_SCORER, **spec.get("scorer", {})), spec["clauses"])
         else:
             scorer = replace(DEFAULT_SCORER, **spec.get("scorer", {}))
             if spec.get("embed"):
@@ -394,11 +422,37 @@ def scorers_section(qa: Any, questions: Sequence[Question]) -> dict[str, Any]:
         finally:
             mediarag.terms.STEM_LETTERS = letters
         summary = summarize_extractive(rows)
+        summary["splits"] = by_split(questions, rows, summarize_extractive)
         summary["seconds_per_question"] = (time.perf_counter() - started) / max(len(rows), 1)
         out[name] = summary
         log(f"scorer {name}: contains|transcript {fmt(summary['contains_when_in_transcript'])}, words {summary['words']['mean']:.1f}, moment {summary['moment_overlap']['mean']:.3f}")
     cached.save()
     return out
+
+
+class ClauseExtractive:
+    """The extractive generator of main 2cfd587: one sentence, cut past ``max_words`` words to its
+    best run of clauses (`mediarag.moments.trim`) instead of the words around the question's terms."""
+
+    def __init__(self, scorer: Any, max_words: int) -> None:
+        self.scorer, self.max_words = scorer, max_words
+
+    def warm_up(self) -> None:
+        pass
+
+    def generate(self, question: str, passages: Sequence[Any], history: Sequence[Any] = ()) -> Any:
+        from mediarag.generate.base import Generation
+        from mediarag.moments import SentenceChoice, choose_sentences, moments_by_passage, trim
+        from mediarag.sentences import timed_sentences
+
+        chosen = choose_sentences(question, passages, max_words=None, scorer=self.scorer)
+        if not chosen:
+            return Generation(text="", used=[])
+        pool = [s.text for hit in passages for s in timed_sentences(hit.chunk)]
+        chosen = [SentenceChoice(c.passage, c.sentence, trim(question, c.segment, self.max_words, scorer=self.scorer, pool=pool), c.score)
+                  for c in chosen]  # fmt: skip
+        return Generation(text=" ".join(c.segment.text for c in chosen), used=sorted({c.passage for c in chosen}),
+                          moments=moments_by_passage(chosen, passages))  # fmt: skip
 
 
 class OldExtractive:
@@ -648,43 +702,49 @@ def report(data: dict[str, Any]) -> str:
         lines += [
             "## Moments",
             "",
-            "| figure | value |",
-            "|---|---|",
-            f"| search: top passage overlaps the answer sentence | {fmt(m['search_passage_overlap'])} |",
-            f"| search: top hit's moment overlaps the answer sentence | {fmt(m['search_moment_overlap'])} |",
-            f"| extractive answer: first citation's passage overlaps it | {fmt(m['answer_passage_overlap'])} |",
-            f"| extractive answer: first citation's moment overlaps it | {fmt(m['answer_moment_overlap'])} |",
-            f"| ... among questions where a retrieved passage overlaps it | {fmt(m['answer_moment_overlap_reachable'])} |",
-            f"| a retrieved passage (of k = 4) overlaps it (retrieval ceiling) | {fmt(m['any_passage_overlap'])} |",
-            f"| search: top moment length, s | {fmt(m['search_moment_s'], 1)} |",
-            f"| search: top passage length, s | {fmt(m['search_passage_s'], 1)} |",
-            f"| extractive answer: moment length, s | {fmt(m['answer_moment_s'], 1)} |",
+            *split_table(m, [
+                ("search: top passage overlaps the answer sentence", "search_passage_overlap", 3),
+                ("search: top hit's moment overlaps the answer sentence", "search_moment_overlap", 3),
+                ("extractive answer: first citation's passage overlaps it", "answer_passage_overlap", 3),
+                ("extractive answer: first citation's moment overlaps it", "answer_moment_overlap", 3),
+                ("... among questions where a retrieved passage overlaps it", "answer_moment_overlap_reachable", 3),
+                ("a retrieved passage (of k = 4) overlaps it (retrieval ceiling)", "any_passage_overlap", 3),
+                ("search: top moment length, s", "search_moment_s", 1),
+                ("search: top passage length, s", "search_passage_s", 1),
+                ("extractive answer: moment length, s", "answer_moment_s", 1),
+            ]),
             "",
-        ]
+        ]  # fmt: skip
     if "extractive" in data:
         e = data["extractive"]
         lines += [
             "## Extractive answers",
             "",
-            "| figure | value |",
-            "|---|---|",
-            f"| gold answer in the answer, all questions | {fmt(e['contains'])} |",
-            f"| gold answer in the answer, when it is in the transcript | {fmt(e['contains_when_in_transcript'])} |",
-            f"| words per answer | {fmt(e['words'], 1)} |",
-            f"| token F1 | {fmt(e['f1'])} |",
+            *split_table(e, [
+                ("gold answer in the answer, all questions", "contains", 3),
+                ("gold answer in the answer, when it is in the transcript", "contains_when_in_transcript", 3),
+                ("words per answer", "words", 1),
+                ("token F1", "f1", 3),
+            ]),
             "",
-        ]
+        ]  # fmt: skip
     if "scorers" in data:
         lines += [
             "## Sentence scorers compared (extractive answers)",
             "",
-            "| scorer | gold in answer (when in transcript) | words | moment overlaps answer sentence | moment s | ms/question |",
-            "|---|---|---|---|---|---|",
+            "Each figure on all articles with its interval, followed by its value on the tuning articles (0-11) "
+            "and on the held-out ones (12-23).",
+            "",
+            "| scorer | gold in answer (when in transcript) | tune | held-out | words | moment overlaps answer sentence | tune | held-out | moment s | ms/question |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for name, r in data["scorers"].items():
+            sp = r.get("splits", {})
+            gold = [f"{sp[n]['contains_when_in_transcript']['mean']:.3f}" if n in sp else "-" for n in ("tune", "held-out")]
+            moment = [f"{sp[n]['moment_overlap']['mean']:.3f}" if n in sp else "-" for n in ("tune", "held-out")]
             lines.append(
-                f"| {name} | {fmt(r['contains_when_in_transcript'])} | {r['words']['mean']:.1f} | "
-                f"{fmt(r['moment_overlap'])} | {r['moment_s']['mean']:.1f} | {1000 * r['seconds_per_question']:.1f} |"
+                f"| {name} | {fmt(r['contains_when_in_transcript'])} | {' | '.join(gold)} | {r['words']['mean']:.1f} | "
+                f"{fmt(r['moment_overlap'])} | {' | '.join(moment)} | {r['moment_s']['mean']:.1f} | {1000 * r['seconds_per_question']:.1f} |"
             )
         lines.append("")
     if "llm" in data:
@@ -692,6 +752,18 @@ def report(data: dict[str, Any]) -> str:
     if "ttft" in data:
         lines += ttft_report(data["ttft"])
     return "\n".join(lines) + "\n"
+
+
+def split_table(section: dict[str, Any], figures: Sequence[tuple[str, str, int]]) -> list[str]:
+    """A table of figures (label, key, digits) on the tuning articles, the held-out ones and all."""
+    splits = section.get("splits", {})
+    names = [n for n in ("tune", "held-out") if n in splits]
+    head = " | ".join(f"{n} (articles {'0-11' if n == 'tune' else '12-23'})" for n in names)
+    lines = [f"| figure | {head + ' | ' if head else ''}all |", "|---|" + "---|" * (len(names) + 1)]
+    for label, key, digits in figures:
+        cells = [fmt(splits[n][key], digits) for n in names] + [fmt(section[key], digits)]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def llm_report(llm: dict[str, Any]) -> list[str]:
@@ -768,7 +840,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from mediarag.generate.extractive import ExtractiveGenerator
 
         rows = extractive_rows(questions, ExtractiveGenerator())
-        data["extractive"] = summarize_extractive(rows) | {"rows": rows}
+        data["extractive"] = summarize_extractive(rows) | {
+            "rows": rows, "splits": by_split(questions, rows, summarize_extractive)}
     if "scorers" in sections:
         data["scorers"] = scorers_section(qa, questions)
     if "llm" in sections:

@@ -4,9 +4,10 @@
 questions of a run. `Transcripts` runs every file through the first stages of mediarag's public
 pipeline (decode -> transcribe -> sentences, with the default transcriber: Whisper base, int8,
 beam 5, VAD, language detected) once, and caches the sentence-level transcripts as JSON in
-benchmarks/.cache/transcripts/, keyed by the file's SHA-256, the model, the task and the version
-of the transcription code (`transcriber_version`). The transcripts of the default corpus also
-ship, gzipped, in benchmarks/transcripts/ under the same keys. benchmarks/answers.py reads the
+benchmarks/.cache/transcripts/, keyed by the audio's SHA-256 (`audio_sha256`: the encoded audio
+packets, not the container's bytes), the model, the task and the version of the transcription
+code (`transcriber_version`). The transcripts of the default corpus also ship, gzipped, in
+benchmarks/transcripts/ under the same keys. benchmarks/answers.py reads the
 same cache.
 """
 
@@ -134,8 +135,29 @@ def transcriber_version() -> dict[str, str]:
     }
 
 
+def audio_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's audio: the first audio stream's codec set-up and its packets (with
+    their times), as demuxed, without decoding.
+
+    The container around them (Ogg page serial numbers and checksums, tags such as the muxer's
+    version string) does not count: spoken XQuAD built before its serial number was fixed drew a
+    random one per build, so the same audio came in files of different SHA-256.
+    """
+    import av
+
+    digest = hashlib.sha256()
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        digest.update(bytes(stream.codec_context.extradata or b""))
+        for packet in container.demux(stream):
+            if packet.size:
+                digest.update((packet.pts or 0).to_bytes(8, "little", signed=True))
+                digest.update(bytes(packet))
+    return digest.hexdigest()
+
+
 def transcript_cache_path(sha: str, task: str, code: dict[str, str]) -> Path:
-    """Where the transcript of the audio with content hash ``sha`` is cached."""
+    """Where the transcript of the audio with hash ``sha`` (`audio_sha256`) is cached."""
     key = json.dumps({"model": WHISPER_MODEL, "task": task, **code}, sort_keys=True)
     tag = hashlib.sha256(key.encode()).hexdigest()[:12]
     return TRANSCRIPTS / f"{sha[:16]}-{WHISPER_MODEL}-{task}-{tag}.json"
@@ -174,7 +196,7 @@ class Transcripts:
     After `run`: ``transcripts[(path, task)]`` (a mediarag Transcript whose segments are the
     sentences, words included, as the pipeline's sentences stage makes them), the same as
     ``sentences[(path, task)]`` and ``detected[(path, task)]`` (the language), ``hashes[path]``
-    and ``stats[(language, task)]`` (files, cached, audio and wall seconds)."""
+    (the file's SHA-256, as the index records it), ``audio_hashes[path]`` (the cache key) and ``stats[(language, task)]`` (files, cached, audio and wall seconds)."""
 
     def __init__(self, timings: Timings, workers: int = 1) -> None:
         self.timings = timings
@@ -185,6 +207,7 @@ class Transcripts:
         self.sentences: dict[tuple[str, str], list[Any]] = {}  # (path, task) -> [Segment]
         self.detected: dict[tuple[str, str], str] = {}
         self.hashes: dict[str, str] = {}
+        self.audio_hashes: dict[str, str] = {}
         self.stats: dict[tuple[str, str], dict[str, float]] = defaultdict(
             lambda: {"files": 0, "cached": 0, "shipped": 0, "audio_s": 0.0, "wall_s": 0.0,
                      "cold_audio_s": 0.0, "recorded_s": 0.0}
@@ -217,9 +240,10 @@ class Transcripts:
         jobs.sort(key=lambda j: (j.file.article, j.task != "transcribe", language_order(j.file.language)))
         with self.timings.step("hash audio files"):
             self.hashes = {str(f.path): file_sha256(f.path) for f in files}
+            self.audio_hashes = {str(f.path): audio_sha256(f.path) for f in files}
         for job in jobs:
             job.sha = self.hashes[str(job.file.path)]
-            job.path = transcript_cache_path(job.sha, job.task, self.version)
+            job.path = transcript_cache_path(self.audio_hashes[str(job.file.path)], job.task, self.version)
         todo = [j for j in jobs if not is_cached(j.path)]
         if self.shard:
             index, count = self.shard
@@ -297,7 +321,8 @@ class Transcripts:
         wall = time.perf_counter() - started
         stored = item.transcript.model_copy(update={"source": str(job.file.path), "segments": item.sentences})
         data = {
-            "key": {"sha256": job.sha, "model": WHISPER_MODEL, "task": job.task, **self.version},
+            "key": {"audio_sha256": self.audio_hashes[str(job.file.path)], "sha256": job.sha,
+                    "model": WHISPER_MODEL, "task": job.task, **self.version},
             "file": str(Path(job.file.path).relative_to(job.file.path.parents[1])),
             "seconds": round(wall, 2),
             "load_average": round(os.getloadavg()[0], 2),

@@ -17,7 +17,9 @@ zero).
 
 A file is synthesized again only when its text (after sentence splitting) or its settings (voice,
 rate, espeak-ng version, this script's pipeline version) changed, or its audio is missing; a
-second ``build`` with nothing changed does no synthesis and leaves every file untouched. The
+second ``build`` with nothing changed does no synthesis and leaves every file untouched. A
+build into an empty root gives the same bytes as any earlier build of the same text and settings
+(the Ogg stream serial number is fixed by the text, see `ogg_serial`). The
 manifest lists exactly what the last ``build`` asked for; ``<root>/.built-files.json`` remembers
 every file built under the root, so that building a subset and then the whole again reuses them.
 
@@ -356,10 +358,19 @@ def _trim(samples: np.ndarray) -> np.ndarray:
     return samples[max(loud[0] - margin, 0) : loud[-1] + 1 + margin]
 
 
-def _encode_opus(samples: np.ndarray, path: Path, tags: dict[str, str]) -> None:
-    import av
+def _encode_opus(samples: np.ndarray, path: Path, tags: dict[str, str], serial: int) -> None:
+    """Encode ``samples`` as Ogg Opus; the same samples, tags and ``serial`` give the same bytes.
 
-    with av.open(str(path), "w", format="ogg") as container:
+    FFmpeg's Ogg muxer draws a random stream serial number unless told to be bit-exact: a random
+    serial made every build's files differ (and so their SHA-256, which keys the transcript
+    cache of benchmarks/retrieval_corpus.py) though the audio was the same.
+    """
+    import av
+    import av.container
+
+    options = {"serial_offset": str(serial)}
+    with av.open(str(path), "w", format="ogg", options=options) as container:
+        container.flags |= av.container.Flags.bitexact.value
         for key, value in tags.items():
             container.metadata[key] = value
         # 60 ms frames: a third of the packets of the default 20 ms, so decoding is about twice
@@ -378,6 +389,11 @@ def _encode_opus(samples: np.ndarray, path: Path, tags: dict[str, str]) -> None:
                 container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
+
+
+def ogg_serial(text_hash: str) -> int:
+    """The Ogg stream serial number of a file: fixed by its text, so a rebuild gives the same bytes."""
+    return int(text_hash[:7], 16)
 
 
 def _lag_samples(reference: np.ndarray, decoded: np.ndarray, max_lag: int) -> int:
@@ -441,7 +457,7 @@ def _synthesize_file(job: dict) -> dict:
             "comment": SOURCE,
         }
         try:
-            _encode_opus(samples, tmp_out, tags)
+            _encode_opus(samples, tmp_out, tags, ogg_serial(job["text_hash"]))
             decoded = decode_audio(tmp_out, SAMPLE_RATE).samples
             diff = (decoded.size - samples.size) / sr
             if abs(diff) > TOLERANCE_SECONDS:

@@ -300,7 +300,7 @@ class Conversation:
             languages = [c.language or f.language for f in self.state.files for c in f.chunks]
             self._keywords = (key, KeywordIndex(parts, languages=languages))
         keyword = [Hit(chunk=h.chunk, score=h.relative) for h in self._keywords[1].search(query, retriever.candidates)]
-        evidence = retriever.combine(dense, keyword)
+        evidence = retriever.combine(dense, keyword, query=query)
         if not retriever.answers(evidence, min_score):
             return []
         return [Hit(chunk=c.chunk, score=c.fused) for c in retriever.supported(evidence, k, min_score)]

@@ -10,8 +10,13 @@ ranks sentences against a query (the question, or an answer to find the support 
 - **similarity** (optional): the cosine between the query's and the sentence's embeddings, when
   the scorer is given an embedder;
 
+- **rank** (among several passages): a small penalty per place down the retrieval ranking, so
+  that of two sentences that match alike, the one of the better passage wins;
+
 where a term is a word's crude stem (`mediarag.terms.stem`). A sentence that speech recognition
-ran on past `MAX_WORDS` words is cut to its best clauses (`trim`). The weights and limits are
+ran on past `ANSWER_WORDS` words is cut, for an answer or a moment, to the words around the
+question's terms (`excerpt`: answers are usually next to the question's words); for what a model
+reads (`focus`), past `MAX_WORDS` words to its best clauses (`trim`). The weights and limits are
 those measured best on spoken XQuAD (``benchmarks/moments.py``; a length penalty and embedding
 similarity did not help there). `best_moment` picks the moment of one passage;
 `choose_sentences` picks the answering sentences among several passages; `focus` cuts passages
@@ -56,7 +61,16 @@ class SentenceScorer:
     similarity: float = 0.0
     passage: float = 0.0
     length_penalty: float = 0.0
+    rank: float = 0.02
     embed: Similarity | None = None
+
+    def term_weights(self, query: str, pool: Sequence[str]) -> dict[str, float]:
+        """The weight of each of the query's terms: ``log(1 + n / f)`` of the ``n`` texts of
+        ``pool``, ``f`` of which hold it (a term none holds weighs as if half of one did)."""
+        sets = [set(terms(t)) for t in pool]
+        frequency = Counter(w for s in sets for w in s)
+        n = len(sets)
+        return {w: math.log(1 + n / max(frequency[w], 0.5)) for w in dict.fromkeys(terms(query))}
 
     def score(
         self,
@@ -65,18 +79,18 @@ class SentenceScorer:
         passage_scores: Sequence[float] | None = None,
         *,
         pool: Sequence[str] | None = None,
+        ranks: Sequence[int] | None = None,
     ) -> list[float]:
         """One score per text, higher is better (comparable within one call only). How rare a
-        term is, is counted among ``pool`` (default: ``texts``)."""
+        term is, is counted among ``pool`` (default: ``texts``); ``ranks``, when given, is the
+        place of each text's passage in the retrieval ranking (0 for the best), weighed by
+        ``rank``."""
         if not texts:
             return []
         query_terms = list(dict.fromkeys(terms(query)))
         bags = [terms(t) for t in texts]
         sets = [set(b) for b in bags]
-        pool_sets = sets if pool is None else [set(terms(t)) for t in pool]
-        frequency = Counter(w for s in pool_sets for w in s)
-        n = len(pool_sets)
-        weight = {w: math.log(1 + n / max(frequency[w], 0.5)) for w in query_terms}
+        weight = self.term_weights(query, texts if pool is None else pool)
         total = sum(weight.values()) or 1.0
         pairs = set(zip(query_terms, query_terms[1:]))
         sims = list(self.embed(query, texts)) if self.embed is not None and self.similarity else [0.0] * len(texts)
@@ -88,12 +102,21 @@ class SentenceScorer:
             value -= self.length_penalty * len(bag)
             if passage_scores is not None:
                 value += self.passage * float(passage_scores[i])
+            if ranks is not None:
+                value -= self.rank * ranks[i]
             out.append(value)
         return out
 
 
-#: Sentences longer than this many words are cut to their best clauses for an answer or moment.
+#: Sentences longer than this many words are cut to their best clauses for a model to read (`focus`).
 MAX_WORDS = 40
+#: Sentences longer than this many words are cut to the words around the question's terms for
+#: an answer or a moment (`excerpt`): on spoken XQuAD, answers of 25 words on average.
+ANSWER_WORDS = 36
+#: The widest run of words `excerpt` looks for the question's terms in.
+CLUSTER_WORDS = 25
+#: The words `excerpt` keeps on either side of that run.
+CONTEXT_WORDS = 10
 
 #: The scorer mediarag uses when none is given.
 DEFAULT_SCORER = SentenceScorer()
@@ -115,21 +138,24 @@ def choose_sentences(
     *,
     max_sentences: int = 1,
     relative_cutoff: float = 0.8,
-    max_words: int | None = MAX_WORDS,
+    max_words: int | None = ANSWER_WORDS,
     scorer: SentenceScorer = DEFAULT_SCORER,
 ) -> list[SentenceChoice]:
     """The sentences of ``hits`` that best answer ``query``, in speaking order (passage, then time).
 
-    The best-scoring sentence always; up to ``max_sentences`` in all, each further one only when
-    it scores at least ``relative_cutoff`` of the best (relative to the worst candidate). A
-    chosen sentence longer than ``max_words`` (speech recognition often runs sentences together)
-    is cut to its best-scoring run of clauses within that many words (`trim`).
+    Every sentence of every passage competes (``hits`` best first: the scorer's ``rank`` breaks
+    near ties for the better passage). The best-scoring sentence always; up to ``max_sentences``
+    in all, each further one only when it scores at least ``relative_cutoff`` of the best
+    (relative to the worst candidate). A chosen sentence longer than ``max_words`` (speech
+    recognition often runs sentences together) is cut to the words around the question's terms
+    (`excerpt`).
     """
     candidates = [(p, i, s) for p, hit in enumerate(hits) for i, s in enumerate(timed_sentences(hit.chunk))]
     if not candidates:
         return []
     texts = [s.text for _, _, s in candidates]
-    scores = scorer.score(query, texts, [hits[p].score for p, _, _ in candidates])
+    passages = [p for p, _, _ in candidates]
+    scores = scorer.score(query, texts, [hits[p].score for p in passages], ranks=passages)
     ranked = sorted(range(len(candidates)), key=lambda c: scores[c], reverse=True)
     best, floor = scores[ranked[0]], min(scores)
     keep, said = [ranked[0]], {_sentence_key(texts[ranked[0]])}  # a sentence is said once, even when two files hold it
@@ -143,7 +169,7 @@ def choose_sentences(
     for c in keep:
         passage, index, sentence = candidates[c]
         if max_words is not None:
-            sentence = trim(query, sentence, max_words, scorer=scorer, pool=texts)
+            sentence = excerpt(query, sentence, max_words, scorer=scorer, pool=texts)
         chosen.append(SentenceChoice(passage, index, sentence, scores[c]))
     return sorted(chosen, key=lambda c: (c.passage, c.segment.start))
 
@@ -208,11 +234,64 @@ def trim(
     return sentence.model_copy(update={"start": parts[i].start, "end": parts[j].end, "text": texts[best], "words": ()})
 
 
+def excerpt(
+    query: str,
+    sentence: Segment,
+    max_words: int = ANSWER_WORDS,
+    *,
+    cluster_words: int = CLUSTER_WORDS,
+    context_words: int = CONTEXT_WORDS,
+    scorer: SentenceScorer = DEFAULT_SCORER,
+    pool: Sequence[str] | None = None,
+) -> Segment:
+    """``sentence`` itself when it has at most ``max_words`` words; else the words around the
+    query's terms, with their times (spread over the sentence by length in characters).
+
+    The run of at most ``cluster_words`` words, from one query term to another, whose terms weigh
+    most (`SentenceScorer.term_weights` among ``pool``, default the sentence; the shortest of
+    equal runs, the first of equal ones), and up to ``context_words`` words on either side (an
+    answer usually stands next to the question's words), at most ``max_words`` in all, cut around
+    the run's middle. Without any query term: the first ``max_words`` words.
+    """
+    spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", sentence.text)]
+    if len(spans) <= max_words:
+        return sentence
+    weight = scorer.term_weights(query, [sentence.text] if pool is None else pool)
+    words = [[t for t in terms(sentence.text[a:b]) if t in weight] for a, b in spans]
+    matched = [i for i, ts in enumerate(words) if ts]
+    best: tuple[float, int] | None = None
+    first = last = 0
+    for n, i in enumerate(matched):
+        seen: set[str] = set()
+        for j in matched[n:]:
+            if j - i >= cluster_words:
+                break
+            seen.update(words[j])
+            key = (round(sum(weight[t] for t in seen), 9), i - j)
+            if best is None or key > best:
+                best, first, last = key, i, j
+    if best is None:
+        start, end = 0, max_words
+    else:
+        start, end = max(0, first - context_words), min(len(spans), last + 1 + context_words)
+        if end - start > max_words:
+            start = max(0, min(start, (first + last) // 2 - max_words // 2))
+            end = min(len(spans), start + max_words)
+    length = len(sentence.text) or 1
+    span = sentence.end - sentence.start
+    a, b = spans[start][0], spans[end - 1][1]
+    return sentence.model_copy(
+        update={"start": sentence.start + span * a / length, "end": sentence.start + span * b / length,
+                "text": sentence.text[a:b], "words": ()}
+    )  # fmt: skip
+
+
 def best_moment(
-    query: str, hit: Hit, *, max_words: int | None = MAX_WORDS, scorer: SentenceScorer = DEFAULT_SCORER
+    query: str, hit: Hit, *, max_words: int | None = ANSWER_WORDS, scorer: SentenceScorer = DEFAULT_SCORER
 ) -> Moment | None:
-    """The moment of one passage that best matches ``query``: its best sentence, cut to its best
-    clauses past ``max_words`` words (None for a text document)."""
+    """The moment of one passage that best matches ``query``: its best sentence, cut to the
+    words around the query's terms past ``max_words`` words (`excerpt`; None for a text
+    document)."""
     if not has_time(hit.chunk):
         return None
     chosen = choose_sentences(query, [hit], max_words=max_words, scorer=scorer)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
@@ -55,4 +56,8 @@ def test_rankings_and_fusions_of_a_question() -> None:
     assert hybrid.first_hit(hybrid.weighted_ranking(asked, 0.15), gold, 10) == 1
     assert hybrid.first_hit(hybrid.fused_ranking(asked, 5.0, 0.5), gold, 10) == 1
     assert hybrid.metrics([1, 2, None])["hit@1"] == 1 / 3
-    assert len(hybrid.features(asked)) == 6
+    from mediarag.retrieve.hybrid import FEATURES
+
+    figures = dict(zip(FEATURES, hybrid.features(asked)))
+    assert len(figures) == len(FEATURES) == len(hybrid.features(asked))
+    assert figures["top_file_share"] == pytest.approx(0.2) and figures["cross_language"] == 0.0  # "a" of 5

@@ -312,10 +312,34 @@ def test_evidence_figures_and_the_abstention_model() -> None:
     assert figures["top_dense"] == 0.9 and figures["background_gap"] == pytest.approx(0.2)
     assert figures["standout"] > 2 and figures["top_keyword"] == 1.2 and figures["agree"] == 1.0
     assert figures["missing"] == 0.25 and evidence.dense_count == 50
-    model = AbstentionModel(intercept=-1.0, weights=(0, 0, 0, 1.0, 0, 0), threshold=0.5)
+    assert figures["cross_language"] == 0.0 and figures["top_file_share"] == 0.0  # no files given
+    files = ["/m/a.ogg", "/m/b.ogg", "/m/a.ogg", "/m/a.ogg", "/m/c.ogg", "/m/a.ogg"]  # the 6th is past the top 5
+    crossed = Evidence.of([], dense, [1.2, 0.3], agree=True, missing=0.25, cross_language=True, dense_sources=files)
+    assert dict(zip(FEATURES, crossed.features()))["top_file_share"] == pytest.approx(0.6)
+    assert dict(zip(FEATURES, crossed.features()))["cross_language"] == 1.0
+    model = AbstentionModel(intercept=-1.0, weights=(0, 0, 0, 1.0, 0, 0, 0, 0), threshold=0.5)
     assert evidence.confidence(model) == pytest.approx(1 / (1 + np.exp(-0.2)))
     assert Evidence.of([], [], [], agree=False, missing=1.0).features()[0] == -1.0
     assert set(ABSTENTION) == {"multilingual-e5-small"}  # measured for the default embedder only
+    assert all(len(m.weights) == len(FEATURES) for m in ABSTENTION.values())
+
+
+def test_questions_in_another_language_than_the_passage_are_told_apart() -> None:
+    from mediarag.retrieve.hybrid import is_cross_language, passage_language
+    from mediarag.terms import guess_language
+
+    assert guess_language("What is the name of the stadium where the game was played?") == "en"
+    assert guess_language("¿Cuál es el nombre del estadio en el que se jugó el partido?") == "es"
+    assert guess_language("Wie heißt das Stadion, in dem das Spiel ausgetragen wurde?") == "de"
+    assert guess_language("Tesla 1937") is None  # no function words: unknown
+    spanish = Chunk(id="es-0", source="/m/a.ogg", start=0, end=5, text="El estadio está en la ciudad.", language="es")
+    translated = spanish.model_copy(update={"text": "The stadium is in the city.", "original_text": spanish.text})
+    assert passage_language(spanish) == "es" and passage_language(translated) == "en"
+    assert is_cross_language("Where is the stadium?", spanish)
+    assert not is_cross_language("Where is the stadium?", translated)
+    assert not is_cross_language("¿Dónde está el estadio?", spanish)
+    assert not is_cross_language("Tesla 1937", spanish)  # unknown language: not counted as another
+    assert not is_cross_language("Where is the stadium?", spanish.model_copy(update={"language": None}))
 
 
 def test_small_indexes_and_unmeasured_embedders_use_the_cosine_threshold(log_store: FaissStore) -> None:

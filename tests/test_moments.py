@@ -11,7 +11,7 @@ import json
 from mediarag.generate.answer import Answerer, make_answer
 from mediarag.generate.base import Generation
 from mediarag.generate.extractive import ExtractiveGenerator
-from mediarag.moments import SentenceScorer, best_moment, choose_sentences, focus
+from mediarag.moments import ANSWER_WORDS, SentenceScorer, best_moment, choose_sentences, excerpt, focus
 from mediarag.retrieve.citations import cite, cite_for
 from mediarag.schema import Answer, Chunk, Citation, Hit, Moment, Segment
 
@@ -120,3 +120,56 @@ def test_citations_and_answers_saved_before_moments_still_load():
     assert answer.fallback is None
     again = Citation.model_validate(json.loads(cite_for("t", passage([(1, 2, "t")])).model_dump_json()))
     assert again.moment == Moment(start=1, end=2) and again.play_from == 1
+
+
+#: A run-on sentence as speech recognition writes them: the answer ("1937") right after the
+#: question's words, far from the sentence's start.
+RUN_ON = (
+    "In the year after the rumours neither Tesla nor Edison won the prize and the committee met "
+    "again in the autumn to read the letters of the many scientists who wrote to it about the "
+    "award while Edison did receive 38 possible bids in 1915 and Tesla did receive 38 possible "
+    "bids in 1937 which was his last chance to win it before his death in New York"
+)
+
+
+def test_a_run_on_sentence_is_cut_to_the_words_around_the_question_terms():
+    sentence = Segment(start=100.0, end=130.0, text=RUN_ON)
+    words = RUN_ON.split()
+    assert len(words) > ANSWER_WORDS
+    cut = excerpt("When did Tesla receive possible bids?", sentence, 36, cluster_words=25, context_words=4)
+    assert "Tesla did receive 38 possible bids in 1937" in cut.text
+    assert len(cut.text.split()) <= 36 and cut.text in RUN_ON
+    # its times are those of its words, spread over the sentence by their length in characters
+    at = RUN_ON.index(cut.text)
+    assert cut.start == 100.0 + 30.0 * at / len(RUN_ON)
+    assert cut.end == 100.0 + 30.0 * (at + len(cut.text)) / len(RUN_ON)
+    assert 100.0 < cut.start < cut.end < 130.0
+    # short sentences stay whole; without any question term, the first words
+    short = Segment(start=0.0, end=2.0, text="Tesla did receive bids.")
+    assert excerpt("When did Tesla receive bids?", short, 36) == short
+    assert excerpt("Who painted the ceiling?", sentence, 10).text == " ".join(words[:10])
+
+
+def test_the_rarest_question_terms_decide_where_the_cut_is():
+    # "prize" is in every sentence of the pool, "1937" and "Tesla" only in this one: the cut keeps the rare ones
+    pool = [RUN_ON, "The prize was given in Stockholm.", "The prize is a medal."]
+    cut = excerpt("Did Tesla get the prize in 1937?", Segment(start=0.0, end=30.0, text=RUN_ON), 12, context_words=2, pool=pool)
+    assert "1937" in cut.text and "Tesla" in cut.text
+
+
+def test_extractive_answers_are_cut_around_the_question_terms():
+    hit = passage([(0.0, 30.0, RUN_ON)])
+    generation = ExtractiveGenerator().generate("In what year did Tesla receive bids for the prize?", [hit])
+    assert "1937" in generation.text and len(generation.text.split()) <= ANSWER_WORDS
+    (moment,) = generation.moments.values()
+    assert 0.0 < moment.start < moment.end < 30.0
+
+
+def test_of_two_sentences_matching_alike_the_better_passage_wins():
+    first = passage([(0.0, 3.0, "The assembly point is the car park.")], source="/media/a.wav", score=0.80)
+    second = passage([(5.0, 8.0, "The assembly point is the front lawn.")], source="/media/b.wav", score=0.79)
+    for hits in ([first, second], [second, first]):
+        (choice,) = choose_sentences("Where is the assembly point?", hits)
+        assert choice.passage == 0  # the first in the ranking, whichever it is
+    no_rank = SentenceScorer(rank=0.0)
+    assert no_rank.score("assembly point", ["assembly point", "assembly point"], ranks=[0, 1]) == [no_rank.score("assembly point", ["assembly point"])[0]] * 2

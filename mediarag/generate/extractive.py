@@ -6,8 +6,8 @@ import re
 from collections.abc import Sequence
 
 from ..moments import (
+    ANSWER_WORDS,
     DEFAULT_SCORER,
-    MAX_WORDS,
     SentenceScorer,
     choose_sentences,
     moments_by_passage,
@@ -46,7 +46,8 @@ class ExtractiveGenerator:
     from the text of older indexes) is scored by ``scorer`` (`mediarag.moments.SentenceScorer`:
     the question's rare words it holds, and its exact phrases). The best sentence is the answer;
     up to ``max_sentences`` when others score within ``relative_cutoff`` of it; a sentence over
-    ``max_words`` words (run-on speech recognition) is cut to its best clauses. The generation
+    ``max_words`` words (run-on speech recognition) is cut to the words around the question's
+    terms (`mediarag.moments.excerpt`). The generation
     says which sentences it used, so each citation points at its moment. No model is needed, so
     it is fast and never says anything the media does not.
     """
@@ -56,7 +57,7 @@ class ExtractiveGenerator:
         max_sentences: int = 1,
         relative_cutoff: float = 0.8,
         scorer: SentenceScorer = DEFAULT_SCORER,
-        max_words: int | None = MAX_WORDS,
+        max_words: int | None = ANSWER_WORDS,
     ) -> None:
         self.max_sentences = max_sentences
         self.relative_cutoff = relative_cutoff

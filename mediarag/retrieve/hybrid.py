@@ -12,7 +12,9 @@ outrank the right passage (benchmarks/results/hybrid.md).
 
 Whether the question is answered at all is decided from the `Evidence` of both searches (how far
 the best passage stands out by meaning, how much of the question's words it holds, which of the
-question's words the index never mentions), combined by a logistic model measured on spoken
+question's words the index never mentions, whether the question is in another language than
+the best passage, whose cosines run lower, how many of the best passages come from the best
+one's file), combined by a logistic model measured on spoken
 XQuAD (`ABSTENTION`, per embedder) and compared with ``min_confidence``.
 """
 
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ..schema import Chunk, Hit
+from ..terms import guess_language
 from .config import RetrievalMode
 
 if TYPE_CHECKING:
@@ -63,8 +66,13 @@ class Candidate:
     keyword_rank: int | None = None
 
 
+#: How many of the best dense candidates `Evidence.top_file_share` looks at.
+TOP_FILE_PASSAGES = 5
+
 #: The figures of the `Evidence` an `AbstentionModel` weighs, in its order.
-FEATURES = ("top_dense", "background_gap", "standout", "top_keyword", "agree", "missing")
+FEATURES = (
+    "top_dense", "background_gap", "standout", "top_keyword", "agree", "missing", "cross_language", "top_file_share",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,10 @@ class Evidence:
     - ``top_keyword``: the best relative keyword score;
     - ``agree``: both searches put the same passage first;
     - ``missing``: the share of the question's term weight that no passage holds;
+    - ``cross_language``: the question is in another language than the best passage
+      (`is_cross_language`);
+    - ``top_file_share``: the share of the `TOP_FILE_PASSAGES` best dense candidates from the
+      best one's file (an answer's file tends to hold several passages about it);
     - ``dense_count``: how many dense candidates the figures rest on.
     """
 
@@ -91,6 +103,8 @@ class Evidence:
     agree: bool = False
     missing: float = 0.0
     dense_count: int = 0
+    cross_language: bool = False
+    top_file_share: float = 0.0
 
     def features(self) -> list[float]:
         """The figures in `FEATURES` order (a missing dense side counts as cosine -1)."""
@@ -101,14 +115,23 @@ class Evidence:
             self.top_keyword,
             float(self.agree),
             self.missing,
+            float(self.cross_language),
+            self.top_file_share,
         ]
 
     @classmethod
     def of(
-        cls, candidates: list[Candidate], dense: Sequence[float], keyword: Sequence[float], agree: bool, missing: float
+        cls,
+        candidates: list[Candidate],
+        dense: Sequence[float],
+        keyword: Sequence[float],
+        agree: bool,
+        missing: float,
+        cross_language: bool = False,
+        dense_sources: Sequence[str] = (),
     ) -> Evidence:
         """The evidence of fused ``candidates`` from the dense cosines and relative keyword
-        scores of both rankings (best first)."""
+        scores of both rankings (best first), and the files of the dense ranking's passages."""
         top = dense[0] if dense else None
         background_gap = standout = 0.0
         if len(dense) > 1 and top is not None:
@@ -118,7 +141,12 @@ class Evidence:
             mean = sum(rest) / len(rest)
             spread = math.sqrt(sum((x - mean) ** 2 for x in rest) / len(rest))
             standout = (top - mean) / (spread + 1e-6)
-        return cls(candidates, top, background_gap, standout, keyword[0] if keyword else 0.0, agree, missing, len(dense))
+        top_keyword = keyword[0] if keyword else 0.0
+        best = list(dense_sources[:TOP_FILE_PASSAGES])
+        share = best.count(best[0]) / TOP_FILE_PASSAGES if best else 0.0
+        return cls(
+            candidates, top, background_gap, standout, top_keyword, agree, missing, len(dense), cross_language, share
+        )
 
     def confidence(self, model: AbstentionModel) -> float:
         """The model's confidence that the index holds the answer."""
@@ -144,14 +172,29 @@ class AbstentionModel:
 #: speech, each asked with its article indexed and left out), threshold keeping 90 % of the
 #: answerable questions in leave-one-article-out (benchmarks/results/hybrid.md).
 ABSTENTION: dict[str, AbstentionModel] = {
-    # Keeps 90 % of answerable questions and refuses 58 % [56, 59] of unanswerable ones, against
-    # 34 % for the best cosine alone at the same 90 % (and 29 % for the 0.78 cosine threshold).
+    # Keeps 90 % of answerable questions and refuses 68 % [66, 69] of unanswerable ones, against
+    # 34 % for the best cosine alone at the same 90 % (and 29 % for the 0.78 cosine threshold);
+    # 58 % [56, 59] before the cross-language and top-file figures.
     "multilingual-e5-small": AbstentionModel(
-        intercept=-15.83957,
-        weights=(12.28241, 124.5122, -0.37377, 3.3902, 0.57486, 2.55407),
-        threshold=0.2281,
+        intercept=-37.32365,
+        weights=(38.41297, 74.8619, -0.24203, 4.77716, 0.65442, 1.74513, 2.2002, 2.37801),
+        threshold=0.2444,
     ),
 }
+
+
+def passage_language(chunk: Chunk) -> str | None:
+    """The language of a passage's text: English where Whisper translated it, else its own."""
+    if chunk.original_text and chunk.original_text != chunk.text:
+        return "en"
+    return chunk.language
+
+
+def is_cross_language(question: str, chunk: Chunk) -> bool:
+    """Whether ``question`` is (by its function words, `mediarag.terms.guess_language`) in
+    another language than ``chunk``'s text; False when either is unknown."""
+    asked, spoken = guess_language(question), passage_language(chunk)
+    return asked is not None and spoken is not None and asked != spoken
 
 
 def fuse(
@@ -277,13 +320,16 @@ class HybridRetriever:
         dense = [] if self.mode == "keyword" else self.store.search(self.query_vector(query), k=depth)
         index = self._keyword_index()
         keyword = [] if index is None else self.store.keyword_search(query, depth, fuzzy=self.fuzzy)  # type: ignore[attr-defined]
-        return self.combine(dense, keyword, index.missing(query) if index is not None else 0.0)
+        return self.combine(dense, keyword, index.missing(query) if index is not None else 0.0, query=query)
 
-    def combine(self, dense: Sequence[Hit], keyword: Sequence[Hit], missing: float = 0.0) -> Evidence:
+    def combine(
+        self, dense: Sequence[Hit], keyword: Sequence[Hit], missing: float = 0.0, *, query: str | None = None
+    ) -> Evidence:
         """The evidence of a dense ranking (cosines) and a keyword ranking (relative scores) of
         the same question, fused as this retriever fuses (also for passages outside the store:
         a conversation's own files). ``missing``: the share of the question's term weight no
-        passage holds."""
+        passage holds; ``query``, when given, tells whether it is asked in another language
+        than the best passage (`is_cross_language`)."""
         if self.mode == "keyword":
             candidates = [Candidate(h.chunk, h.score, keyword=h.score, keyword_rank=i) for i, h in enumerate(keyword, 1)]
         else:
@@ -293,7 +339,10 @@ class HybridRetriever:
             else:
                 candidates = fuse_scores(dense, kept, keyword_weight=self.keyword_weight)
         agree = bool(dense and keyword and dense[0].chunk.id == keyword[0].chunk.id)
-        return Evidence.of(candidates, [h.score for h in dense], [h.score for h in keyword], agree, missing)
+        best = dense[0] if dense else (keyword[0] if keyword else None)
+        cross = query is not None and best is not None and is_cross_language(query, best.chunk)
+        return Evidence.of(candidates, [h.score for h in dense], [h.score for h in keyword], agree, missing, cross,
+                           [h.chunk.source for h in dense])  # fmt: skip
 
     def answers(self, evidence: Evidence, min_score: float | None = None) -> bool:
         """Whether the evidence is enough to answer (see the class)."""
