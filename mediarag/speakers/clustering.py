@@ -62,9 +62,11 @@ def cluster(
     durations: np.ndarray | None = None,
     min_cluster_s: float = 0.0,
     reassign_iterations: int = 2,
+    max_linkage: int = MAX_LINKAGE_WINDOWS,
 ) -> np.ndarray:
     """Cluster labels ``0..k-1`` of L2-normalised ``embeddings`` (see the module docstring);
-    ``durations`` are the seconds of speech each window stands for."""
+    ``durations`` are the seconds of speech each window stands for; past ``max_linkage``
+    windows a sample of them goes through the linkage."""
     n = len(embeddings)
     if n <= 1:
         return np.zeros(n, dtype=int)
@@ -73,7 +75,7 @@ def cluster(
     low, high = count.bounds(n)
     # The linkage holds all pairwise distances: on a long file, a sample of the windows, evenly
     # spread (neighbouring windows overlap), is clustered and every window joins its nearest.
-    step = -(-n // MAX_LINKAGE_WINDOWS)
+    step = -(-n // max_linkage)
     sample = embeddings[::step]
     tree = linkage(sample, method="average", metric="cosine")
     labels = fcluster(tree, t=threshold, criterion="distance") - 1
