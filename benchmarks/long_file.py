@@ -5,7 +5,7 @@
    as often as needed), encoded once as Opus and cached under ``benchmarks/.cache/long_file/``.
 2. Ingests it through the public path, ``MediaQA(index, settings=...).ingest([file])`` with the
    chosen Whisper model and pipeline stages, in a child process (the models are loaded there, so
-   they count), and measures the child's peak resident memory: its VmHWM, reset at every step
+   they count, each when first used, as in any ingest), and measures the child's peak resident memory: its VmHWM, reset at every step
    (``/proc/self/clear_refs``) so that each step's own peak is known, the parent polling the
    child's VmRSS every 0.2 s as a check; plus wall time and real-time factor.
 3. Writes ``results/long-file.md`` and ``results/long-file.json`` (``--out``, ``--stem``).
@@ -242,9 +242,7 @@ def child(media: Path, index: Path, model: str, stages: str) -> None:
     from mediarag import MediaQA, Settings
 
     settings = Settings(transcription={"model": model}, stages=stage_names(stages))
-    qa = MediaQA(index, settings=settings)
-    memory.begin("models loaded")
-    qa.warm_up()
+    qa = MediaQA(index, settings=settings)  # models load on first use, as in any ingest
     pipeline = qa.pipeline
     names = pipeline.names
     pipeline.stages = [MeasuredStage(s, memory) for s in pipeline.stages]

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._heap import return_large_buffers
 from ..errors import ConfigError, ModelError
 from ..media import Audio
 from ..schema import Segment, Task, Transcript, Word
@@ -127,6 +128,7 @@ class FasterWhisperTranscriber:
         """Transcribe ``audio`` (module docstring); ``hints``: words the speech may contain,
         for the whole file or for the time they are on screen (`mediarag.transcribe.hints`)."""
         self.warm_up()
+        return_large_buffers()
         if task not in ("transcribe", "translate"):
             raise ConfigError(f"task must be 'transcribe' or 'translate', got {task!r}")
         multilingual = bool(self._model.model.is_multilingual)
