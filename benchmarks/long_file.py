@@ -5,14 +5,15 @@
    as often as needed), encoded once as Opus and cached under ``benchmarks/.cache/long_file/``.
 2. Ingests it through the public path, ``MediaQA(index, settings=...).ingest([file])`` with the
    chosen Whisper model and pipeline stages, in a child process (the models are loaded there, so
-   they count, each when first used, as in any ingest), and measures the child's peak resident memory: its VmHWM, reset at every step
-   (``/proc/self/clear_refs``) so that each step's own peak is known, the parent polling the
-   child's VmRSS every 0.2 s as a check; plus wall time and real-time factor.
+   they count, each when first used, as in any ingest), and measures the child's peak
+   resident memory: its VmHWM, reset at every step (``/proc/self/clear_refs``) so that each
+   step's own peak is known, the parent polling the child's VmRSS every 0.2 s as a check; plus
+   wall time and real-time factor.
 3. Writes ``results/long-file.md`` and ``results/long-file.json`` (``--out``, ``--stem``).
 
 Run with several ``--hours`` to see how memory grows with length, and ``--stages`` to see what a
-stage costs (``default``: the stages on by default; ``none``: the core stages only; or a comma
-list such as ``speakers``)::
+stage costs (a comma list of stage sets: ``default``, the stages on by default; ``none``, the
+core stages only; or stages joined by ``+``, such as ``speakers``)::
 
     python benchmarks/long_file.py --hours 0.5,3 --model tiny.en --stages default,none
 """
@@ -53,7 +54,9 @@ PACKAGES = ["mediarag", "faster-whisper", "ctranslate2", "onnxruntime", "torch",
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--hours", default="3", help="comma list of file lengths in hours (default 3)")
     p.add_argument("--model", default="tiny.en", help="Whisper model (default tiny.en: packaged, fast)")
     p.add_argument("--stages", default="default",
@@ -63,7 +66,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=HERE / "results", help="where the report goes")
     p.add_argument("--stem", default="long-file", help="report file names: <stem>.md and <stem>.json")
     p.add_argument("--json", type=Path, default=None, help="also write the JSON record here")
-    p.add_argument("--index", type=Path, default=None, help="scratch directory for the indexes (default: a temporary one)")
+    p.add_argument("--index", type=Path, default=None,
+                   help="scratch directory for the indexes (default: a temporary one)")  # fmt: skip
     # The child process's own arguments (not for direct use).
     p.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--child-index", type=Path, help=argparse.SUPPRESS)
@@ -90,7 +94,8 @@ def long_file(clips: Sequence[Path], seconds: float) -> Path:
     """The cached Opus file of ``clips`` looped to ``seconds`` (built on first use)."""
     import hashlib
 
-    key = hashlib.sha256(json.dumps([[str(c) for c in clips], seconds, GAP_SECONDS, LEAD_SECONDS]).encode()).hexdigest()[:12]
+    recipe = json.dumps([[str(c) for c in clips], seconds, GAP_SECONDS, LEAD_SECONDS])
+    key = hashlib.sha256(recipe.encode()).hexdigest()[:12]
     path = CACHE / f"speech_{seconds / 3600:g}h_{key}.ogg"
     if path.is_file():
         return path

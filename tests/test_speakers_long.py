@@ -20,7 +20,8 @@ DATA = Path(__file__).parent / "data"
 def voices() -> np.ndarray:
     """About 2.5 minutes of real speech by several voices: the two-party call, ten FLEURS
     sentences (several readers) and five LibriVox sentences, one after the other."""
-    parts = [decode_audio(DATA / name).samples for name in ("sample.flac", "fleurs_en_concat.ogg", "librivox_en_concat.wav")]
+    names = ("sample.flac", "fleurs_en_concat.ogg", "librivox_en_concat.wav")
+    parts = [decode_audio(DATA / name).samples for name in names]
     return np.concatenate(parts)
 
 
