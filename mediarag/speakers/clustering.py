@@ -4,7 +4,9 @@ Agglomerative clustering (average linkage, cosine distance; ``scipy``) cut at a 
 threshold, the count then clamped to ``min_speakers``..``max_speakers`` (or cut to exactly
 ``num_speakers``). Clusters holding less than ``min_cluster_s`` seconds of speech are folded
 into their most similar cluster (a speaker must say something to be one), and windows are
-moved to their nearest centroid a few times (k-means steps on the sphere).
+moved to their nearest centroid a few times (k-means steps on the sphere). Past
+`MAX_LINKAGE_WINDOWS` windows (long files), an evenly spread sample of them is clustered and
+each window joins the nearest of its clusters, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ class SpeakerCount:
         return min(self.low or 1, n), min(self.high or n, n)
 
 
+#: The most windows clustered by linkage at once: about 100 minutes of speech at the default
+#: 0.5 s step (their distances take 8 bytes per pair, 144 MB, and linkage copies them); a
+#: longer file clusters a sample.
+MAX_LINKAGE_WINDOWS = 6000
+
+
 def centroids(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """The L2-normalised mean embedding of each label ``0..labels.max()``."""
     k = int(labels.max()) + 1
@@ -54,20 +62,28 @@ def cluster(
     durations: np.ndarray | None = None,
     min_cluster_s: float = 0.0,
     reassign_iterations: int = 2,
+    max_linkage: int = MAX_LINKAGE_WINDOWS,
 ) -> np.ndarray:
     """Cluster labels ``0..k-1`` of L2-normalised ``embeddings`` (see the module docstring);
-    ``durations`` are the seconds of speech each window stands for."""
+    ``durations`` are the seconds of speech each window stands for; past ``max_linkage``
+    windows a sample of them goes through the linkage."""
     n = len(embeddings)
     if n <= 1:
         return np.zeros(n, dtype=int)
     from scipy.cluster.hierarchy import fcluster, linkage
 
-    tree = linkage(embeddings, method="average", metric="cosine")
     low, high = count.bounds(n)
+    # The linkage holds all pairwise distances: on a long file, a sample of the windows, evenly
+    # spread (neighbouring windows overlap), is clustered and every window joins its nearest.
+    step = -(-n // max_linkage)
+    sample = embeddings[::step]
+    tree = linkage(sample, method="average", metric="cosine")
     labels = fcluster(tree, t=threshold, criterion="distance") - 1
     k = int(labels.max()) + 1
     if not low <= k <= high:
         labels = fcluster(tree, t=min(max(k, low), high), criterion="maxclust") - 1
+    if step > 1:
+        labels = np.argmax(embeddings @ centroids(sample, _compact(labels)).T, axis=1)
     weights = np.ones(n) if durations is None else np.asarray(durations, dtype=float)
     labels = _fold_small(embeddings, _compact(labels), weights, min_cluster_s, low)
     for _ in range(reassign_iterations):

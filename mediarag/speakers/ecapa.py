@@ -434,7 +434,7 @@ class EcapaEncoder:
         context = self.context_s if self.context_s is not None else max(longest * 0.01, 1.0)
         half = max(1, int(round(context / 0.01)) // 2)
         trunk = self.trunk(half)
-        feats = _normalise_locally(mels[timeline], half, lo, hi)
+        feats = _LocalNormalisation(mels, timeline, laid, half, lo, hi)
         starts = np.array([position[a] for a, _ in spans])
         ends = starts + np.array([b - a for a, b in spans])
         out = torch.zeros(len(spans), self.dimension)
@@ -446,7 +446,7 @@ class EcapaEncoder:
             a = max(0, core - MARGIN_FRAMES)
             b = min(total, int(ends[mine].max()) + MARGIN_FRAMES)
             grid = _Grid(np.clip(lo[a:b] - a, 0, b - a), np.clip(hi[a:b] - a, 0, b - a))
-            frames = trunk.frames(torch.from_numpy(feats[a:b]), grid)
+            frames = trunk.frames(torch.from_numpy(feats.rows(a, b)), grid)
             sums = trunk.attention_sums(frames, grid)
             first = np.rint((starts[mine] - a) / GRID).astype(int)
             last = np.minimum(first + np.maximum(1, np.rint((ends[mine] - starts[mine]) / GRID).astype(int)), grid.blocks)
@@ -478,16 +478,60 @@ def _offsets(stretches: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def _normalise_locally(mels: np.ndarray, half: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """The recipe's normalisation made local: a floor 80 dB below each stretch's loudest value,
-    then each band's sliding mean subtracted; (frames, 80) float32."""
-    clipped = mels.astype(np.float32)
-    for a in np.unique(lo):
-        b = int(hi[a])
-        clipped[a:b] = np.maximum(clipped[a:b], clipped[a:b].max() - 80.0)
-    t = np.arange(len(mels))
-    start = np.maximum(lo, t - half)
-    end = np.minimum(hi, t + half + 1)
-    sums = np.vstack([np.zeros((1, mels.shape[1])), np.cumsum(clipped, axis=0, dtype=np.float64)])
-    mean = (sums[end] - sums[start]) / np.maximum(end - start, 1)[:, None]
-    return (clipped - mean).astype(np.float32)
+class _LocalNormalisation:
+    """The recipe's normalisation made local, on the speech laid end to end: a floor 80 dB
+    below each stretch's loudest value, then each band's sliding mean (``half`` frames each
+    side, inside the stretch) subtracted; (frames, 80) float32.
+
+    Computed a range of rows at a time (`rows`, ranges in increasing order), holding only the
+    running sums the current range needs: the same values, bit for bit, as from running sums
+    over the whole file (which for 3 hours would be 80 float64 per frame, 0.7 GB, and as much
+    again for each of their temporaries).
+    """
+
+    def __init__(
+        self,
+        mels: np.ndarray,
+        timeline: np.ndarray,
+        laid: list[tuple[int, int]],
+        half: int,
+        lo: np.ndarray,
+        hi: np.ndarray,
+    ) -> None:
+        self.mels, self.timeline, self.half, self.lo, self.hi = mels, timeline, half, lo, hi
+        self.total = len(timeline)
+        self.floor = np.empty(self.total, dtype=np.float32)  # each row's stretch's floor
+        for a, b in laid:
+            self.floor[a:b] = mels[timeline[a:b]].max() - 80.0
+        self._first = 0  # the index, in the running sums over all rows, of _sums[0]
+        self._sums = np.zeros((1, mels.shape[1]))
+
+    def _clipped(self, a: int, b: int) -> np.ndarray:
+        rows = self.mels[self.timeline[a:b]].astype(np.float32)
+        return np.maximum(rows, self.floor[a:b, None], out=rows)
+
+    def _sums_between(self, first: int, last: int) -> None:
+        """Hold the running sums of indices ``first .. last`` (index k: the sum of the rows
+        before k), extended in blocks from those held, dropping those before ``first``."""
+        if first < self._first:
+            raise ValueError("rows must be asked for in increasing order")
+        known = self._first + len(self._sums) - 1
+        while True:
+            drop = min(first, known) - self._first
+            self._sums, self._first = self._sums[drop:], self._first + drop
+            if known >= last:
+                return
+            upto = min(last, known + BLOCK_FRAMES)
+            more = np.cumsum(np.vstack([self._sums[-1:], self._clipped(known, upto)]), axis=0)
+            self._sums = np.vstack([self._sums, more[1:]])
+            known = upto
+
+    def rows(self, a: int, b: int) -> np.ndarray:
+        """The normalised rows ``a .. b`` (each call's ``a`` at least the last one's)."""
+        half = self.half
+        self._sums_between(max(0, a - half), min(self.total, b + half))
+        t = np.arange(a, b)
+        start = np.maximum(self.lo[a:b], t - half) - self._first
+        end = np.minimum(self.hi[a:b], t + half + 1) - self._first
+        mean = (self._sums[end] - self._sums[start]) / np.maximum(end - start, 1)[:, None]
+        return (self._clipped(a, b) - mean).astype(np.float32)

@@ -93,8 +93,10 @@ class SpeakerStage:
             return
         if item.audio is None:
             raise ValueError(f"{item.source}: the speakers stage needs the decode stage first")
+        from .._heap import return_large_buffers
         from .._threads import one_thread
 
+        return_large_buffers()
         with one_thread():
             if labelled:
                 words = transcript

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._heap import return_large_buffers
 from ..errors import ConfigError, ModelError
 from ..media import Audio
 from ..schema import Segment, Task, Transcript, Word
@@ -40,6 +41,11 @@ from .vad import VadOptions, level_speech, pack_regions, speech_regions
 WINDOW_SECONDS = 30.0
 #: Length of the blocks voice activity detection runs on.
 VAD_BLOCK_SECONDS = 600.0
+#: Windows the encoder takes at once on a CPU (decoding still takes ``batch_size``). Its
+#: self-attention holds heads x 1500 x 1500 floats per window: a batch of 8 took 520 MB more
+#: than one window with tiny.en (benchmarks/results/long-file.md), and the encoder's output is
+#: the same, bit for bit, however the windows are grouped. A GPU encodes the whole batch.
+CPU_ENCODE_BATCH = 1
 
 
 class FasterWhisperTranscriber:
@@ -101,11 +107,9 @@ class FasterWhisperTranscriber:
     def warm_up(self) -> None:
         if self._model is not None:
             return
-        from faster_whisper import WhisperModel
-
         path = resolve_whisper(self.model_name)
         try:
-            self._model = WhisperModel(
+            self._model = _window_encoding_model_class()(
                 path, device=self.device, compute_type=self.compute_type, cpu_threads=self.cpu_threads
             )
         except Exception as exc:  # noqa: BLE001 - any loading failure becomes one clear error
@@ -124,6 +128,7 @@ class FasterWhisperTranscriber:
         """Transcribe ``audio`` (module docstring); ``hints``: words the speech may contain,
         for the whole file or for the time they are on screen (`mediarag.transcribe.hints`)."""
         self.warm_up()
+        return_large_buffers()
         if task not in ("transcribe", "translate"):
             raise ConfigError(f"task must be 'transcribe' or 'translate', got {task!r}")
         multilingual = bool(self._model.model.is_multilingual)
@@ -407,6 +412,26 @@ def _to_segment(raw: Any, language: str, offset: float, duration: float) -> Segm
     piece = TimedPiece(offset + float(raw.start), offset + float(raw.end), raw.text, words, language)
     timed = timed_segments([piece], stop=duration, word_lengths=False)
     return timed[0] if timed else None
+
+
+@functools.cache
+def _window_encoding_model_class() -> type:
+    """faster-whisper's model, encoding a batch of windows `CPU_ENCODE_BATCH` at a time on a
+    CPU, so that the encoder's memory does not grow with the batch (module constant)."""
+    from faster_whisper import WhisperModel
+    from faster_whisper.transcribe import get_ctranslate2_storage
+
+    class WindowEncodingWhisperModel(WhisperModel):  # type: ignore[misc]
+        def encode(self, features: np.ndarray) -> Any:
+            step = CPU_ENCODE_BATCH
+            if features.ndim != 3 or len(features) <= step or self.model.device != "cpu":
+                return super().encode(features)
+            parts = []
+            for first in range(0, len(features), step):
+                parts.append(np.asarray(super().encode(features[first : first + step])))
+            return get_ctranslate2_storage(np.concatenate(parts))
+
+    return WindowEncodingWhisperModel
 
 
 @functools.cache
