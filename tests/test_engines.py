@@ -104,3 +104,28 @@ def test_engine_arguments_are_checked() -> None:
         PipelinedEngine(model_threads=0)
     with pytest.raises(ConfigError, match="decode_processes"):
         PipelinedEngine(decode_processes=-1)
+
+
+def test_decoder_processes_decode_what_this_process_decodes(media: Path) -> None:
+    """Worker processes give `decode_audio`'s samples; a bad file and a killed worker each fail
+    that one file with its name, the next file decodes, and `close` stops every worker."""
+    from mediarag.engines.decoders import DecoderProcesses
+    from mediarag.errors import MediaError
+
+    with DecoderProcesses(2) as decoders:
+        audio = decoders.decode(media / "jfk.flac")
+        np.testing.assert_array_equal(audio.samples, decode_audio(media / "jfk.flac").samples)
+        assert audio.source == str(media / "jfk.flac") and audio.sample_rate == 16000
+        with pytest.raises(MediaError, match="broken.ogg"):
+            decoders.decode(media / "broken.ogg")
+        worker = decoders._idle.get()  # noqa: SLF001 - kill one worker between two files
+        worker.kill()
+        worker.wait()
+        decoders._idle.put(worker)  # noqa: SLF001
+        with pytest.raises(MediaError, match="fleurs-en-000.ogg: the decoding process stopped"):
+            decoders.decode(media / "fleurs-en-000.ogg")
+        assert decoders.decode(media / "fleurs-en-000.ogg").duration > 1
+        workers = list(decoders._all)  # noqa: SLF001
+        folder = decoders._folder  # noqa: SLF001
+    assert workers and all(w.poll() is not None for w in workers)
+    assert not folder.exists()

@@ -4,9 +4,9 @@ Three kinds of work run at once, on different files:
 
 * CPU workers (threads) open the next files: content hash, the decode stage, and the
   transcriber's ``prepare`` (voice activity detection) where it has one; with
-  ``decode_processes``, the decoding itself runs in that many worker processes (FFmpeg's
-  decoders are fast, but PyAV holds the GIL for each 20-ms frame it hands over, so threads
-  decoding at once mostly wait on each other);
+  ``decode_processes``, the decoding itself runs in that many worker processes
+  (`mediarag.engines.decoders`: PyAV holds the GIL for each 20-ms frame it hands over, so
+  threads decoding at once mostly wait on each other);
 * the model threads (``model_threads``, one by default) run the stages up to and including
   transcribe (the GPU's work), each on its own file, taking files in job order; a transcriber
   with a ``batcher`` (`TransformersTranscriber` with ``windows="vad"``) then decodes the windows
@@ -23,22 +23,21 @@ float32: 230 MB an hour).
 
 from __future__ import annotations
 
-import multiprocessing
 import queue
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..pipeline.ingest import IngestJob, IngestOptions, Outcome, job_file, open_job
-from ..media import decode_audio
 from ..pipeline.item import MediaFile
 from ..pipeline.stages import Decode
+from .decoders import DecoderProcesses
 
 if TYPE_CHECKING:
     from ..pipeline.base import Stage
@@ -116,12 +115,8 @@ class PipelinedEngine:
         finished: queue.Queue[_Work | object] = queue.Queue()
         handed: queue.Queue[_Work | object] = queue.Queue(maxsize=2)
         start = time.perf_counter()
-        processes = (
-            ProcessPoolExecutor(self.decode_processes, mp_context=multiprocessing.get_context("spawn"))
-            if self.decode_processes
-            else None
-        )
-        decoding = Decode(decoder=lambda path: processes.submit(decode_audio, path).result()) if processes else None
+        processes = DecoderProcesses(self.decode_processes) if self.decode_processes else None
+        decoding = Decode(decoder=processes.decode) if processes is not None else None
 
         def timed(stage: Stage, work: _Work) -> None:
             t = time.perf_counter()
@@ -234,7 +229,7 @@ class PipelinedEngine:
                 thread.join()
             pool.shutdown(wait=True, cancel_futures=True)
             if processes is not None:
-                processes.shutdown(wait=True, cancel_futures=True)
+                processes.close()
             times.wall = time.perf_counter() - start
 
 
