@@ -2,7 +2,7 @@
 
 FFmpeg decodes fast, but PyAV holds the GIL for each 20-ms frame it hands over, so threads that
 decode at once mostly wait on each other (on an H200 machine, 8 decoding threads kept the model
-waiting). These workers are plain child processes (``python -m mediarag.engines.decoders``)
+waiting). These workers are plain child processes (``python -m mediarag.engines.decode_worker``)
 rather than a ``multiprocessing`` pool: a pool's children import the parent's main module, which
 breaks scripts without a ``__main__`` guard and apps such as Streamlit's.
 
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, MediaError
-from ..media import Audio, decode_audio
+from ..media import Audio
 
 
 class DecoderProcesses:
@@ -103,7 +103,7 @@ class DecoderProcesses:
                 raise RuntimeError("the decoder processes are closed")
             if len(self._all) < self.processes:
                 worker = subprocess.Popen(
-                    [sys.executable, "-m", "mediarag.engines.decoders"],
+                    [sys.executable, "-m", "mediarag.engines.decode_worker"],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     text=True,
@@ -120,23 +120,3 @@ class DecoderProcesses:
         if worker.poll() is None:
             worker.kill()
         worker.wait()
-
-
-def _serve() -> None:
-    """A worker: decode each path read from standard input, answer on standard output."""
-    for line in sys.stdin:
-        job = json.loads(line)
-        try:
-            audio = decode_audio(job["path"])
-            np.save(job["out"], np.ascontiguousarray(audio.samples, dtype=np.float32), allow_pickle=False)
-            reply = {"source": audio.source, "sample_rate": audio.sample_rate, "warnings": list(audio.warnings)}
-        except MediaError as exc:
-            reply = {"source": exc.source, "reason": exc.reason}
-        except Exception as exc:  # noqa: BLE001 - any failure names the file, and the worker goes on
-            reply = {"source": job["path"], "reason": f"{type(exc).__name__}: {exc}"}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
-
-
-if __name__ == "__main__":
-    _serve()
