@@ -152,7 +152,7 @@ class PipelinedEngine:
         queued = iter(jobs)
         pending: deque[Future[_Work]] = deque()
         taking = threading.Lock()
-        running = [self.model_threads]
+        running = self.model_threads  # model threads not yet finished
 
         def next_work(pool: ThreadPoolExecutor) -> _Work | None:
             """The next file in job order, once opened; another one is opened in its place."""
@@ -171,6 +171,7 @@ class PipelinedEngine:
             return work
 
         def model_loop(pool: ThreadPoolExecutor) -> None:
+            nonlocal running
             try:
                 while (work := next_work(pool)) is not None:
                     if work.error is None and work.item is not None:
@@ -182,8 +183,8 @@ class PipelinedEngine:
                     handed.put(work)
             finally:
                 with taking:
-                    running[0] -= 1
-                    last = running[0] == 0
+                    running -= 1
+                    last = running == 0
                 if last:
                     while pending:  # files opened ahead and not needed now
                         future = pending.popleft()

@@ -1,10 +1,10 @@
 """Word times from Whisper's cross-attention: the alignment heads' weights over the audio
 frames, aligned to the tokens by dynamic time warping (DTW), as openai/whisper does.
 
-`dtw` aligns a batch of cost matrices at once, one anti-diagonal at a time (every cell of an
-anti-diagonal depends only on the two before it), so its Python loop runs ``rows + columns``
-times for the whole batch rather than ``rows x columns`` times per matrix; given torch tensors,
-it runs on their device (the GPU path), and the paths are walked back for all items at once.
+`alignment_costs` turns a batch's weights into cost matrices and `dtw` aligns them at once, one
+anti-diagonal at a time, so its Python loop runs ``rows + columns`` times for the whole batch
+rather than ``rows x columns`` times per matrix; both run with torch on the weights' device (a
+GPU on the GPU path), and the paths are walked back for all items at once.
 """
 
 from __future__ import annotations
@@ -19,20 +19,12 @@ FRAMES_PER_SECOND = 50
 MEDIAN_WIDTH = 7
 
 
-def normalize_weights(weights: np.ndarray) -> np.ndarray:
-    """Alignment-head weights ``(heads, tokens, frames)`` as the matrix DTW takes: each head
-    standardized over the tokens, smoothed by a median filter along the frames, heads averaged."""
-    std = weights.std(axis=-2, keepdims=True)
-    mean = weights.mean(axis=-2, keepdims=True)
-    weights = (weights - mean) / np.maximum(std, 1e-6)
-    return median_filter(weights, MEDIAN_WIDTH).mean(axis=0)
-
-
 def alignment_costs(weights, blocks: Sequence[tuple[int, int, int]]):  # type: ignore[no-untyped-def]
-    """`normalize_weights` of a batch, computed on the weights' own device (torch): from
-    ``weights`` ``(batch, heads, tokens, frames)``, item ``b`` takes the block of
-    ``blocks[b] = (first row, rows, frames)``. Returns DTW's costs (the negated matrices)
-    ``(batch, max rows, max frames)``, a float32 tensor on that device, zero outside each block."""
+    """The matrices DTW takes, for a batch of alignment-head weights ``(batch, heads, tokens,
+    frames)`` (torch, computed on their device): item ``b`` takes the block of ``blocks[b] =
+    (first row, rows, frames)``, each head standardized over those tokens, smoothed by a median
+    filter along the frames (edges reflected), heads averaged. Returns DTW's costs (the negated
+    matrices) ``(batch, max rows, max frames)``, a float32 tensor, zero outside each block."""
     import torch
 
     rows = max(n for _, n, _ in blocks)
@@ -48,47 +40,22 @@ def alignment_costs(weights, blocks: Sequence[tuple[int, int, int]]):  # type: i
     return costs
 
 
-def median_filter(x: np.ndarray, width: int) -> np.ndarray:
-    """Median over a sliding window of odd ``width`` along the last axis (edges reflected)."""
-    pad = width // 2
-    if x.shape[-1] <= pad:
-        return x
-    padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)], mode="reflect")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, width, axis=-1)
-    return np.median(windows, axis=-1)
-
-
 def dtw(costs, rows: Sequence[int], columns: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:  # type: ignore[no-untyped-def]
-    """The cheapest monotonic paths through ``costs`` ``(batch, rows, columns)`` (a numpy array,
-    or a torch tensor, whose device then does the work): for item ``b`` through its top-left
+    """The cheapest monotonic paths through ``costs`` ``(batch, rows, columns)`` (a torch tensor,
+    whose device does the work, or a numpy array): for item ``b`` through its top-left
     ``rows[b] x columns[b]`` block. Returns, per item, the row and column index of each step of
     its path (openai/whisper's ``dtw``: moves down, right or diagonal, ties going right)."""
-    trace = _trace_numpy(costs) if isinstance(costs, np.ndarray) else _trace_torch(costs)
-    return _backtrace(trace, rows, columns)
+    if isinstance(costs, np.ndarray):
+        import torch
+
+        costs = torch.from_numpy(costs)
+    return _backtrace(_trace(costs), rows, columns)
 
 
-def _trace_numpy(costs: np.ndarray) -> np.ndarray:
-    batch, n, m = costs.shape
-    acc = np.full((batch, n + 1, m + 1), np.inf, dtype=np.float32)
-    trace = np.full((batch, n + 1, m + 1), -1, dtype=np.int8)
-    acc[:, 0, 0] = 0.0
-    for d in range(2, n + m + 1):  # cells (i, j) with i + j = d, 1 <= i <= n, 1 <= j <= m
-        i = np.arange(max(1, d - m), min(n, d - 1) + 1)
-        if i.size == 0:
-            continue
-        j = d - i
-        c0 = acc[:, i - 1, j - 1]
-        c1 = acc[:, i - 1, j]
-        c2 = acc[:, i, j - 1]
-        t = np.where((c0 < c1) & (c0 < c2), 0, np.where((c1 < c0) & (c1 < c2), 1, 2)).astype(np.int8)
-        best = np.where(t == 0, c0, np.where(t == 1, c1, c2))
-        acc[:, i, j] = costs[:, i - 1, j - 1] + best
-        trace[:, i, j] = t
-    return trace
-
-
-def _trace_torch(costs):  # type: ignore[no-untyped-def]
-    """`_trace_numpy` on the tensor's device (one anti-diagonal per step for the whole batch)."""
+def _trace(costs):  # type: ignore[no-untyped-def]
+    """DTW's moves (0 diagonal, 1 down, 2 right) into each cell, on the tensor's device: one
+    anti-diagonal per step for the whole batch (every cell of an anti-diagonal depends only on
+    the two before it)."""
     import torch
 
     batch, n, m = costs.shape

@@ -115,13 +115,9 @@ class WindowDecoder:
 
     # ------------------------------------------------------------------ one batch
 
-    def decode(self, windows: Sequence[Window], language: str | None, task: Task) -> list[Segment]:
-        """The segments of ``windows`` (file times), each tagged with its window's language
-        (``language``, or the one detected from that window)."""
-        return [segment for segments in self.decode_batch(windows, language, task) for segment in segments]
-
     def decode_batch(self, windows: Sequence[Window], language: str | None, task: Task) -> list[list[Segment]]:
-        """Each window's segments (file times; see `decode`).
+        """Each window's segments (file times), each tagged with its window's language
+        (``language``, or the one detected from that window).
 
         Where decoding of a window ends on a pair of timestamps well before the window's end,
         the rest of the window is decoded again from the last timestamp (Whisper's own "seek",
@@ -307,7 +303,7 @@ class WindowDecoder:
         frames = [max(1, min(weights.shape[-1], int(round((w.end - w.start) * 50)))) for w in windows]
         # the row of <|notimestamps|> predicts the first token
         costs = alignment_costs(weights, [(len(p) - 1, n, f) for p, n, f in zip(prompts, rows, frames)])
-        paths = dtw(costs if costs.is_cuda else costs.numpy(), rows, frames)  # a GPU does DTW too
+        paths = dtw(costs, rows, frames)
         return [token_start_times(path) if text else None for path, text in zip(paths, texts)]
 
     def _prompt(self, language: str, task: Task, *, timestamps: bool = False) -> list[int]:

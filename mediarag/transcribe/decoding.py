@@ -125,8 +125,41 @@ class _Layers:
         return (hidden @ self.output.T).float()
 
 
+class _Stamps:
+    """Where each row of a search stands in Whisper's timestamp pairs: whether its last and
+    last-but-one tokens were timestamps, the highest timestamp index so far, and the last index
+    its window allows (``ends``)."""
+
+    def __init__(self, ends: Any, begin: int) -> None:
+        import torch
+
+        rows, device = ends.shape[0], ends.device
+        # Before the first token counts as a timestamp (so the first timestamp opens a pair).
+        self.last = torch.ones(rows, dtype=torch.bool, device=device)
+        self.penult = torch.ones(rows, dtype=torch.bool, device=device)
+        self.highest = torch.full((rows,), -1, dtype=torch.long, device=device)
+        self.ends = ends
+        self.begin = begin
+
+    def advance(self, token: Any, source: Any = None) -> None:
+        """Take each row's next ``token``; ``source``: the row each row continues (beam search)."""
+        import torch
+
+        if source is not None:
+            self.last, self.highest = self.last.index_select(0, source), self.highest.index_select(0, source)
+        is_ts = token >= self.begin
+        self.highest = torch.where(is_ts, token - self.begin, self.highest)
+        self.penult, self.last = self.last, is_ts
+
+    def keep(self, rows: Any) -> None:
+        """Keep only ``rows`` (the rows still searching)."""
+        self.last, self.penult = self.last[rows], self.penult[rows]
+        self.highest, self.ends = self.highest[rows], self.ends[rows]
+
+
 class BatchDecoder:
-    """Greedy decoding with timestamps of a batch of windows, on the model's device.
+    """Greedy decoding or beam search with timestamps of a batch of windows, on the model's
+    device.
 
     Args:
         model: a loaded ``WhisperForConditionalGeneration`` (its device and dtype are used).
@@ -136,26 +169,17 @@ class BatchDecoder:
         import torch
 
         gen = model.generation_config
-        self.model = model
         self.layers = _Layers(model)
         self.eot = int(gen.eos_token_id if not isinstance(gen.eos_token_id, list) else gen.eos_token_id[0])
-        self.no_timestamps = int(gen.no_timestamps_token_id)
-        self.timestamp_begin = self.no_timestamps + 1
+        self.timestamp_begin = int(gen.no_timestamps_token_id) + 1
         vocab = int(self.layers.output.shape[0])
         device = self.layers.output.device
         # Never sampled: the symbols Whisper's config suppresses, and every special token but
         # the end of text (start of transcript, languages, tasks, no timestamps...).
-        banned = torch.zeros(vocab, dtype=torch.bool)
-        for token in list(getattr(gen, "suppress_tokens", None) or []):
-            if 0 <= int(token) < vocab:
-                banned[int(token)] = True
+        banned = _token_mask(getattr(gen, "suppress_tokens", None), vocab)
         banned[self.eot + 1 : self.timestamp_begin] = True
         self.banned = banned.to(device)
-        first = torch.zeros(vocab, dtype=torch.bool)
-        for token in list(getattr(gen, "begin_suppress_tokens", None) or []):
-            if 0 <= int(token) < vocab:
-                first[int(token)] = True
-        self.banned_first = (first.to(device) | self.banned)
+        self.banned_first = _token_mask(getattr(gen, "begin_suppress_tokens", None), vocab).to(device) | self.banned
         self.vocab = vocab
         self.device = device
 
@@ -196,12 +220,8 @@ class BatchDecoder:
         cache = self._self_cache(batch, len(prompts[0]) + limit)
         out = torch.full((batch, limit), self.eot, dtype=torch.long, device=device)
         rows = torch.arange(batch, device=device)  # the batch rows still decoding, as rows of out
-        # Before the first token counts as a timestamp (so the first timestamp opens a pair).
-        last_ts = torch.ones(batch, dtype=torch.bool, device=device)
-        penult_ts = torch.ones(batch, dtype=torch.bool, device=device)
-        highest = torch.full((batch,), -1, dtype=torch.long, device=device)  # highest timestamp index so far
+        stamps = _Stamps(self._ends(durations), self.timestamp_begin)
         done = torch.zeros(batch, dtype=torch.bool, device=device)
-        ends = self._ends(durations)
         caps = torch.tensor(list(max_new_tokens), dtype=torch.long, device=device)
 
         tokens = torch.tensor([list(p) for p in prompts], dtype=torch.long, device=device)
@@ -209,14 +229,10 @@ class BatchDecoder:
         for step in range(limit):
             hidden, _ = layers.forward(tokens, position, cache, cross)
             position += tokens.shape[1]
-            logits = layers.logits(hidden[:, -1])
-            logits = self._rules(logits, step, last_ts, penult_ts, highest, ends)
-            token = logits.argmax(dim=-1)
+            token = self._rules(layers.logits(hidden[:, -1]), step, stamps).argmax(dim=-1)
             token = torch.where(done | (step >= caps), torch.full_like(token, self.eot), token)
             out[rows, step] = token
-            is_ts = token >= self.timestamp_begin
-            highest = torch.where(is_ts, token - self.timestamp_begin, highest)
-            penult_ts, last_ts = last_ts, is_ts
+            stamps.advance(token)
             done = done | (token == self.eot)
             tokens = token[:, None]
             if (step + 1) % COMPACT_EVERY == 0:
@@ -227,14 +243,9 @@ class BatchDecoder:
                     keep = (~done).nonzero().squeeze(1)
                     cache = [(k.index_select(0, keep), v.index_select(0, keep)) for k, v in cache]
                     cross = [(k.index_select(0, keep), v.index_select(0, keep)) for k, v in cross]
-                    rows, tokens = rows[keep], tokens[keep]
-                    last_ts, penult_ts, highest = last_ts[keep], penult_ts[keep], highest[keep]
-                    done, ends, caps = done[keep], ends[keep], caps[keep]
-        result = []
-        for row in out.tolist():
-            cut = row.index(self.eot) if self.eot in row else len(row)
-            result.append(row[:cut])
-        return result
+                    rows, tokens, done, caps = rows[keep], tokens[keep], done[keep], caps[keep]
+                    stamps.keep(keep)
+        return [self._until_end(row) for row in out.tolist()]
 
     def beam_search(
         self,
@@ -263,10 +274,7 @@ class BatchDecoder:
         history = torch.full((rows, limit), self.eot, dtype=torch.long, device=device)
         score = torch.zeros(rows, dtype=torch.float32, device=device)
         score.view(batch, k)[:, 1:] = -math.inf  # the beams start equal: continue the first only
-        last_ts = torch.ones(rows, dtype=torch.bool, device=device)
-        penult_ts = torch.ones(rows, dtype=torch.bool, device=device)
-        highest = torch.full((rows,), -1, dtype=torch.long, device=device)
-        ends = self._ends(durations).repeat_interleave(k)
+        stamps = _Stamps(self._ends(durations).repeat_interleave(k), self.timestamp_begin)
         caps = torch.tensor(list(max_new_tokens), dtype=torch.long, device=device)
         # Finished candidates of each window (slot k takes what is not kept).
         finished_score = torch.full((batch, k + 1), -math.inf, dtype=torch.float32, device=device)
@@ -281,7 +289,7 @@ class BatchDecoder:
         for step in range(limit):
             hidden, _ = layers.forward(tokens, position, cache, cross)
             position += tokens.shape[1]
-            logits = self._rules(layers.logits(hidden[:, -1]), step, last_ts, penult_ts, highest, ends)
+            logits = self._rules(layers.logits(hidden[:, -1]), step, stamps)
             live = items.numel()
             candidates = (score[:, None] + torch.log_softmax(logits, dim=-1)).view(live, k * vocab)
             top, index = candidates.topk(2 * k, dim=-1)
@@ -304,9 +312,7 @@ class BatchDecoder:
             cache = [(ck.index_select(0, source), cv.index_select(0, source)) for ck, cv in cache]
             history = history.index_select(0, source)
             history[:, step] = token
-            is_ts = token >= self.timestamp_begin
-            highest = torch.where(is_ts, token - self.timestamp_begin, highest.index_select(0, source))
-            penult_ts, last_ts = last_ts.index_select(0, source), is_ts
+            stamps.advance(token, source)
             tokens = token[:, None]
             if (step + 1) % COMPACT_EVERY == 0 or step + 1 == limit:
                 full = count[items] >= k
@@ -326,17 +332,14 @@ class BatchDecoder:
                     cache = [(ck.index_select(0, keep_rows), cv.index_select(0, keep_rows)) for ck, cv in cache]
                     cross = [(ck.index_select(0, keep), cv.index_select(0, keep)) for ck, cv in cross]
                     history, score, tokens = history[keep_rows], score[keep_rows], tokens[keep_rows]
-                    last_ts, penult_ts, highest, ends = (
-                        last_ts[keep_rows], penult_ts[keep_rows], highest[keep_rows], ends[keep_rows]
-                    )
+                    stamps.keep(keep_rows)
                     items = items[keep]
         result = []
         for b, (scores, seqs) in enumerate(zip(finished_score[:, :k].tolist(), finished[:, :k].tolist())):
             options = [(value, seq) for value, seq in zip(scores, seqs) if value > -math.inf]
             if b in best_live and best_live[b][0] > -math.inf:
                 options.append(best_live[b])
-            seq = max(options, key=lambda o: o[0])[1] if options else []
-            result.append(seq[: seq.index(self.eot)] if self.eot in seq else seq)
+            result.append(self._until_end(max(options, key=lambda o: o[0])[1] if options else []))
         return result
 
     def _check(self, prompts: Sequence[Sequence[int]], max_new_tokens: Sequence[int]) -> int:
@@ -370,7 +373,11 @@ class BatchDecoder:
             [min(int(math.ceil(d / 0.02)), 1500) for d in durations], dtype=torch.long, device=self.device
         )
 
-    def _rules(self, logits: Any, step: int, last_ts: Any, penult_ts: Any, highest: Any, ends: Any) -> Any:
+    def _until_end(self, tokens: list[int]) -> list[int]:
+        """``tokens`` up to the end of text."""
+        return tokens[: tokens.index(self.eot)] if self.eot in tokens else tokens
+
+    def _rules(self, logits: Any, step: int, stamps: _Stamps) -> Any:
         """Whisper's timestamp rules over a batch of next-token logits (float32, in place)."""
         import torch
 
@@ -384,14 +391,14 @@ class BatchDecoder:
             ts.masked_fill_(index > MAX_INITIAL_TIMESTAMP, neg)  # ...within its first second
         else:
             # after a pair of timestamps comes text; after a lone one, a timestamp or the end
-            pair = last_ts & penult_ts
-            lone = last_ts & ~penult_ts
+            pair = stamps.last & stamps.penult
+            lone = stamps.last & ~stamps.penult
             ts.masked_fill_(pair[:, None], neg)
             logits[:, : self.eot].masked_fill_(lone[:, None], neg)
             # timestamps never go back (a closing one may equal its opening one)
-            floor = torch.where(lone, highest, highest + 1)
+            floor = torch.where(lone, stamps.highest, stamps.highest + 1)
             ts.masked_fill_(index < floor[:, None], neg)
-        ts.masked_fill_(index > ends[:, None], neg)  # nor past the window's end
+        ts.masked_fill_(index > stamps.ends[:, None], neg)  # nor past the window's end
         logprobs = torch.log_softmax(logits, dim=-1)
         timestamp_mass = torch.logsumexp(logprobs[:, begin:], dim=-1)
         best_text = logprobs[:, :begin].max(dim=-1).values
@@ -420,3 +427,14 @@ class BatchDecoder:
         for layer, head in heads:
             picked.append(weights[int(layer)][:, wanted[int(layer)].index(int(head))])
         return torch.stack(picked, dim=1)
+
+
+def _token_mask(tokens: Any, vocab: int) -> Any:
+    """A boolean mask over the vocabulary, true at ``tokens`` (ids outside it are ignored)."""
+    import torch
+
+    mask = torch.zeros(vocab, dtype=torch.bool)
+    for token in list(tokens or []):
+        if 0 <= int(token) < vocab:
+            mask[int(token)] = True
+    return mask
