@@ -79,6 +79,39 @@ def test_a_failed_batch_fails_the_files_in_it_only() -> None:
     assert isinstance(results["b"], RuntimeError) and "b0" in str(results["b"])
 
 
+def test_each_thread_finishes_its_own_windows() -> None:
+    """The thread that decoded a shared batch hands the results over; each window is finished
+    (``finish``, the work that needs no model) by the thread that queued it."""
+    finished_by: dict[str, str] = {}
+    decoded_by: list[str] = []
+
+    def decode(windows: Sequence[str], language: str | None, task: str) -> list[list[Segment]]:
+        decoded_by.append(threading.current_thread().name)
+        return [[Segment(start=0.0, end=1.0, text=w)] for w in windows]
+
+    def finish(segments: list[Segment]) -> list[Segment]:
+        finished_by[segments[0].text] = threading.current_thread().name
+        return [Segment(start=s.start, end=s.end, text=s.text.upper()) for s in segments]
+
+    batcher = WindowBatcher(decode, batch_size=8, finish=finish)
+    results: dict[str, list[str]] = {}
+
+    def work(name: str) -> None:
+        results[name] = [s[0].text for s in batcher.decode([f"{name}0", f"{name}1"], "en", "transcribe")]
+
+    threads = [threading.Thread(target=work, args=(name,), name=name) for name in ("a", "b")]
+    with batcher._model:  # noqa: SLF001 - both files queue before either can decode
+        for t in threads:
+            t.start()
+        while len(batcher._queue) < 4:  # noqa: SLF001
+            threading.Event().wait(0.01)
+    for t in threads:
+        t.join(timeout=10)
+    assert results == {"a": ["A0", "A1"], "b": ["B0", "B1"]}
+    assert len(decoded_by) == 1  # one thread decoded both files' windows...
+    assert finished_by == {"a0": "a", "a1": "a", "b0": "b", "b1": "b"}  # ...each finished its own
+
+
 def test_batch_size_is_checked() -> None:
     with pytest.raises(ValueError, match="batch_size"):
         WindowBatcher(Recorder(), batch_size=0)

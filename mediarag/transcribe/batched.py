@@ -15,9 +15,13 @@ How a file is transcribed (`TransformersTranscriber` with ``windows="vad"``):
    openai/whisper does it); a word lasts from the start of its first token to the start of the
    token after it.
 
-`WindowDecoder` does steps 2-3 for a batch of windows; `decode_windows` cuts a file into them
-and hands them to a `mediarag.transcribe.batching.WindowBatcher`, which decodes the windows of
-files transcribed at the same time together.
+`WindowDecoder` does steps 2-3 for a batch of windows, in two parts: `WindowDecoder.decode`
+does the device's work (features, encoder, search, the alignment heads' weights as DTW's cost
+matrices, copied to the CPU) and gives a `DecodedWindow` per window; `WindowDecoder.finish`
+aligns its words (DTW, on the CPU) and makes its segments. `decode_windows` cuts a file into
+windows and hands them to a `mediarag.transcribe.batching.WindowBatcher`, which decodes the
+windows of files transcribed at the same time together on the model and lets each file's
+thread finish its own windows, so the model is free for the next batch meanwhile.
 ``torch`` is imported by the caller (the model is already loaded).
 """
 
@@ -76,6 +80,32 @@ class Window:
         return self.start + len(self.samples) / SAMPLE_RATE
 
 
+#: A window's decoded text: ``(start, end, text tokens)`` per pair of timestamps (file times).
+Pieces = list[tuple["float | None", "float | None", list[int]]]
+
+
+@dataclass(frozen=True)
+class DecodedPass:
+    """One decoding pass over (part of) a window: its pieces, language, where its text stops
+    (the rest was decoded again, `WindowDecoder.decode_batch`) and the DTW cost matrix of its
+    text tokens (one row each and one for the end of text) over its frames, None without word
+    times."""
+
+    window: Window
+    pieces: Pieces
+    language: str
+    stop: float
+    costs: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class DecodedWindow:
+    """A window as the model decoded it, before its words are timed: its passes, in order
+    (`WindowDecoder.finish` turns it into segments)."""
+
+    passes: tuple[DecodedPass, ...]
+
+
 class WindowDecoder:
     """Decodes batches of windows with a loaded transformers Whisper model.
 
@@ -108,42 +138,63 @@ class WindowDecoder:
         self._decode: Callable[[list[int]], str] = tokenizer.decode
         #: Its own decoder pass: the search, language detection and the alignment heads.
         self.fast = BatchDecoder(model)
-        #: Seconds spent per phase, summed over batches: log-mel ``features``, ``encode``
-        #: (with language detection), ``search``, ``align`` (word times), ``words`` (text and
-        #: segments); on a GPU each phase waits for its kernels, so the figures are its own.
+        #: Seconds spent per phase, summed over batches: on the model (`decode`), log-mel
+        #: ``features``, ``encode`` (with language detection), ``search``, ``align`` (the
+        #: alignment heads' weights and DTW's costs); on a GPU each of these waits for its
+        #: kernels, so the figures are its own. Without the model (`finish`, summed over the
+        #: threads that finish windows): ``words`` (DTW, text and segments).
         self.times: dict[str, float] = defaultdict(float)
 
     # ------------------------------------------------------------------ one batch
 
     def decode_batch(self, windows: Sequence[Window], language: str | None, task: Task) -> list[list[Segment]]:
         """Each window's segments (file times), each tagged with its window's language
-        (``language``, or the one detected from that window).
+        (``language``, or the one detected from that window): `decode`, then `finish`."""
+        return [self.finish(decoded) for decoded in self.decode(windows, language, task)]
+
+    def decode(self, windows: Sequence[Window], language: str | None, task: Task) -> list[DecodedWindow]:
+        """The model's part of `decode_batch`: each window decoded, its DTW costs on the CPU.
 
         Where decoding of a window ends on a pair of timestamps well before the window's end,
         the rest of the window is decoded again from the last timestamp (Whisper's own "seek",
         as openai/whisper and transformers' ``generate`` do): the model often closes a window
         early when its last sentence runs close to the end."""
-        out: list[list[Segment]] = [[] for _ in windows]
+        out: list[list[DecodedPass]] = [[] for _ in windows]
         todo = list(range(len(windows)))
         current = list(windows)
         languages: list[str] | None = None if language is None else [language] * len(windows)
         for _ in range(MAX_SEEKS + 1):
-            segments, spoken, rests = self._decode_once(current, languages, task)
-            for index, found in zip(todo, segments):
-                out[index] += found
-            again = [(index, rest, lang) for index, rest, lang in zip(todo, rests, spoken) if rest is not None]
+            passes, rests = self._decode_once(current, languages, task)
+            for index, found in zip(todo, passes):
+                out[index].append(found)
+            again = [(index, rest, found.language) for index, rest, found in zip(todo, rests, passes) if rest is not None]
             if not again:
                 break
             todo = [index for index, _, _ in again]
             current = [rest for _, rest, _ in again]
             languages = [lang for _, _, lang in again]
-        return out
+        return [DecodedWindow(tuple(passes)) for passes in out]
+
+    def finish(self, decoded: DecodedWindow) -> list[Segment]:
+        """A decoded window's segments: its words timed by DTW over its costs (CPU work, done
+        without the model)."""
+        started = time.perf_counter()
+        segments: list[Segment] = []
+        for one in decoded.passes:
+            times = None
+            if one.costs is not None:
+                n, f = one.costs.shape
+                times = token_start_times(dtw(one.costs[None], [n], [f])[0])
+            timed = self._pieces(one.pieces, times, one.window, one.language)
+            segments += timed_segments(timed, start=one.window.start, stop=one.stop, language=one.language)
+        self.times["words"] += time.perf_counter() - started
+        return segments
 
     def _decode_once(
         self, windows: Sequence[Window], languages: list[str] | None, task: Task
-    ) -> tuple[list[list[Segment]], list[str], list[Window | None]]:
-        """One pass over ``windows``: their segments, languages (``languages``, or detected),
-        and what is left to decode of each (see `decode_batch`)."""
+    ) -> tuple[list[DecodedPass], list[Window | None]]:
+        """One pass over ``windows``: each window's pass (languages: ``languages``, or
+        detected), and what is left to decode of each (see `decode`)."""
         import torch
 
         model = self.model
@@ -170,19 +221,17 @@ class WindowDecoder:
             clock.lap("search")
             rests = [self._rest(tokens, window) for tokens, window in zip(sequences, windows)]
             parsed = [self._parse(tokens, window) for tokens, window in zip(sequences, windows)]
-            starts = (
-                self._align(cross, windows, parsed, languages, task)
+            costs = (
+                self._alignment_costs(cross, windows, parsed, languages, task)
                 if self.word_timestamps
                 else [None] * len(windows)
             )
             clock.lap("align")
-        out: list[list[Segment]] = []
-        for window, pieces, times, spoken, rest in zip(windows, parsed, starts, languages, rests):
-            timed = self._pieces(pieces, times, window, spoken)
-            stop = rest.start if rest is not None else window.end
-            out.append(timed_segments(timed, start=window.start, stop=stop, language=spoken))
-        clock.lap("words")
-        return out, languages, rests
+        passes = [
+            DecodedPass(window, pieces, spoken, rest.start if rest is not None else window.end, matrix)
+            for window, pieces, spoken, rest, matrix in zip(windows, parsed, languages, rests, costs)
+        ]
+        return passes, rests
 
     def _rest(self, tokens: list[int], window: Window) -> Window | None:
         """What is left of ``window`` after decoding that ended on two timestamps at least
@@ -210,10 +259,10 @@ class WindowDecoder:
 
     # ------------------------------------------------------------------ reading the tokens
 
-    def _parse(self, tokens: list[int], window: Window) -> list[tuple[float | None, float | None, list[int]]]:
+    def _parse(self, tokens: list[int], window: Window) -> Pieces:
         """A window's tokens as ``(start, end, text tokens)`` per pair of timestamp tokens
         (file times; an unclosed last piece ends at the window's end)."""
-        pieces: list[tuple[float | None, float | None, list[int]]] = []
+        pieces: Pieces = []
         start: float | None = None
         text: list[int] = []
         for token in tokens:
@@ -234,7 +283,7 @@ class WindowDecoder:
 
     def _pieces(
         self,
-        parsed: list[tuple[float | None, float | None, list[int]]],
+        parsed: Pieces,
         times: np.ndarray | None,
         window: Window,
         language: str,
@@ -281,17 +330,17 @@ class WindowDecoder:
 
     # ------------------------------------------------------------------ word times
 
-    def _align(
+    def _alignment_costs(
         self,
         cross: Any,
         windows: Sequence[Window],
-        parsed: list[list[tuple[float | None, float | None, list[int]]]],
+        parsed: list[Pieces],
         languages: list[str],
         task: Task,
     ) -> list[np.ndarray | None]:
-        """Each window's token start times (seconds into the window; one more for the end of
-        the last token) by DTW over the alignment heads' cross-attention, from one
-        teacher-forced decoder pass over the text with ``<|notimestamps|>``."""
+        """Each window's DTW costs (numpy, ``(text tokens + 1, frames)``; None without text) from
+        the alignment heads' cross-attention in one teacher-forced decoder pass over the text
+        with ``<|notimestamps|>``; `finish` turns them into token times."""
         gen = self.model.generation_config
         heads = [tuple(h) for h in (getattr(gen, "alignment_heads", None) or ())]
         texts = [[t for _, _, tokens in pieces for t in tokens] for pieces in parsed]
@@ -303,8 +352,8 @@ class WindowDecoder:
         frames = [max(1, min(weights.shape[-1], int(round((w.end - w.start) * 50)))) for w in windows]
         # the row of <|notimestamps|> predicts the first token
         costs = alignment_costs(weights, [(len(p) - 1, n, f) for p, n, f in zip(prompts, rows, frames)])
-        paths = dtw(costs, rows, frames)
-        return [token_start_times(path) if text else None for path, text in zip(paths, texts)]
+        matrices = costs.cpu().numpy()  # one copy for the batch; each window keeps a view
+        return [matrices[b, :n, :f] if text else None for b, (text, n, f) in enumerate(zip(texts, rows, frames))]
 
     def _prompt(self, language: str, task: Task, *, timestamps: bool = False) -> list[int]:
         """The decoder's start tokens: start of transcript, the language and the task

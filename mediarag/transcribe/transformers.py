@@ -189,7 +189,9 @@ class TransformersTranscriber:
                 beam_size=self.beam_size,
                 word_timestamps=self.word_timestamps,
             )
-            self._batcher = WindowBatcher(self._decoder.decode_batch, self.vad_batch_size_for(model))
+            self._batcher = WindowBatcher(
+                self._decoder.decode, self.vad_batch_size_for(model), finish=self._decoder.finish
+            )
 
     @property
     def vad_batch_size(self) -> int:
