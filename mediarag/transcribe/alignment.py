@@ -10,6 +10,7 @@ it, so on a GPU it is a kernel launch per anti-diagonal, which measured slower t
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -107,12 +108,15 @@ def _walk(costs, sizes, paths, lengths, first, stop):  # type: ignore[no-untyped
 
 
 _COMPILED = None
+_COMPILING = threading.Lock()
 
 
 def _compiled():  # type: ignore[no-untyped-def]
     """`_walk` compiled by numba once per process (cached on disk), without the GIL."""
     global _COMPILED
-    if _COMPILED is None:
+    with _COMPILING:
+        if _COMPILED is not None:
+            return _COMPILED
         try:
             import numba
         except ImportError as exc:
@@ -122,7 +126,7 @@ def _compiled():  # type: ignore[no-untyped-def]
                 "word times on the transformers path need numba: pip install 'mediarag[transformers]'"
             ) from exc
         _COMPILED = numba.njit(nogil=True, cache=True)(_walk)
-    return _COMPILED
+        return _COMPILED
 
 
 def token_start_times(path: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

@@ -16,12 +16,13 @@ How a file is transcribed (`TransformersTranscriber` with ``windows="vad"``):
    token after it.
 
 `WindowDecoder` does steps 2-3 for a batch of windows, in two parts: `WindowDecoder.decode`
-does the device's work (features, encoder, search, the alignment heads' weights as DTW's cost
-matrices, copied to the CPU) and gives a `DecodedWindow` per window; `WindowDecoder.finish`
-aligns its words (DTW, on the CPU) and makes its segments. `decode_windows` cuts a file into
-windows and hands them to a `mediarag.transcribe.batching.WindowBatcher`, which decodes the
-windows of files transcribed at the same time together on the model and lets each file's
-thread finish its own windows, so the model is free for the next batch meanwhile.
+does the model's work (features, encoder, search, word times: the alignment heads' weights on
+the device, DTW on the CPU) and gives a `DecodedPass` per window, with the rest of the window
+still to decode, if any; `WindowDecoder.finish` makes a window's segments from its passes.
+`decode_windows` cuts a file into windows and hands them to a
+`mediarag.transcribe.batching.WindowBatcher`, which decodes the windows of files transcribed at
+the same time together, rests beside new windows, and lets each file's thread finish its own
+windows while the model decodes the next batch.
 ``torch`` is imported by the caller (the model is already loaded).
 """
 
@@ -70,10 +71,12 @@ UNSPACED_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo", "yue"}
 
 @dataclass(frozen=True)
 class Window:
-    """Speech to decode: samples (at most 30 s) and where they start in the file."""
+    """Speech to decode: samples (at most 30 s) and where they start in the file; ``seeks``:
+    how many decodings of the same window came before (this is the rest they left)."""
 
     start: float
     samples: np.ndarray
+    seeks: int = 0
 
     @property
     def end(self) -> float:
@@ -86,24 +89,15 @@ Pieces = list[tuple["float | None", "float | None", list[int]]]
 
 @dataclass(frozen=True)
 class DecodedPass:
-    """One decoding pass over (part of) a window: its pieces, language, where its text stops
-    (the rest was decoded again, `WindowDecoder.decode_batch`) and the DTW cost matrix of its
-    text tokens (one row each and one for the end of text) over its frames, None without word
-    times."""
+    """One decoding of (the rest of) a window: its pieces, language, where its text stops
+    (the rest is decoded again, `WindowDecoder.decode`) and the start of each text token, then
+    the end of the last one (seconds into the window), None without word times."""
 
     window: Window
     pieces: Pieces
     language: str
     stop: float
-    costs: np.ndarray | None
-
-
-@dataclass(frozen=True)
-class DecodedWindow:
-    """A window as the model decoded it, before its words are timed: its passes, in order
-    (`WindowDecoder.finish` turns it into segments)."""
-
-    passes: tuple[DecodedPass, ...]
+    times: np.ndarray | None
 
 
 class WindowDecoder:
@@ -139,62 +133,63 @@ class WindowDecoder:
         #: Its own decoder pass: the search, language detection and the alignment heads.
         self.fast = BatchDecoder(model)
         #: Seconds spent per phase, summed over batches: on the model (`decode`), log-mel
-        #: ``features``, ``encode`` (with language detection), ``search``, ``align`` (the
-        #: alignment heads' weights and DTW's costs); on a GPU each of these waits for its
+        #: ``features``, ``encode`` (with language detection), ``search``, ``align`` (word
+        #: times: the alignment heads' weights and DTW); on a GPU each of these waits for its
         #: kernels, so the figures are its own. Without the model (`finish`, summed over the
-        #: threads that finish windows): ``words`` (DTW, text and segments).
+        #: threads that finish windows): ``words`` (text and segments).
         self.times: dict[str, float] = defaultdict(float)
 
     # ------------------------------------------------------------------ one batch
 
     def decode_batch(self, windows: Sequence[Window], language: str | None, task: Task) -> list[list[Segment]]:
         """Each window's segments (file times), each tagged with its window's language
-        (``language``, or the one detected from that window): `decode`, then `finish`."""
-        return [self.finish(decoded) for decoded in self.decode(windows, language, task)]
+        (``language``, or the one detected from that window): `decode` until no rest is left,
+        then `finish`."""
+        done: list[list[DecodedPass]] = [[] for _ in windows]
+        todo = list(range(len(windows)))
+        current, languages = list(windows), [language] * len(windows)
+        while todo:
+            decoded = self.decode(current, languages, task)
+            for index, (found, _) in zip(todo, decoded):
+                done[index].append(found)
+            again = [(index, rest) for index, (_, rest) in zip(todo, decoded) if rest is not None]
+            todo = [index for index, _ in again]
+            current = [window for _, (window, _) in again]
+            languages = [lang for _, (_, lang) in again]
+        return [self.finish(passes) for passes in done]
 
-    def decode(self, windows: Sequence[Window], language: str | None, task: Task) -> list[DecodedWindow]:
-        """The model's part of `decode_batch`: each window decoded, its DTW costs on the CPU.
+    def decode(
+        self, windows: Sequence[Window], languages: Sequence[str | None], task: Task
+    ) -> list[tuple[DecodedPass, tuple[Window, str] | None]]:
+        """The model's part: one decoding of each window (in its language, or the one detected
+        when None), its word times included, and the rest of the window left to decode, with
+        its language, or None.
 
         Where decoding of a window ends on a pair of timestamps well before the window's end,
-        the rest of the window is decoded again from the last timestamp (Whisper's own "seek",
-        as openai/whisper and transformers' ``generate`` do): the model often closes a window
-        early when its last sentence runs close to the end."""
-        out: list[list[DecodedPass]] = [[] for _ in windows]
-        todo = list(range(len(windows)))
-        current = list(windows)
-        languages: list[str] | None = None if language is None else [language] * len(windows)
-        for _ in range(MAX_SEEKS + 1):
-            passes, rests = self._decode_once(current, languages, task)
-            for index, found in zip(todo, passes):
-                out[index].append(found)
-            again = [(index, rest, found.language) for index, rest, found in zip(todo, rests, passes) if rest is not None]
-            if not again:
-                break
-            todo = [index for index, _, _ in again]
-            current = [rest for _, rest, _ in again]
-            languages = [lang for _, _, lang in again]
-        return [DecodedWindow(tuple(passes)) for passes in out]
+        the rest of the window is to be decoded again from the last timestamp (Whisper's own
+        "seek", as openai/whisper and transformers' ``generate`` do), at most `MAX_SEEKS`
+        times: the model often closes a window early when its last sentence runs close to the
+        end."""
+        passes, rests = self._decode_once(windows, list(languages), task)
+        return [
+            (found, (rest, found.language) if rest is not None else None) for found, rest in zip(passes, rests)
+        ]
 
-    def finish(self, decoded: DecodedWindow) -> list[Segment]:
-        """A decoded window's segments: its words timed by DTW over its costs (CPU work, done
-        without the model)."""
+    def finish(self, passes: Sequence[DecodedPass]) -> list[Segment]:
+        """A window's segments from its decodings, in order (CPU work that needs no model)."""
         started = time.perf_counter()
         segments: list[Segment] = []
-        for one in decoded.passes:
-            times = None
-            if one.costs is not None:
-                n, f = one.costs.shape
-                times = token_start_times(dtw(one.costs[None], [n], [f])[0])
-            timed = self._pieces(one.pieces, times, one.window, one.language)
+        for one in passes:
+            timed = self._pieces(one.pieces, one.times, one.window, one.language)
             segments += timed_segments(timed, start=one.window.start, stop=one.stop, language=one.language)
         self.times["words"] += time.perf_counter() - started
         return segments
 
     def _decode_once(
-        self, windows: Sequence[Window], languages: list[str] | None, task: Task
+        self, windows: Sequence[Window], languages: list[str | None], task: Task
     ) -> tuple[list[DecodedPass], list[Window | None]]:
-        """One pass over ``windows``: each window's pass (languages: ``languages``, or
-        detected), and what is left to decode of each (see `decode`)."""
+        """One pass over ``windows``: each window's pass (in its language of ``languages``, or
+        the one detected where None), and what is left to decode of each (see `decode`)."""
         import torch
 
         model = self.model
@@ -211,38 +206,44 @@ class WindowDecoder:
         with torch.inference_mode(), attention_kernels():
             encoded = model.get_encoder()(inputs).last_hidden_state
             cross = self.fast.layers.cross_cache(encoded)
+            spoken: list[str]
             if not self.multilingual:
-                languages = ["en"] * len(windows)
-            elif languages is None:
+                spoken = ["en"] * len(windows)
+            elif any(lang is None for lang in languages):
                 start = int(model.generation_config.decoder_start_token_id)
-                languages = self.fast.languages(cross, start, self._languages)
+                detected = self.fast.languages(cross, start, self._languages)
+                spoken = [lang or found for lang, found in zip(languages, detected)]
+            else:
+                spoken = [str(lang) for lang in languages]
             clock.lap("encode")
-            sequences = self._search(cross, windows, languages, task)
+            sequences = self._search(cross, windows, spoken, task)
             clock.lap("search")
             rests = [self._rest(tokens, window) for tokens, window in zip(sequences, windows)]
             parsed = [self._parse(tokens, window) for tokens, window in zip(sequences, windows)]
-            costs = (
-                self._alignment_costs(cross, windows, parsed, languages, task)
+            times = (
+                self._token_times(cross, windows, parsed, spoken, task)
                 if self.word_timestamps
                 else [None] * len(windows)
             )
             clock.lap("align")
         passes = [
-            DecodedPass(window, pieces, spoken, rest.start if rest is not None else window.end, matrix)
-            for window, pieces, spoken, rest, matrix in zip(windows, parsed, languages, rests, costs)
+            DecodedPass(window, pieces, language, rest.start if rest is not None else window.end, starts)
+            for window, pieces, language, rest, starts in zip(windows, parsed, spoken, rests, times)
         ]
         return passes, rests
 
     def _rest(self, tokens: list[int], window: Window) -> Window | None:
         """What is left of ``window`` after decoding that ended on two timestamps at least
         `MIN_REST_SECONDS` before its end; else None."""
+        if window.seeks >= MAX_SEEKS:
+            return None
         if len(tokens) < 2 or tokens[-1] < self.timestamp_begin or tokens[-2] < self.timestamp_begin:
             return None
         seconds = (tokens[-1] - self.timestamp_begin) * TIME_PRECISION
         if window.end - window.start - seconds < MIN_REST_SECONDS:
             return None
         cut = int(round(seconds * SAMPLE_RATE))
-        return Window(start=window.start + cut / SAMPLE_RATE, samples=window.samples[cut:])
+        return Window(start=window.start + cut / SAMPLE_RATE, samples=window.samples[cut:], seeks=window.seeks + 1)
 
     def _max_new_tokens(self, window: Window) -> int:
         # Speech runs at 2-5 tokens a second: a window that needs far more is looping.
@@ -330,7 +331,7 @@ class WindowDecoder:
 
     # ------------------------------------------------------------------ word times
 
-    def _alignment_costs(
+    def _token_times(
         self,
         cross: Any,
         windows: Sequence[Window],
@@ -338,9 +339,9 @@ class WindowDecoder:
         languages: list[str],
         task: Task,
     ) -> list[np.ndarray | None]:
-        """Each window's DTW costs (numpy, ``(text tokens + 1, frames)``; None without text) from
-        the alignment heads' cross-attention in one teacher-forced decoder pass over the text
-        with ``<|notimestamps|>``; `finish` turns them into token times."""
+        """Each window's token start times (seconds into the window; one more for the end of
+        the last token; None without text) by DTW over the alignment heads' cross-attention,
+        from one teacher-forced decoder pass over the text with ``<|notimestamps|>``."""
         gen = self.model.generation_config
         heads = [tuple(h) for h in (getattr(gen, "alignment_heads", None) or ())]
         texts = [[t for _, _, tokens in pieces for t in tokens] for pieces in parsed]
@@ -352,8 +353,8 @@ class WindowDecoder:
         frames = [max(1, min(weights.shape[-1], int(round((w.end - w.start) * 50)))) for w in windows]
         # the row of <|notimestamps|> predicts the first token
         costs = alignment_costs(weights, [(len(p) - 1, n, f) for p, n, f in zip(prompts, rows, frames)])
-        matrices = costs.cpu().numpy()  # one copy for the batch; each window keeps a view
-        return [matrices[b, :n, :f] if text else None for b, (text, n, f) in enumerate(zip(texts, rows, frames))]
+        paths = dtw(costs, rows, frames)  # on the CPU, the batch's matrices over threads
+        return [token_start_times(path) if text else None for path, text in zip(paths, texts)]
 
     def _prompt(self, language: str, task: Task, *, timestamps: bool = False) -> list[int]:
         """The decoder's start tokens: start of transcript, the language and the task
