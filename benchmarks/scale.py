@@ -505,7 +505,7 @@ def part_gpu(args: argparse.Namespace) -> dict[str, Any]:
                 continue
             try:
                 tr = TransformersTranscriber(model, device=device, windows="vad", beam_size=args.beams,
-                                             batch_size=args.batch)  # fmt: skip
+                                             batch_size=args.batch, batch_linger=args.linger)  # fmt: skip
                 tr.warm_up()
                 for detect in (False, True):
                     key = f"{label}-{'detected' if detect else 'given'}"
@@ -635,6 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     g.add_argument("--files", type=int, default=16)
     g.add_argument("--minutes", type=float, default=20.0)
     g.add_argument("--batch", type=int, default=64)
+    g.add_argument("--linger", type=float, default=None, help="seconds the model waits for a full batch (default: the transcriber's)")
     g.add_argument("--beams", type=int, default=1, help="1: greedy (BatchDecoder); more: generate's beam search")
     g.add_argument("--workers", type=int, default=8, help="CPU threads opening files (VAD) ahead of the model")
     g.add_argument("--model-threads", type=int, default=8, help="files transcribed at once (windows batched across them)")

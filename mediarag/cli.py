@@ -70,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="Ray cluster to join (HOST:PORT, auto, ray://...); default: start one on this machine")  # fmt: skip
+    p.add_argument("--model-threads", type=int, default=1, metavar="N",
+                   help="pipelined: files transcribed at once, their windows decoded in shared batches (GPU)")  # fmt: skip
+    p.add_argument("--decode-processes", type=int, default=0, metavar="N",
+                   help="pipelined: worker processes decoding the audio (0: threads)")  # fmt: skip
     p.add_argument("--device", default=None, help="cpu, cuda or auto: where Whisper and the embedder run")
 
     def generator_args(p: argparse.ArgumentParser) -> None:
@@ -281,7 +285,7 @@ def _ingest(args: argparse.Namespace) -> int:
     elif args.engine == "pipelined":
         from .engines import PipelinedEngine
 
-        engine = PipelinedEngine()
+        engine = PipelinedEngine(model_threads=args.model_threads, decode_processes=args.decode_processes)
     report = qa.ingest(args.paths, prune=args.prune, engine=engine)
     if args.json:
         print(json.dumps(report_json(report), ensure_ascii=False))

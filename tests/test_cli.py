@@ -50,6 +50,16 @@ def test_reingest_skips_unchanged_and_exits_0(index):
     assert json.loads(result.stdout)["skipped"] == [str((root / "media" / "jfk.flac").resolve())]
 
 
+def test_pipelined_ingest_with_model_threads_and_decoding_processes(data_dir, tmp_path):
+    result = run(
+        "ingest", str(data_dir / "jfk.flac"), "--index", str(tmp_path / "idx"), "--model", "tiny.en", "--json",
+        "--no-speakers", "--engine", "pipelined", "--model-threads", "2", "--decode-processes", "1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [Path(i["source"]).name for i in report["ingested"]] == ["jfk.flac"] and report["failed"] == []
+
+
 def test_ask_json(index):
     root, _ = index
     result = run("ask", "What should you ask?", "--index", str(root / "idx"), "--json", "-k", "2")
@@ -110,6 +120,7 @@ def test_transcribe_srt(data_dir):
         ["ingest"],
         ["ask", "question", "--index", "x", "-k", "0"],
         ["ingest", "a.mp4", "--translate-to", "fr"],
+        ["ingest", "a.mp4", "--engine", "pipelined", "--model-threads", "0"],
         ["transcribe", "x.mp4", "--format", "doc"],
         ["bogus"],
     ],

@@ -422,6 +422,8 @@ def test_vad_windows_settings_are_checked() -> None:
         TransformersTranscriber("tiny.en", windows="stride")
     with pytest.raises(ConfigError, match="beam_size"):
         TransformersTranscriber("tiny.en", windows="vad", beam_size=0)
+    with pytest.raises(ConfigError, match="batch_linger"):
+        TransformersTranscriber("tiny.en", windows="vad", batch_linger=-0.5)
 
 
 def test_dtw_matches_the_plain_double_loop() -> None:

@@ -55,6 +55,7 @@ def make_transcriber(config: TranscriptionConfig | None = None, aws: AwsConfig |
             chunk_length_s=config.chunk_length_s,
             stride_length_s=config.stride_length_s,
             batch_size=config.batch_size,
+            batch_linger=config.batch_linger,
             windows=config.windows,
             beam_size=config.beam_size,
         )

@@ -1,15 +1,18 @@
 """Word times from Whisper's cross-attention: the alignment heads' weights over the audio
 frames, aligned to the tokens by dynamic time warping (DTW), as openai/whisper does.
 
-`alignment_costs` turns a batch's weights into cost matrices and `dtw` aligns them at once, one
-anti-diagonal at a time, so its Python loop runs ``rows + columns`` times for the whole batch
-rather than ``rows x columns`` times per matrix; both run with torch on the weights' device (a
-GPU on the GPU path), and the paths are walked back for all items at once.
+`alignment_costs` turns a batch's weights into cost matrices with torch, on the weights' device
+(a GPU on the GPU path); `dtw` aligns them on the CPU with a compiled loop (numba, released
+from the GIL, the batch's matrices spread over threads): a DTW step depends on the one before
+it, so on a GPU it is a kernel launch per anti-diagonal, which measured slower than the CPU.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -41,63 +44,89 @@ def alignment_costs(weights, blocks: Sequence[tuple[int, int, int]]):  # type: i
 
 
 def dtw(costs, rows: Sequence[int], columns: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:  # type: ignore[no-untyped-def]
-    """The cheapest monotonic paths through ``costs`` ``(batch, rows, columns)`` (a torch tensor,
-    whose device does the work, or a numpy array): for item ``b`` through its top-left
-    ``rows[b] x columns[b]`` block. Returns, per item, the row and column index of each step of
-    its path (openai/whisper's ``dtw``: moves down, right or diagonal, ties going right)."""
-    if isinstance(costs, np.ndarray):
-        import torch
-
-        costs = torch.from_numpy(costs)
-    return _backtrace(_trace(costs), rows, columns)
-
-
-def _trace(costs):  # type: ignore[no-untyped-def]
-    """DTW's moves (0 diagonal, 1 down, 2 right) into each cell, on the tensor's device: one
-    anti-diagonal per step for the whole batch (every cell of an anti-diagonal depends only on
-    the two before it)."""
-    import torch
-
-    batch, n, m = costs.shape
-    device = costs.device
-    acc = torch.full((batch, n + 1, m + 1), float("inf"), dtype=torch.float32, device=device)
-    trace = torch.full((batch, n + 1, m + 1), -1, dtype=torch.int8, device=device)
-    acc[:, 0, 0] = 0.0
-    steps = torch.arange(1, n + 1, device=device)
-    for d in range(2, n + m + 1):
-        low, high = max(1, d - m), min(n, d - 1)
-        if low > high:
-            continue
-        i = steps[low - 1 : high]
-        j = d - i
-        c0, c1, c2 = acc[:, i - 1, j - 1], acc[:, i - 1, j], acc[:, i, j - 1]
-        t = torch.where((c0 < c1) & (c0 < c2), 0, torch.where((c1 < c0) & (c1 < c2), 1, 2))
-        best = torch.where(t == 0, c0, torch.where(t == 1, c1, c2))
-        acc[:, i, j] = costs[:, i - 1, j - 1] + best
-        trace[:, i, j] = t.to(torch.int8)
-    return trace.cpu().numpy()
+    """The cheapest monotonic paths through ``costs`` ``(batch, rows, columns)`` (a torch tensor
+    on any device, or a numpy array): for item ``b`` through its top-left ``rows[b] x
+    columns[b]`` block. Returns, per item, the row and column index of each step of its path
+    (openai/whisper's ``dtw``: moves down, right or diagonal, ties going right)."""
+    if not isinstance(costs, np.ndarray):
+        costs = costs.detach().float().cpu().numpy()
+    costs = np.ascontiguousarray(costs, dtype=np.float32)
+    sizes = np.stack([np.asarray(rows, dtype=np.int64), np.asarray(columns, dtype=np.int64)], axis=1)
+    batch = costs.shape[0]
+    if batch == 0:
+        return []
+    paths = np.zeros((batch, 2, int((sizes[:, 0] + sizes[:, 1]).max())), dtype=np.int64)
+    lengths = np.zeros(batch, dtype=np.int64)
+    walk = _compiled()
+    threads = max(1, min(batch, os.cpu_count() or 1, DTW_THREADS))
+    if threads == 1:
+        walk(costs, sizes, paths, lengths, 0, batch)
+    else:
+        bounds = np.linspace(0, batch, threads + 1).astype(int)
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda k: walk(costs, sizes, paths, lengths, bounds[k], bounds[k + 1]), range(threads)))
+    return [(paths[b, 0, : lengths[b]].copy(), paths[b, 1, : lengths[b]].copy()) for b in range(batch)]
 
 
-def _backtrace(trace: np.ndarray, rows: Sequence[int], columns: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each item's path, walked back from its block's corner, all items a step at a time."""
-    batch = trace.shape[0]
-    items = np.arange(batch)
-    i = np.asarray(rows, dtype=np.int64).copy()
-    j = np.asarray(columns, dtype=np.int64).copy()
-    texts, times, actives = [], [], []
-    active = (i > 0) | (j > 0)
-    while active.any():
-        texts.append(i - 1)
-        times.append(j - 1)
-        actives.append(active)
-        move = np.where(j == 0, 1, np.where(i == 0, 2, trace[items, i, j]))
-        i = np.where(active & (move != 2), i - 1, i)
-        j = np.where(active & (move != 1), j - 1, j)
-        active = (i > 0) | (j > 0)
-    if not actives:
-        return [(np.zeros(0, np.int64), np.zeros(0, np.int64)) for _ in range(batch)]
-    text, time, alive = np.stack(texts), np.stack(times), np.stack(actives)
-    return [(text[alive[:, b], b][::-1].copy(), time[alive[:, b], b][::-1].copy()) for b in range(batch)]
+#: Threads that share a batch's DTW (each matrix is one thread's work).
+DTW_THREADS = 8
+
+
+def _walk(costs, sizes, paths, lengths, first, stop):  # type: ignore[no-untyped-def]
+    """DTW over items ``first..stop-1``: accumulated costs row by row, then the path
+    walked back from the block's corner into ``paths[b]`` (rows, then columns), its length in
+    ``lengths[b]``. Compiled by numba (`_compiled`); plain Python if it ran as it is."""
+    for b in range(first, stop):
+        n, m = sizes[b, 0], sizes[b, 1]
+        acc = np.full((n + 1, m + 1), np.inf, dtype=np.float32)
+        trace = np.zeros((n + 1, m + 1), dtype=np.int8)
+        acc[0, 0] = 0.0
+        for i in range(1, n + 1):  # row by row: the inner loop reads memory in order
+            for j in range(1, m + 1):
+                c0, c1, c2 = acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1]
+                if c0 < c1 and c0 < c2:
+                    best, move = c0, 0
+                elif c1 < c0 and c1 < c2:
+                    best, move = c1, 1
+                else:
+                    best, move = c2, 2
+                acc[i, j] = costs[b, i - 1, j - 1] + best
+                trace[i, j] = move
+        i, j, k = n, m, 0
+        while i > 0 or j > 0:
+            paths[b, 0, k] = i - 1
+            paths[b, 1, k] = j - 1
+            k += 1
+            move = 1 if j == 0 else (2 if i == 0 else trace[i, j])
+            if move != 2:
+                i -= 1
+            if move != 1:
+                j -= 1
+        paths[b, 0, :k] = paths[b, 0, :k][::-1].copy()
+        paths[b, 1, :k] = paths[b, 1, :k][::-1].copy()
+        lengths[b] = k
+
+
+_COMPILED = None
+_COMPILING = threading.Lock()
+
+
+def _compiled():  # type: ignore[no-untyped-def]
+    """`_walk` compiled by numba once per process (cached on disk), without the GIL."""
+    global _COMPILED
+    with _COMPILING:
+        if _COMPILED is not None:
+            return _COMPILED
+        try:
+            import numba
+        except ImportError as exc:
+            from ..errors import MissingDependencyError
+
+            raise MissingDependencyError(
+                "word times on the transformers path need numba: pip install 'mediarag[transformers]'"
+            ) from exc
+        _COMPILED = numba.njit(nogil=True, cache=True)(_walk)
+        return _COMPILED
 
 
 def token_start_times(path: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

@@ -15,9 +15,14 @@ How a file is transcribed (`TransformersTranscriber` with ``windows="vad"``):
    openai/whisper does it); a word lasts from the start of its first token to the start of the
    token after it.
 
-`WindowDecoder` does steps 2-3 for a batch of windows; `decode_windows` cuts a file into them
-and hands them to a `mediarag.transcribe.batching.WindowBatcher`, which decodes the windows of
-files transcribed at the same time together.
+`WindowDecoder` does steps 2-3 for a batch of windows, in two parts: `WindowDecoder.decode`
+does the model's work (features, encoder, search, word times: the alignment heads' weights on
+the device, DTW on the CPU) and gives a `DecodedPass` per window, with the rest of the window
+still to decode, if any; `WindowDecoder.finish` makes a window's segments from its passes.
+`decode_windows` cuts a file into windows and hands them to a
+`mediarag.transcribe.batching.WindowBatcher`, which decodes the windows of files transcribed at
+the same time together, rests beside new windows, and lets each file's thread finish its own
+windows while the model decodes the next batch.
 ``torch`` is imported by the caller (the model is already loaded).
 """
 
@@ -66,14 +71,33 @@ UNSPACED_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo", "yue"}
 
 @dataclass(frozen=True)
 class Window:
-    """Speech to decode: samples (at most 30 s) and where they start in the file."""
+    """Speech to decode: samples (at most 30 s) and where they start in the file; ``seeks``:
+    how many decodings of the same window came before (this is the rest they left)."""
 
     start: float
     samples: np.ndarray
+    seeks: int = 0
 
     @property
     def end(self) -> float:
         return self.start + len(self.samples) / SAMPLE_RATE
+
+
+#: A window's decoded text: ``(start, end, text tokens)`` per pair of timestamps (file times).
+Pieces = list[tuple["float | None", "float | None", list[int]]]
+
+
+@dataclass(frozen=True)
+class DecodedPass:
+    """One decoding of (the rest of) a window: its pieces, language, where its text stops
+    (the rest is decoded again, `WindowDecoder.decode`) and the start of each text token, then
+    the end of the last one (seconds into the window), None without word times."""
+
+    window: Window
+    pieces: Pieces
+    language: str
+    stop: float
+    times: np.ndarray | None
 
 
 class WindowDecoder:
@@ -108,42 +132,64 @@ class WindowDecoder:
         self._decode: Callable[[list[int]], str] = tokenizer.decode
         #: Its own decoder pass: the search, language detection and the alignment heads.
         self.fast = BatchDecoder(model)
-        #: Seconds spent per phase, summed over batches: log-mel ``features``, ``encode``
-        #: (with language detection), ``search``, ``align`` (word times), ``words`` (text and
-        #: segments); on a GPU each phase waits for its kernels, so the figures are its own.
+        #: Seconds spent per phase, summed over batches: on the model (`decode`), log-mel
+        #: ``features``, ``encode`` (with language detection), ``search``, ``align`` (word
+        #: times: the alignment heads' weights and DTW); on a GPU each of these waits for its
+        #: kernels, so the figures are its own. Without the model (`finish`, summed over the
+        #: threads that finish windows): ``words`` (text and segments).
         self.times: dict[str, float] = defaultdict(float)
 
     # ------------------------------------------------------------------ one batch
 
     def decode_batch(self, windows: Sequence[Window], language: str | None, task: Task) -> list[list[Segment]]:
         """Each window's segments (file times), each tagged with its window's language
-        (``language``, or the one detected from that window).
+        (``language``, or the one detected from that window): `decode` until no rest is left,
+        then `finish`."""
+        done: list[list[DecodedPass]] = [[] for _ in windows]
+        todo = list(range(len(windows)))
+        current, languages = list(windows), [language] * len(windows)
+        while todo:
+            decoded = self.decode(current, languages, task)
+            for index, (found, _) in zip(todo, decoded):
+                done[index].append(found)
+            again = [(index, rest) for index, (_, rest) in zip(todo, decoded) if rest is not None]
+            todo = [index for index, _ in again]
+            current = [window for _, (window, _) in again]
+            languages = [lang for _, (_, lang) in again]
+        return [self.finish(passes) for passes in done]
+
+    def decode(
+        self, windows: Sequence[Window], languages: Sequence[str | None], task: Task
+    ) -> list[tuple[DecodedPass, tuple[Window, str] | None]]:
+        """The model's part: one decoding of each window (in its language, or the one detected
+        when None), its word times included, and the rest of the window left to decode, with
+        its language, or None.
 
         Where decoding of a window ends on a pair of timestamps well before the window's end,
-        the rest of the window is decoded again from the last timestamp (Whisper's own "seek",
-        as openai/whisper and transformers' ``generate`` do): the model often closes a window
-        early when its last sentence runs close to the end."""
-        out: list[list[Segment]] = [[] for _ in windows]
-        todo = list(range(len(windows)))
-        current = list(windows)
-        languages: list[str] | None = None if language is None else [language] * len(windows)
-        for _ in range(MAX_SEEKS + 1):
-            segments, spoken, rests = self._decode_once(current, languages, task)
-            for index, found in zip(todo, segments):
-                out[index] += found
-            again = [(index, rest, lang) for index, rest, lang in zip(todo, rests, spoken) if rest is not None]
-            if not again:
-                break
-            todo = [index for index, _, _ in again]
-            current = [rest for _, rest, _ in again]
-            languages = [lang for _, _, lang in again]
-        return out
+        the rest of the window is to be decoded again from the last timestamp (Whisper's own
+        "seek", as openai/whisper and transformers' ``generate`` do), at most `MAX_SEEKS`
+        times: the model often closes a window early when its last sentence runs close to the
+        end."""
+        passes, rests = self._decode_once(windows, list(languages), task)
+        return [
+            (found, (rest, found.language) if rest is not None else None) for found, rest in zip(passes, rests)
+        ]
+
+    def finish(self, passes: Sequence[DecodedPass]) -> list[Segment]:
+        """A window's segments from its decodings, in order (CPU work that needs no model)."""
+        started = time.perf_counter()
+        segments: list[Segment] = []
+        for one in passes:
+            timed = self._pieces(one.pieces, one.times, one.window, one.language)
+            segments += timed_segments(timed, start=one.window.start, stop=one.stop, language=one.language)
+        self.times["words"] += time.perf_counter() - started
+        return segments
 
     def _decode_once(
-        self, windows: Sequence[Window], languages: list[str] | None, task: Task
-    ) -> tuple[list[list[Segment]], list[str], list[Window | None]]:
-        """One pass over ``windows``: their segments, languages (``languages``, or detected),
-        and what is left to decode of each (see `decode_batch`)."""
+        self, windows: Sequence[Window], languages: list[str | None], task: Task
+    ) -> tuple[list[DecodedPass], list[Window | None]]:
+        """One pass over ``windows``: each window's pass (in its language of ``languages``, or
+        the one detected where None), and what is left to decode of each (see `decode`)."""
         import torch
 
         model = self.model
@@ -160,40 +206,44 @@ class WindowDecoder:
         with torch.inference_mode(), attention_kernels():
             encoded = model.get_encoder()(inputs).last_hidden_state
             cross = self.fast.layers.cross_cache(encoded)
+            spoken: list[str]
             if not self.multilingual:
-                languages = ["en"] * len(windows)
-            elif languages is None:
+                spoken = ["en"] * len(windows)
+            elif any(lang is None for lang in languages):
                 start = int(model.generation_config.decoder_start_token_id)
-                languages = self.fast.languages(cross, start, self._languages)
+                detected = self.fast.languages(cross, start, self._languages)
+                spoken = [lang or found for lang, found in zip(languages, detected)]
+            else:
+                spoken = [str(lang) for lang in languages]
             clock.lap("encode")
-            sequences = self._search(cross, windows, languages, task)
+            sequences = self._search(cross, windows, spoken, task)
             clock.lap("search")
             rests = [self._rest(tokens, window) for tokens, window in zip(sequences, windows)]
             parsed = [self._parse(tokens, window) for tokens, window in zip(sequences, windows)]
-            starts = (
-                self._align(cross, windows, parsed, languages, task)
+            times = (
+                self._token_times(cross, windows, parsed, spoken, task)
                 if self.word_timestamps
                 else [None] * len(windows)
             )
             clock.lap("align")
-        out: list[list[Segment]] = []
-        for window, pieces, times, spoken, rest in zip(windows, parsed, starts, languages, rests):
-            timed = self._pieces(pieces, times, window, spoken)
-            stop = rest.start if rest is not None else window.end
-            out.append(timed_segments(timed, start=window.start, stop=stop, language=spoken))
-        clock.lap("words")
-        return out, languages, rests
+        passes = [
+            DecodedPass(window, pieces, language, rest.start if rest is not None else window.end, starts)
+            for window, pieces, language, rest, starts in zip(windows, parsed, spoken, rests, times)
+        ]
+        return passes, rests
 
     def _rest(self, tokens: list[int], window: Window) -> Window | None:
         """What is left of ``window`` after decoding that ended on two timestamps at least
         `MIN_REST_SECONDS` before its end; else None."""
+        if window.seeks >= MAX_SEEKS:
+            return None
         if len(tokens) < 2 or tokens[-1] < self.timestamp_begin or tokens[-2] < self.timestamp_begin:
             return None
         seconds = (tokens[-1] - self.timestamp_begin) * TIME_PRECISION
         if window.end - window.start - seconds < MIN_REST_SECONDS:
             return None
         cut = int(round(seconds * SAMPLE_RATE))
-        return Window(start=window.start + cut / SAMPLE_RATE, samples=window.samples[cut:])
+        return Window(start=window.start + cut / SAMPLE_RATE, samples=window.samples[cut:], seeks=window.seeks + 1)
 
     def _max_new_tokens(self, window: Window) -> int:
         # Speech runs at 2-5 tokens a second: a window that needs far more is looping.
@@ -210,10 +260,10 @@ class WindowDecoder:
 
     # ------------------------------------------------------------------ reading the tokens
 
-    def _parse(self, tokens: list[int], window: Window) -> list[tuple[float | None, float | None, list[int]]]:
+    def _parse(self, tokens: list[int], window: Window) -> Pieces:
         """A window's tokens as ``(start, end, text tokens)`` per pair of timestamp tokens
         (file times; an unclosed last piece ends at the window's end)."""
-        pieces: list[tuple[float | None, float | None, list[int]]] = []
+        pieces: Pieces = []
         start: float | None = None
         text: list[int] = []
         for token in tokens:
@@ -234,7 +284,7 @@ class WindowDecoder:
 
     def _pieces(
         self,
-        parsed: list[tuple[float | None, float | None, list[int]]],
+        parsed: Pieces,
         times: np.ndarray | None,
         window: Window,
         language: str,
@@ -281,17 +331,17 @@ class WindowDecoder:
 
     # ------------------------------------------------------------------ word times
 
-    def _align(
+    def _token_times(
         self,
         cross: Any,
         windows: Sequence[Window],
-        parsed: list[list[tuple[float | None, float | None, list[int]]]],
+        parsed: list[Pieces],
         languages: list[str],
         task: Task,
     ) -> list[np.ndarray | None]:
         """Each window's token start times (seconds into the window; one more for the end of
-        the last token) by DTW over the alignment heads' cross-attention, from one
-        teacher-forced decoder pass over the text with ``<|notimestamps|>``."""
+        the last token; None without text) by DTW over the alignment heads' cross-attention,
+        from one teacher-forced decoder pass over the text with ``<|notimestamps|>``."""
         gen = self.model.generation_config
         heads = [tuple(h) for h in (getattr(gen, "alignment_heads", None) or ())]
         texts = [[t for _, _, tokens in pieces for t in tokens] for pieces in parsed]
@@ -303,7 +353,7 @@ class WindowDecoder:
         frames = [max(1, min(weights.shape[-1], int(round((w.end - w.start) * 50)))) for w in windows]
         # the row of <|notimestamps|> predicts the first token
         costs = alignment_costs(weights, [(len(p) - 1, n, f) for p, n, f in zip(prompts, rows, frames)])
-        paths = dtw(costs, rows, frames)
+        paths = dtw(costs, rows, frames)  # on the CPU, the batch's matrices over threads
         return [token_start_times(path) if text else None for path, text in zip(paths, texts)]
 
     def _prompt(self, language: str, task: Task, *, timestamps: bool = False) -> list[int]:

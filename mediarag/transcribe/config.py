@@ -35,6 +35,10 @@ class TranscriptionConfig(BaseModel):
         None, ge=1, description="Windows decoded together; None: the backend's default (faster-whisper 8; "
         "transformers 'vad' 8 on a CPU, 32 on a GPU; 'chunks' 1).",
     )
+    batch_linger: float | None = Field(
+        None, ge=0, description="transformers 'vad': seconds the model waits for a full batch of windows "
+        "from files transcribed at once; None: 1.5 on a GPU, 0 on a CPU.",
+    )
     windows: Literal["chunks", "vad"] = Field(
         "chunks",
         description="transformers: 'vad' (batched VAD-cut windows of up to 30 s, word timestamps, "

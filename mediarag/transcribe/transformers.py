@@ -19,6 +19,7 @@ converted once into a transformers checkpoint in the cache (see `._ct2_to_hf`). 
 
 from __future__ import annotations
 
+
 import math
 import threading
 from typing import Any
@@ -40,6 +41,11 @@ _WINDOWS = ("chunks", "vad")
 #: Windows decoded together in ``windows="vad"`` mode when no batch size is given.
 VAD_BATCH_CPU = 8
 VAD_BATCH_GPU = 32
+#: Seconds the thread holding the model waits for a full batch when no ``batch_linger`` is
+#: given: on a GPU a batch costs about the same whether full or not (an H200, base, beam 5,
+#: 48 files: 997x real time without waiting, 1,013x and 1,112x with 1.5 s;
+#: benchmarks/results/scale.md); on a CPU it does not wait.
+VAD_LINGER_GPU = 1.5
 
 
 class TransformersTranscriber:
@@ -62,7 +68,9 @@ class TransformersTranscriber:
     text is English and the languages reported are still the spoken one.
 
     ``windows="vad"`` transcribes the way `mediarag.transcribe.batched` describes instead:
-    ``batch_size`` windows (default 8 on a CPU, 32 on a GPU) decoded with ``beam_size`` beams,
+    ``batch_size`` windows (default 8 on a CPU, 32 on a GPU; the thread holding the model waits
+    up to ``batch_linger`` seconds for a full batch: default 1.5 on a GPU, 0 on a CPU) decoded
+    with ``beam_size`` beams,
     words timed (``word_timestamps``), the language detected per window, SDPA attention, by
     mediarag's own batched search on the device (`mediarag.transcribe.decoding`); the chunk and
     stride settings and ``generate_kwargs`` are not used. `prepare` runs its VAD ahead of
@@ -83,6 +91,7 @@ class TransformersTranscriber:
         windows: str = "chunks",
         beam_size: int = 5,
         word_timestamps: bool = True,
+        batch_linger: float | None = None,
     ) -> None:
         chunk = float(chunk_length_s or 0.0)
         if not math.isfinite(chunk) or chunk < 0 or chunk > 30:
@@ -97,6 +106,8 @@ class TransformersTranscriber:
             )
         if batch_size is not None and int(batch_size) < 1:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+        if batch_linger is not None and not (math.isfinite(batch_linger) and batch_linger >= 0):
+            raise ConfigError(f"batch_linger must be 0 or more seconds, got {batch_linger}")
         if windows not in _WINDOWS:
             raise ConfigError(f"windows must be 'chunks' or 'vad', got {windows!r}")
         if int(beam_size) < 1:
@@ -111,6 +122,7 @@ class TransformersTranscriber:
         self.windows = windows
         self.beam_size = int(beam_size)
         self.word_timestamps = word_timestamps
+        self.batch_linger = batch_linger
         self._regions = RegionCache()
         self._decoder: WindowDecoder | None = None
         self._batcher: WindowBatcher | None = None
@@ -189,7 +201,12 @@ class TransformersTranscriber:
                 beam_size=self.beam_size,
                 word_timestamps=self.word_timestamps,
             )
-            self._batcher = WindowBatcher(self._decoder.decode_batch, self.vad_batch_size_for(model))
+            self._batcher = WindowBatcher(
+                self._decoder.decode,
+                self.vad_batch_size_for(model),
+                finish=self._decoder.finish,
+                linger=self.linger_for(model),
+            )
 
     @property
     def vad_batch_size(self) -> int:
@@ -201,6 +218,12 @@ class TransformersTranscriber:
         if self.batch_size is not None:
             return self.batch_size
         return VAD_BATCH_GPU if model.device.type == "cuda" else VAD_BATCH_CPU
+
+    def linger_for(self, model: Any) -> float:
+        """Seconds the thread holding the model waits for a full batch (``windows="vad"``)."""
+        if self.batch_linger is not None:
+            return float(self.batch_linger)
+        return VAD_LINGER_GPU if model.device.type == "cuda" else 0.0
 
     @property
     def batcher(self) -> WindowBatcher:
