@@ -360,3 +360,29 @@ def test_passages_neither_search_supports_are_not_handed_on(log_store: FaissStor
     strict = retriever.supported(evidence, 6, min_score=1.5)  # no cosine reaches it
     assert strict[0] == evidence.candidates[0]
     assert all((c.keyword or 0) >= 0.5 for c in strict[1:])
+
+
+def test_questions_in_another_language_match_cognates_more_loosely(tmp_path: Path) -> None:
+    store = FaissStore(tmp_path / "idx", embedder_name=EMBEDDER.name)
+    add_text(store, "clase.wav", ["La universidad abrió sus puertas en el siglo pasado.",
+                                  "El teléfono sonó durante la clase de geografía.",
+                                  "Los estudiantes comieron en el parque."], language="es")  # fmt: skip
+    store.commit()
+    question = "When did the university open?"  # English over Spanish: "university" ~ "univers" (0.7)
+    loose = HybridRetriever(store, EMBEDDER, fuzzy=FuzzyMatch(), cross_fuzzy=FuzzyMatch(min_similarity=0.6))
+    strict = HybridRetriever(store, EMBEDDER, fuzzy=FuzzyMatch())
+    dense = store.search(EMBEDDER.embed_queries([question])[0], k=3)
+    assert loose.fuzzy_for(question, dense).min_similarity == 0.6
+    assert strict.fuzzy_for(question, dense).min_similarity == 0.8  # no cross-language setting: the usual one
+    assert loose.fuzzy_for("¿Cuándo abrió la universidad?", dense).min_similarity == 0.8  # same language
+    assert loose.fuzzy_for(question, []).min_similarity == 0.8  # nothing by meaning: language unknown
+    evidence, before = loose.evidence(question), strict.evidence(question)
+    found = {c.chunk.id: c.keyword for c in evidence.candidates if c.keyword}
+    assert found.get("clase.wav#0", 0) > 0  # the cognate is matched, for the ranking
+    assert "clase.wav#0" not in {c.chunk.id for c in before.candidates if c.keyword}
+    # The answer-or-not figures stay those of the usual search, as the abstention model was fit.
+    assert evidence.features() == before.features() and evidence.cross_language
+    # The setting reaches the retriever MediaQA builds, 0.6 by default.
+    built = make_retriever(Settings().retrieval, store, EMBEDDER)
+    assert built.cross_fuzzy.min_similarity == Settings().retrieval.cross_fuzzy == 0.6
+    assert make_retriever(Settings(retrieval={"cross_fuzzy": 1.01}).retrieval, store, EMBEDDER).cross_fuzzy.min_similarity == 1.01

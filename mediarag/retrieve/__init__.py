@@ -40,4 +40,5 @@ def make_retriever(config: RetrievalConfig, store: VectorStore, embedder: Embedd
         keyword_floor=config.keyword_floor,
         min_confidence=config.min_confidence,
         fuzzy=FuzzyMatch(min_similarity=config.fuzzy),
+        cross_fuzzy=FuzzyMatch(min_similarity=config.cross_fuzzy),
     )

@@ -73,3 +73,12 @@ class RetrievalConfig(BaseModel):
         "that no passage holds matches a passage's word spelled nearly alike (misheard names); "
         "above 1 switches fuzzy matching off.",
     )
+    cross_fuzzy: float = Field(
+        0.6,
+        ge=0.0,
+        le=1.01,
+        description="Keyword search of a question in another language than the passages it is "
+        "closest to by meaning: the fuzzy similarity for it (names and cognates are spelled "
+        "alike across languages, 'university' / 'universidad'); measured on English questions "
+        "over Spanish and German speech (benchmarks/results/hybrid-xlang.md).",
+    )

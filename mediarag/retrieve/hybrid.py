@@ -8,7 +8,10 @@ cannot tell apart. Both give their best `candidates`; the fusion (`fuse_scores`,
 ranks each passage by its cosine plus ``keyword_weight`` times its relative keyword score (about 1
 when it holds each term of the question once). Reciprocal-rank fusion (`fuse`) is the
 alternative; on spoken XQuAD it was worse across languages, where it lets a weak keyword match
-outrank the right passage (benchmarks/results/hybrid.md).
+outrank the right passage (benchmarks/results/hybrid.md). A question asked in another language
+than the passages it is closest to by meaning is ranked with looser fuzzy matching
+(``cross_fuzzy``), since its names and cognates are spelled alike there rather than the same
+(benchmarks/results/hybrid-xlang.md).
 
 Whether the question is answered at all is decided from the `Evidence` of both searches (how far
 the best passage stands out by meaning, how much of the question's words it holds, which of the
@@ -273,6 +276,7 @@ class HybridRetriever:
         keyword_floor: float = 0.0,
         min_confidence: float | None = None,
         fuzzy: FuzzyMatch | None = None,
+        cross_fuzzy: FuzzyMatch | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -284,6 +288,7 @@ class HybridRetriever:
         self.keyword_weight = KEYWORD_WEIGHT[fusion] if keyword_weight is None else keyword_weight
         self.keyword_floor = keyword_floor
         self.fuzzy = fuzzy
+        self.cross_fuzzy = cross_fuzzy
         self._min_score = min_score
         self._min_confidence = min_confidence
         self._last: tuple[str, np.ndarray] | None = None
@@ -315,21 +320,44 @@ class HybridRetriever:
         return self._last[1]
 
     def evidence(self, query: str, depth: int | None = None) -> Evidence:
-        """Both rankings of ``query`` (``depth`` passages each, default ``candidates``), fused."""
+        """Both rankings of ``query`` (``depth`` passages each, default ``candidates``), fused.
+        A question in another language than the best passage by meaning is ranked by a keyword
+        search with ``cross_fuzzy`` (when given) instead of ``fuzzy``; the figures the
+        answer-or-not rule weighs still come from the search with ``fuzzy``, as it was measured."""
         depth = depth or self.candidates
         dense = [] if self.mode == "keyword" else self.store.search(self.query_vector(query), k=depth)
         index = self._keyword_index()
-        keyword = [] if index is None else self.store.keyword_search(query, depth, fuzzy=self.fuzzy)  # type: ignore[attr-defined]
-        return self.combine(dense, keyword, index.missing(query) if index is not None else 0.0, query=query)
+        if index is None:
+            return self.combine(dense, [], 0.0, query=query)
+        keyword = self.store.keyword_search(query, depth, fuzzy=self.fuzzy)  # type: ignore[attr-defined]
+        fuzzy = self.fuzzy_for(query, dense)
+        ranking = keyword if fuzzy is self.fuzzy else self.store.keyword_search(query, depth, fuzzy=fuzzy)  # type: ignore[attr-defined]
+        return self.combine(dense, ranking, index.missing(query), query=query, figures=keyword)
+
+    def fuzzy_for(self, query: str, dense: Sequence[Hit]) -> FuzzyMatch | None:
+        """The fuzzy matching of ``query``'s keyword search: ``cross_fuzzy`` when it is asked in
+        another language than the best of the ``dense`` hits (`is_cross_language`: its names
+        and cognates are spelled alike there, not the same), else ``fuzzy``."""
+        if self.cross_fuzzy is not None and dense and is_cross_language(query, dense[0].chunk):
+            return self.cross_fuzzy
+        return self.fuzzy
 
     def combine(
-        self, dense: Sequence[Hit], keyword: Sequence[Hit], missing: float = 0.0, *, query: str | None = None
+        self,
+        dense: Sequence[Hit],
+        keyword: Sequence[Hit],
+        missing: float = 0.0,
+        *,
+        query: str | None = None,
+        figures: Sequence[Hit] | None = None,
     ) -> Evidence:
         """The evidence of a dense ranking (cosines) and a keyword ranking (relative scores) of
         the same question, fused as this retriever fuses (also for passages outside the store:
         a conversation's own files). ``missing``: the share of the question's term weight no
         passage holds; ``query``, when given, tells whether it is asked in another language
-        than the best passage (`is_cross_language`)."""
+        than the best passage (`is_cross_language`); ``figures``, when given, is the keyword
+        ranking the answer-or-not figures are taken from (default: ``keyword``)."""
+        figures = keyword if figures is None else figures
         if self.mode == "keyword":
             candidates = [Candidate(h.chunk, h.score, keyword=h.score, keyword_rank=i) for i, h in enumerate(keyword, 1)]
         else:
@@ -338,10 +366,10 @@ class HybridRetriever:
                 candidates = fuse(dense, kept, rrf_k=self.rrf_k, keyword_weight=self.keyword_weight)
             else:
                 candidates = fuse_scores(dense, kept, keyword_weight=self.keyword_weight)
-        agree = bool(dense and keyword and dense[0].chunk.id == keyword[0].chunk.id)
-        best = dense[0] if dense else (keyword[0] if keyword else None)
+        agree = bool(dense and figures and dense[0].chunk.id == figures[0].chunk.id)
+        best = dense[0] if dense else (figures[0] if figures else None)
         cross = query is not None and best is not None and is_cross_language(query, best.chunk)
-        return Evidence.of(candidates, [h.score for h in dense], [h.score for h in keyword], agree, missing, cross,
+        return Evidence.of(candidates, [h.score for h in dense], [h.score for h in figures], agree, missing, cross,
                            [h.chunk.source for h in dense])  # fmt: skip
 
     def answers(self, evidence: Evidence, min_score: float | None = None) -> bool:
