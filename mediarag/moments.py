@@ -42,12 +42,14 @@ Similarity = Callable[[str, Sequence[str]], Sequence[float]]
 
 @dataclass(frozen=True)
 class SentenceChoice:
-    """A sentence chosen as (part of) an answer: which passage, which of its sentences, score."""
+    """A sentence chosen as (part of) an answer: which passage, which of its sentences, score,
+    and the neighbouring sentence its moment also takes in (``context``, see `choose_sentences`)."""
 
     passage: int
     sentence: int
     segment: Segment
     score: float
+    context: Segment | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,13 @@ CLUSTER_WORDS = 25
 #: The words `excerpt` keeps on either side of that run.
 CONTEXT_WORDS = 10
 
+#: A moment also takes in the sentence before or after its own when that one scores at least this
+#: share of the best (relative to the worst candidate): the answer is often in the next sentence
+#: ("He is the oldest quarterback ... The past record was held by John Elway ...").
+NEIGHBOUR_RATIO = 0.3
+#: ... as long as the moment stays within this many seconds.
+MOMENT_SECONDS = 25.0
+
 #: The scorer mediarag uses when none is given.
 DEFAULT_SCORER = SentenceScorer()
 
@@ -140,6 +149,8 @@ def choose_sentences(
     relative_cutoff: float = 0.8,
     max_words: int | None = ANSWER_WORDS,
     scorer: SentenceScorer = DEFAULT_SCORER,
+    neighbour_ratio: float | None = NEIGHBOUR_RATIO,
+    moment_seconds: float = MOMENT_SECONDS,
 ) -> list[SentenceChoice]:
     """The sentences of ``hits`` that best answer ``query``, in speaking order (passage, then time).
 
@@ -149,6 +160,11 @@ def choose_sentences(
     (relative to the worst candidate). A chosen sentence longer than ``max_words`` (speech
     recognition often runs sentences together) is cut to the words around the question's terms
     (`excerpt`).
+
+    Each choice's moment may take in one neighbouring sentence of its passage (``context``): the
+    better scoring of the one before and the one after, when it scores at least
+    ``neighbour_ratio`` of the best (relative to the worst candidate) and the moment stays within
+    ``moment_seconds`` (None: never). The answer's words stay the chosen sentence's.
     """
     candidates = [(p, i, s) for p, hit in enumerate(hits) for i, s in enumerate(timed_sentences(hit.chunk))]
     if not candidates:
@@ -165,13 +181,26 @@ def choose_sentences(
         if _sentence_key(texts[c]) not in said:
             said.add(_sentence_key(texts[c]))
             keep.append(c)
+    place = {(p, i): c for c, (p, i, _) in enumerate(candidates)}
     chosen = []
     for c in keep:
         passage, index, sentence = candidates[c]
         if max_words is not None:
             sentence = excerpt(query, sentence, max_words, scorer=scorer, pool=texts)
-        chosen.append(SentenceChoice(passage, index, sentence, scores[c]))
+        context = None
+        if neighbour_ratio is not None and best > floor:
+            near = [place[k] for k in ((passage, index - 1), (passage, index + 1)) if k in place and place[k] not in keep]
+            near = [n for n in near if scores[n] - floor >= neighbour_ratio * (best - floor)
+                    and _span(sentence, candidates[n][2]) <= moment_seconds]  # fmt: skip
+            if near:
+                context = candidates[max(near, key=lambda n: scores[n])][2]
+        chosen.append(SentenceChoice(passage, index, sentence, scores[c], context))
     return sorted(chosen, key=lambda c: (c.passage, c.segment.start))
+
+
+def _span(a: Segment, b: Segment) -> float:
+    """Seconds from the first start to the last end of two segments."""
+    return max(a.end, b.end) - min(a.start, b.start)
 
 
 def _sentence_key(text: str) -> str:
@@ -287,22 +316,30 @@ def excerpt(
 
 
 def best_moment(
-    query: str, hit: Hit, *, max_words: int | None = ANSWER_WORDS, scorer: SentenceScorer = DEFAULT_SCORER
+    query: str,
+    hit: Hit,
+    *,
+    max_words: int | None = ANSWER_WORDS,
+    scorer: SentenceScorer = DEFAULT_SCORER,
+    neighbour_ratio: float | None = NEIGHBOUR_RATIO,
 ) -> Moment | None:
     """The moment of one passage that best matches ``query``: its best sentence, cut to the
-    words around the query's terms past ``max_words`` words (`excerpt`; None for a text
-    document)."""
+    words around the query's terms past ``max_words`` words (`excerpt`), with a neighbouring
+    sentence that scores close (`choose_sentences`); None for a text document."""
     if not has_time(hit.chunk):
         return None
-    chosen = choose_sentences(query, [hit], max_words=max_words, scorer=scorer)
-    return moment_of([c.segment for c in chosen]) if chosen else None
+    chosen = choose_sentences(query, [hit], max_words=max_words, scorer=scorer, neighbour_ratio=neighbour_ratio)
+    return moments_by_passage(chosen, [hit]).get(0)
 
 
 def moments_by_passage(choices: Sequence[SentenceChoice], hits: Sequence[Hit]) -> dict[int, Moment]:
-    """The moment of each passage from the sentences chosen in it (text documents left out)."""
+    """The moment of each passage from the sentences chosen in it and their neighbours
+    (``context``; text documents left out)."""
     grouped: dict[int, list[Segment]] = {}
     for c in choices:
         grouped.setdefault(c.passage, []).append(c.segment)
+        if c.context is not None:
+            grouped[c.passage].append(c.context)
     return {p: moment_of(segs) for p, segs in grouped.items() if has_time(hits[p].chunk)}
 
 
