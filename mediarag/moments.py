@@ -18,7 +18,10 @@ ran on past `ANSWER_WORDS` words is cut, for an answer or a moment, to the words
 question's terms (`excerpt`: answers are usually next to the question's words); for what a model
 reads (`focus`), past `MAX_WORDS` words to its best clauses (`trim`). The weights and limits are
 those measured best on spoken XQuAD (``benchmarks/moments.py``; a length penalty and embedding
-similarity did not help there). `best_moment` picks the moment of one passage;
+similarity did not help there). A moment takes in the sentence before or after its own when
+that one scores close to the best (`NEIGHBOUR_RATIO`, within `MOMENT_SECONDS`; at a passage's edge,
+from another retrieved passage of the same file: benchmarks/results/moments-3.md).
+`best_moment` picks the moment of one passage;
 `choose_sentences` picks the answering sentences among several passages; `focus` cuts passages
 down to what a model needs to read.
 """
@@ -126,6 +129,9 @@ CONTEXT_WORDS = 10
 NEIGHBOUR_RATIO = 0.3
 #: ... as long as the moment stays within this many seconds.
 MOMENT_SECONDS = 25.0
+#: A sentence of another retrieved passage of the same file counts as a neighbour when at most
+#: this many seconds of silence lie between the two (the sentences either side of a passage edge).
+NEIGHBOUR_GAP = 1.5
 
 #: The scorer mediarag uses when none is given.
 DEFAULT_SCORER = SentenceScorer()
@@ -151,6 +157,7 @@ def choose_sentences(
     scorer: SentenceScorer = DEFAULT_SCORER,
     neighbour_ratio: float | None = NEIGHBOUR_RATIO,
     moment_seconds: float = MOMENT_SECONDS,
+    neighbour_gap: float | None = NEIGHBOUR_GAP,
 ) -> list[SentenceChoice]:
     """The sentences of ``hits`` that best answer ``query``, in speaking order (passage, then time).
 
@@ -161,8 +168,10 @@ def choose_sentences(
     recognition often runs sentences together) is cut to the words around the question's terms
     (`excerpt`).
 
-    Each choice's moment may take in one neighbouring sentence of its passage (``context``): the
-    better scoring of the one before and the one after, when it scores at least
+    Each choice's moment may take in one neighbouring sentence (``context``): the better scoring
+    of the one before and the one after, in its passage or, at the passage's edge, in another of
+    ``hits`` from the same file that starts or ends within ``neighbour_gap`` seconds of it (so
+    the moment may run into that passage; None: only within its passage), when it scores at least
     ``neighbour_ratio`` of the best (relative to the worst candidate) and the moment stays within
     ``moment_seconds`` (None: never). The answer's words stay the chosen sentence's.
     """
@@ -189,13 +198,23 @@ def choose_sentences(
             sentence = excerpt(query, sentence, max_words, scorer=scorer, pool=texts)
         context = None
         if neighbour_ratio is not None and best > floor:
-            near = [place[k] for k in ((passage, index - 1), (passage, index + 1)) if k in place and place[k] not in keep]
+            near = [place[k] for k in ((passage, index - 1), (passage, index + 1)) if k in place]
+            if neighbour_gap is not None:
+                near += [n for n, (p, _, other) in enumerate(candidates) if p != passage and
+                         hits[p].chunk.source == hits[passage].chunk.source and _adjacent(candidates[c][2], other, neighbour_gap)]  # fmt: skip
+            near = [n for n in near if n not in keep]
             near = [n for n in near if scores[n] - floor >= neighbour_ratio * (best - floor)
                     and _span(sentence, candidates[n][2]) <= moment_seconds]  # fmt: skip
             if near:
                 context = candidates[max(near, key=lambda n: scores[n])][2]
         chosen.append(SentenceChoice(passage, index, sentence, scores[c], context))
     return sorted(chosen, key=lambda c: (c.passage, c.segment.start))
+
+
+def _adjacent(a: Segment, b: Segment, gap: float) -> bool:
+    """Whether ``b`` starts within ``gap`` seconds after ``a`` ends, or ends within them before
+    ``a`` starts."""
+    return 0.0 <= b.start - a.end <= gap or 0.0 <= a.start - b.end <= gap
 
 
 def _span(a: Segment, b: Segment) -> float:

@@ -212,3 +212,21 @@ def test_a_moment_takes_no_neighbour_past_its_length_budget():
     oldest = hit.chunk.sentences[2]
     (choice,) = choose_sentences(question, [hit], moment_seconds=10.0)
     assert choice.context is None and (choice.segment.start, choice.segment.end) == (oldest.start, oldest.end)
+
+
+def test_a_moment_runs_into_the_next_retrieved_passage_of_the_same_file():
+    whole = _superbowl().chunk
+    first = whole.model_copy(update={"id": "a", "end": whole.sentences[2].end, "sentences": whole.sentences[:3],
+                                     "text": " ".join(s.text for s in whole.sentences[:3])})  # fmt: skip
+    second = whole.model_copy(update={"id": "b", "start": whole.sentences[3].start, "sentences": whole.sentences[3:],
+                                      "text": whole.sentences[3].text})  # fmt: skip
+    question = "Who previously held the record for being the oldest quarterback to play in a Super Bowl?"
+    hits = [Hit(chunk=first, score=0.85), Hit(chunk=second, score=0.80)]
+    (choice,) = choose_sentences(question, hits)
+    assert choice.passage == 0 and choice.context == whole.sentences[3]
+    answer = Answerer(ExtractiveGenerator()).stream(question, hits, stream=False).answer
+    assert answer.citations[0].moment == Moment(start=whole.sentences[2].start, end=whole.sentences[3].end)
+    # the same passage from another file is no neighbour
+    elsewhere = second.model_copy(update={"id": "c", "source": "/media/other.ogg"})
+    (choice,) = choose_sentences(question, [hits[0], Hit(chunk=elsewhere, score=0.80)])
+    assert choice.context is None
