@@ -28,15 +28,15 @@ import moments as M  # noqa: E402
 #: (label, ExtractiveGenerator options)
 VARIANTS = [
     ("answering sentence only (before)", {"neighbour_ratio": None}),
-    ("+ neighbour in its passage, ratio 0.3, within 25 s", {"neighbour_gap": None}),
-    ("default: + neighbour across a passage edge of the same file (gap 1.5 s)", {}),
+    ("default: + neighbour in its passage, ratio 0.3, within 25 s", {}),
     ("ratio 0.2", {"neighbour_ratio": 0.2}),
     ("ratio 0.5", {"neighbour_ratio": 0.5}),
     ("ratio 0.7", {"neighbour_ratio": 0.7}),
     ("within 16 s", {"moment_seconds": 16.0}),
     ("within 20 s", {"moment_seconds": 20.0}),
-    ("gap 0.5 s", {"neighbour_gap": 0.5}),
-    ("gap 3 s", {"neighbour_gap": 3.0}),
+    ("+ across a passage edge of the same file, gap 1.5 s (the moment leaves its passage)", {"neighbour_gap": 1.5}),
+    ("+ across a passage edge, gap 0.5 s", {"neighbour_gap": 0.5}),
+    ("+ across a passage edge, gap 3 s", {"neighbour_gap": 3.0}),
 ]
 
 

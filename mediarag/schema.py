@@ -158,9 +158,8 @@ class Hit(BaseModel):
 
 
 class Moment(_Timed):
-    """The sentence(s) of a cited passage that an answer rests on, by their own times (with a
-    neighbouring sentence that scores close, which at the passage's edge may lie in the next
-    passage of the same file: `mediarag.moments.choose_sentences`)."""
+    """The sentence(s) inside a cited passage that an answer rests on, by their own times (with
+    a neighbouring sentence that scores close: `mediarag.moments.choose_sentences`)."""
 
 
 class Citation(_Timed):

@@ -12,7 +12,7 @@ from pathlib import Path
 from mediarag.generate.answer import Answerer, make_answer
 from mediarag.generate.base import Generation
 from mediarag.generate.extractive import ExtractiveGenerator
-from mediarag.moments import ANSWER_WORDS, SentenceScorer, best_moment, choose_sentences, excerpt, focus
+from mediarag.moments import ANSWER_WORDS, NEIGHBOUR_GAP, SentenceScorer, best_moment, choose_sentences, excerpt, focus
 from mediarag.retrieve.citations import cite, cite_for
 from mediarag.schema import Answer, Chunk, Citation, Hit, Moment, Segment
 
@@ -214,7 +214,7 @@ def test_a_moment_takes_no_neighbour_past_its_length_budget():
     assert choice.context is None and (choice.segment.start, choice.segment.end) == (oldest.start, oldest.end)
 
 
-def test_a_moment_runs_into_the_next_retrieved_passage_of_the_same_file():
+def test_a_moment_may_run_into_the_next_retrieved_passage_of_the_same_file():
     whole = _superbowl().chunk
     first = whole.model_copy(update={"id": "a", "end": whole.sentences[2].end, "sentences": whole.sentences[:3],
                                      "text": " ".join(s.text for s in whole.sentences[:3])})  # fmt: skip
@@ -222,11 +222,15 @@ def test_a_moment_runs_into_the_next_retrieved_passage_of_the_same_file():
                                       "text": whole.sentences[3].text})  # fmt: skip
     question = "Who previously held the record for being the oldest quarterback to play in a Super Bowl?"
     hits = [Hit(chunk=first, score=0.85), Hit(chunk=second, score=0.80)]
+    # by default a moment stays inside its passage
     (choice,) = choose_sentences(question, hits)
+    assert choice.passage == 0 and choice.context is None
+    (choice,) = choose_sentences(question, hits, neighbour_gap=NEIGHBOUR_GAP)
     assert choice.passage == 0 and choice.context == whole.sentences[3]
-    answer = Answerer(ExtractiveGenerator()).stream(question, hits, stream=False).answer
+    answer = Answerer(ExtractiveGenerator(neighbour_gap=NEIGHBOUR_GAP)).stream(question, hits, stream=False).answer
     assert answer.citations[0].moment == Moment(start=whole.sentences[2].start, end=whole.sentences[3].end)
+    assert answer.citations[0].moment.end > answer.citations[0].end  # past the cited passage
     # the same passage from another file is no neighbour
     elsewhere = second.model_copy(update={"id": "c", "source": "/media/other.ogg"})
-    (choice,) = choose_sentences(question, [hits[0], Hit(chunk=elsewhere, score=0.80)])
+    (choice,) = choose_sentences(question, [hits[0], Hit(chunk=elsewhere, score=0.80)], neighbour_gap=NEIGHBOUR_GAP)
     assert choice.context is None

@@ -9,7 +9,6 @@ from ..moments import (
     ANSWER_WORDS,
     DEFAULT_SCORER,
     MOMENT_SECONDS,
-    NEIGHBOUR_GAP,
     NEIGHBOUR_RATIO,
     SentenceScorer,
     choose_sentences,
@@ -53,8 +52,8 @@ class ExtractiveGenerator:
     terms (`mediarag.moments.excerpt`). The generation
     says which sentences it used, so each citation points at its moment: the quoted sentence,
     with the sentence before or after it when that one scores at least ``neighbour_ratio`` of the
-    best and the moment stays within ``moment_seconds`` (at a passage's edge, from another of the
-    passages of the same file, ``neighbour_gap``: `mediarag.moments.choose_sentences`). No model
+    best and the moment stays within ``moment_seconds`` (inside its passage; with
+    ``neighbour_gap``, also across a passage edge: `mediarag.moments.choose_sentences`). No model
     is needed, so it is fast and never says anything the media does not.
     """
 
@@ -67,7 +66,7 @@ class ExtractiveGenerator:
         *,
         neighbour_ratio: float | None = NEIGHBOUR_RATIO,
         moment_seconds: float = MOMENT_SECONDS,
-        neighbour_gap: float | None = NEIGHBOUR_GAP,
+        neighbour_gap: float | None = None,
     ) -> None:
         self.max_sentences = max_sentences
         self.relative_cutoff = relative_cutoff
