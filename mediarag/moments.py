@@ -193,7 +193,6 @@ def choose_sentences(
         if _sentence_key(texts[c]) not in said:
             said.add(_sentence_key(texts[c]))
             keep.append(c)
-    place = {(p, i): c for c, (p, i, _) in enumerate(candidates)}
     chosen = []
     for c in keep:
         passage, index, sentence = candidates[c]
@@ -201,17 +200,27 @@ def choose_sentences(
             sentence = excerpt(query, sentence, max_words, scorer=scorer, pool=texts)
         context = None
         if neighbour_ratio is not None and best > floor:
-            near = [place[k] for k in ((passage, index - 1), (passage, index + 1)) if k in place]
-            if neighbour_gap is not None:
-                near += [n for n, (p, _, other) in enumerate(candidates) if p != passage and
-                         hits[p].chunk.source == hits[passage].chunk.source and _adjacent(candidates[c][2], other, neighbour_gap)]  # fmt: skip
-            near = [n for n in near if n not in keep]
-            near = [n for n in near if scores[n] - floor >= neighbour_ratio * (best - floor)
+            near = [n for n in _neighbours(c, candidates, hits, neighbour_gap) if n not in keep
+                    and scores[n] - floor >= neighbour_ratio * (best - floor)
                     and _span(sentence, candidates[n][2]) <= moment_seconds]  # fmt: skip
             if near:
                 context = candidates[max(near, key=lambda n: scores[n])][2]
         chosen.append(SentenceChoice(passage, index, sentence, scores[c], context))
     return sorted(chosen, key=lambda c: (c.passage, c.segment.start))
+
+
+def _neighbours(
+    c: int, candidates: Sequence[tuple[int, int, Segment]], hits: Sequence[Hit], gap: float | None
+) -> list[int]:
+    """The candidates next to candidate ``c``: the sentences before and after it in its passage
+    and, with ``gap``, the sentences of the same file's other passages within ``gap`` seconds."""
+    passage, index, sentence = candidates[c]
+    out = [n for n, (p, i, _) in enumerate(candidates) if p == passage and abs(i - index) == 1]
+    if gap is not None:
+        source = hits[passage].chunk.source
+        out += [n for n, (p, _, other) in enumerate(candidates)
+                if p != passage and hits[p].chunk.source == source and _adjacent(sentence, other, gap)]  # fmt: skip
+    return out
 
 
 def _adjacent(a: Segment, b: Segment, gap: float) -> bool:
