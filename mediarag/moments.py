@@ -18,7 +18,10 @@ ran on past `ANSWER_WORDS` words is cut, for an answer or a moment, to the words
 question's terms (`excerpt`: answers are usually next to the question's words); for what a model
 reads (`focus`), past `MAX_WORDS` words to its best clauses (`trim`). The weights and limits are
 those measured best on spoken XQuAD (``benchmarks/moments.py``; a length penalty and embedding
-similarity did not help there). `best_moment` picks the moment of one passage;
+similarity did not help there). A moment takes in the sentence before or after its own when
+that one scores close to the best (`NEIGHBOUR_RATIO`, within `MOMENT_SECONDS`, inside its passage;
+optionally across a passage edge, `NEIGHBOUR_GAP`: benchmarks/results/moments-3.md).
+`best_moment` picks the moment of one passage;
 `choose_sentences` picks the answering sentences among several passages; `focus` cuts passages
 down to what a model needs to read.
 """
@@ -42,12 +45,14 @@ Similarity = Callable[[str, Sequence[str]], Sequence[float]]
 
 @dataclass(frozen=True)
 class SentenceChoice:
-    """A sentence chosen as (part of) an answer: which passage, which of its sentences, score."""
+    """A sentence chosen as (part of) an answer: which passage, which of its sentences, score,
+    and the neighbouring sentence its moment also takes in (``context``, see `choose_sentences`)."""
 
     passage: int
     sentence: int
     segment: Segment
     score: float
+    context: Segment | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,18 @@ CLUSTER_WORDS = 25
 #: The words `excerpt` keeps on either side of that run.
 CONTEXT_WORDS = 10
 
+#: A moment also takes in the sentence before or after its own when that one scores at least this
+#: share of the best (relative to the worst candidate): the answer is often in the next sentence
+#: ("He is the oldest quarterback ... The past record was held by John Elway ...").
+NEIGHBOUR_RATIO = 0.3
+#: ... as long as the moment stays within this many seconds.
+MOMENT_SECONDS = 25.0
+#: With ``neighbour_gap`` set (off by default, so that a moment stays inside its passage), a
+#: sentence of another retrieved passage of the same file counts as a neighbour when at most this
+#: many seconds of silence lie between the two (the sentences either side of a passage edge): on
+#: spoken XQuAD 2 points more moment overlap, with moments that run past their passage.
+NEIGHBOUR_GAP = 1.5
+
 #: The scorer mediarag uses when none is given.
 DEFAULT_SCORER = SentenceScorer()
 
@@ -140,6 +157,9 @@ def choose_sentences(
     relative_cutoff: float = 0.8,
     max_words: int | None = ANSWER_WORDS,
     scorer: SentenceScorer = DEFAULT_SCORER,
+    neighbour_ratio: float | None = NEIGHBOUR_RATIO,
+    moment_seconds: float = MOMENT_SECONDS,
+    neighbour_gap: float | None = None,
 ) -> list[SentenceChoice]:
     """The sentences of ``hits`` that best answer ``query``, in speaking order (passage, then time).
 
@@ -149,6 +169,14 @@ def choose_sentences(
     (relative to the worst candidate). A chosen sentence longer than ``max_words`` (speech
     recognition often runs sentences together) is cut to the words around the question's terms
     (`excerpt`).
+
+    Each choice's moment may take in one neighbouring sentence (``context``): the better scoring
+    of the one before and the one after in its passage (with ``neighbour_gap`` set, also, at the
+    passage's edge, a sentence of another of ``hits`` from the same file that starts or ends
+    within ``neighbour_gap`` seconds of it, so the moment may run into that passage; default None:
+    a moment stays inside its passage), when it scores at least
+    ``neighbour_ratio`` of the best (relative to the worst candidate) and the moment stays within
+    ``moment_seconds`` (None: never). The answer's words stay the chosen sentence's.
     """
     candidates = [(p, i, s) for p, hit in enumerate(hits) for i, s in enumerate(timed_sentences(hit.chunk))]
     if not candidates:
@@ -170,8 +198,40 @@ def choose_sentences(
         passage, index, sentence = candidates[c]
         if max_words is not None:
             sentence = excerpt(query, sentence, max_words, scorer=scorer, pool=texts)
-        chosen.append(SentenceChoice(passage, index, sentence, scores[c]))
+        context = None
+        if neighbour_ratio is not None and best > floor:
+            near = [n for n in _neighbours(c, candidates, hits, neighbour_gap) if n not in keep
+                    and scores[n] - floor >= neighbour_ratio * (best - floor)
+                    and _span(sentence, candidates[n][2]) <= moment_seconds]  # fmt: skip
+            if near:
+                context = candidates[max(near, key=lambda n: scores[n])][2]
+        chosen.append(SentenceChoice(passage, index, sentence, scores[c], context))
     return sorted(chosen, key=lambda c: (c.passage, c.segment.start))
+
+
+def _neighbours(
+    c: int, candidates: Sequence[tuple[int, int, Segment]], hits: Sequence[Hit], gap: float | None
+) -> list[int]:
+    """The candidates next to candidate ``c``: the sentences before and after it in its passage
+    and, with ``gap``, the sentences of the same file's other passages within ``gap`` seconds."""
+    passage, index, sentence = candidates[c]
+    out = [n for n, (p, i, _) in enumerate(candidates) if p == passage and abs(i - index) == 1]
+    if gap is not None:
+        source = hits[passage].chunk.source
+        out += [n for n, (p, _, other) in enumerate(candidates)
+                if p != passage and hits[p].chunk.source == source and _adjacent(sentence, other, gap)]  # fmt: skip
+    return out
+
+
+def _adjacent(a: Segment, b: Segment, gap: float) -> bool:
+    """Whether ``b`` starts within ``gap`` seconds after ``a`` ends, or ends within them before
+    ``a`` starts."""
+    return 0.0 <= b.start - a.end <= gap or 0.0 <= a.start - b.end <= gap
+
+
+def _span(a: Segment, b: Segment) -> float:
+    """Seconds from the first start to the last end of two segments."""
+    return max(a.end, b.end) - min(a.start, b.start)
 
 
 def _sentence_key(text: str) -> str:
@@ -287,22 +347,30 @@ def excerpt(
 
 
 def best_moment(
-    query: str, hit: Hit, *, max_words: int | None = ANSWER_WORDS, scorer: SentenceScorer = DEFAULT_SCORER
+    query: str,
+    hit: Hit,
+    *,
+    max_words: int | None = ANSWER_WORDS,
+    scorer: SentenceScorer = DEFAULT_SCORER,
+    neighbour_ratio: float | None = NEIGHBOUR_RATIO,
 ) -> Moment | None:
     """The moment of one passage that best matches ``query``: its best sentence, cut to the
-    words around the query's terms past ``max_words`` words (`excerpt`; None for a text
-    document)."""
+    words around the query's terms past ``max_words`` words (`excerpt`), with a neighbouring
+    sentence that scores close (`choose_sentences`); None for a text document."""
     if not has_time(hit.chunk):
         return None
-    chosen = choose_sentences(query, [hit], max_words=max_words, scorer=scorer)
-    return moment_of([c.segment for c in chosen]) if chosen else None
+    chosen = choose_sentences(query, [hit], max_words=max_words, scorer=scorer, neighbour_ratio=neighbour_ratio)
+    return moments_by_passage(chosen, [hit]).get(0)
 
 
 def moments_by_passage(choices: Sequence[SentenceChoice], hits: Sequence[Hit]) -> dict[int, Moment]:
-    """The moment of each passage from the sentences chosen in it (text documents left out)."""
+    """The moment of each passage from the sentences chosen in it and their neighbours
+    (``context``; text documents left out)."""
     grouped: dict[int, list[Segment]] = {}
     for c in choices:
         grouped.setdefault(c.passage, []).append(c.segment)
+        if c.context is not None:
+            grouped[c.passage].append(c.context)
     return {p: moment_of(segs) for p, segs in grouped.items() if has_time(hits[p].chunk)}
 
 

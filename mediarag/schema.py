@@ -158,7 +158,8 @@ class Hit(BaseModel):
 
 
 class Moment(_Timed):
-    """The sentence(s) inside a cited passage that an answer rests on, by their own times."""
+    """The sentence(s) inside a cited passage that an answer rests on, by their own times (with
+    a neighbouring sentence that scores close: `mediarag.moments.choose_sentences`)."""
 
 
 class Citation(_Timed):

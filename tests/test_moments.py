@@ -7,11 +7,12 @@ Fast tests over hand-made passages; the moments of real recordings are tested in
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from mediarag.generate.answer import Answerer, make_answer
 from mediarag.generate.base import Generation
 from mediarag.generate.extractive import ExtractiveGenerator
-from mediarag.moments import ANSWER_WORDS, SentenceScorer, best_moment, choose_sentences, excerpt, focus
+from mediarag.moments import ANSWER_WORDS, NEIGHBOUR_GAP, SentenceScorer, best_moment, choose_sentences, excerpt, focus
 from mediarag.retrieve.citations import cite, cite_for
 from mediarag.schema import Answer, Chunk, Citation, Hit, Moment, Segment
 
@@ -43,7 +44,10 @@ def test_the_sentence_holding_the_question_phrase_is_the_moment():
 
 def test_rare_question_words_count_more_than_common_ones():
     lines = [(0, 2, "The building has a canteen."), (2, 4, "The building has a reception."), (4, 6, "Staff park here.")]
-    assert best_moment("When does the canteen of the building open?", passage(lines)) == Moment(start=0, end=2)
+    question = "When does the canteen of the building open?"
+    assert best_moment(question, passage(lines), neighbour_ratio=None) == Moment(start=0, end=2)
+    # the next sentence shares "building": close enough for the moment to take it in
+    assert best_moment(question, passage(lines)) == Moment(start=0, end=4)
 
 
 def test_passages_of_old_indexes_get_moments_from_their_text():
@@ -173,3 +177,60 @@ def test_of_two_sentences_matching_alike_the_better_passage_wins():
         assert choice.passage == 0  # the first in the ranking, whichever it is
     no_rank = SentenceScorer(rank=0.0)
     assert no_rank.score("assembly point", ["assembly point", "assembly point"], ranks=[0, 1]) == [no_rank.score("assembly point", ["assembly point"])[0]] * 2
+
+
+def _superbowl() -> Hit:
+    """A passage of the spoken Super Bowl 50 article as Whisper base transcribed it (sentence
+    times from its words; tests/data/README.md)."""
+    data = json.loads((Path(__file__).parent / "data" / "xquad_superbowl_passage.json").read_text(encoding="utf-8"))
+    return Hit(chunk=Chunk.model_validate(data), score=0.85)
+
+
+def test_a_moment_takes_in_the_next_sentence_when_the_answer_is_there():
+    # The question's words are mostly in "He is also the oldest quarterback ...", the answer
+    # ("John Elway", misheard as "John L. Wade") in the next sentence, which shares "record".
+    hit = _superbowl()
+    question = "Who previously held the record for being the oldest quarterback to play in a Super Bowl?"
+    oldest, record = hit.chunk.sentences[2], hit.chunk.sentences[3]
+    assert "oldest" in oldest.text and "John L. Wade" in record.text
+    assert best_moment(question, hit, neighbour_ratio=None) == Moment(start=oldest.start, end=oldest.end)
+    assert best_moment(question, hit) == Moment(start=oldest.start, end=record.end)
+    # the extractive answer quotes its sentence; its citation plays both
+    answer = Answerer(ExtractiveGenerator()).stream(question, [hit], stream=False).answer
+    assert answer.text == oldest.text
+    assert answer.citations[0].moment == Moment(start=oldest.start, end=record.end)
+    assert answer.citations[0].link.endswith("#t=108.3,124.7")
+    # a neighbour that shares nothing with the question stays out ("Peyton Manning became ...")
+    assert best_moment("Who is the oldest quarterback to play in a Super Bowl at age 39?", hit) == Moment(
+        start=oldest.start, end=oldest.end
+    )
+
+
+def test_a_moment_takes_no_neighbour_past_its_length_budget():
+    hit = _superbowl()
+    question = "Who previously held the record for being the oldest quarterback to play in a Super Bowl?"
+    oldest = hit.chunk.sentences[2]
+    (choice,) = choose_sentences(question, [hit], moment_seconds=10.0)
+    assert choice.context is None and (choice.segment.start, choice.segment.end) == (oldest.start, oldest.end)
+
+
+def test_a_moment_may_run_into_the_next_retrieved_passage_of_the_same_file():
+    whole = _superbowl().chunk
+    first = whole.model_copy(update={"id": "a", "end": whole.sentences[2].end, "sentences": whole.sentences[:3],
+                                     "text": " ".join(s.text for s in whole.sentences[:3])})  # fmt: skip
+    second = whole.model_copy(update={"id": "b", "start": whole.sentences[3].start, "sentences": whole.sentences[3:],
+                                      "text": whole.sentences[3].text})  # fmt: skip
+    question = "Who previously held the record for being the oldest quarterback to play in a Super Bowl?"
+    hits = [Hit(chunk=first, score=0.85), Hit(chunk=second, score=0.80)]
+    # by default a moment stays inside its passage
+    (choice,) = choose_sentences(question, hits)
+    assert choice.passage == 0 and choice.context is None
+    (choice,) = choose_sentences(question, hits, neighbour_gap=NEIGHBOUR_GAP)
+    assert choice.passage == 0 and choice.context == whole.sentences[3]
+    answer = Answerer(ExtractiveGenerator(neighbour_gap=NEIGHBOUR_GAP)).stream(question, hits, stream=False).answer
+    assert answer.citations[0].moment == Moment(start=whole.sentences[2].start, end=whole.sentences[3].end)
+    assert answer.citations[0].moment.end > answer.citations[0].end  # past the cited passage
+    # the same passage from another file is no neighbour
+    elsewhere = second.model_copy(update={"id": "c", "source": "/media/other.ogg"})
+    (choice,) = choose_sentences(question, [hits[0], Hit(chunk=elsewhere, score=0.80)], neighbour_gap=NEIGHBOUR_GAP)
+    assert choice.context is None

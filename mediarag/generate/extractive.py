@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from ..moments import (
     ANSWER_WORDS,
     DEFAULT_SCORER,
+    MOMENT_SECONDS,
+    NEIGHBOUR_RATIO,
     SentenceScorer,
     choose_sentences,
     moments_by_passage,
@@ -48,8 +50,11 @@ class ExtractiveGenerator:
     up to ``max_sentences`` when others score within ``relative_cutoff`` of it; a sentence over
     ``max_words`` words (run-on speech recognition) is cut to the words around the question's
     terms (`mediarag.moments.excerpt`). The generation
-    says which sentences it used, so each citation points at its moment. No model is needed, so
-    it is fast and never says anything the media does not.
+    says which sentences it used, so each citation points at its moment: the quoted sentence,
+    with the sentence before or after it when that one scores at least ``neighbour_ratio`` of the
+    best and the moment stays within ``moment_seconds`` (inside its passage; with
+    ``neighbour_gap``, also across a passage edge: `mediarag.moments.choose_sentences`). No model
+    is needed, so it is fast and never says anything the media does not.
     """
 
     def __init__(
@@ -58,11 +63,18 @@ class ExtractiveGenerator:
         relative_cutoff: float = 0.8,
         scorer: SentenceScorer = DEFAULT_SCORER,
         max_words: int | None = ANSWER_WORDS,
+        *,
+        neighbour_ratio: float | None = NEIGHBOUR_RATIO,
+        moment_seconds: float = MOMENT_SECONDS,
+        neighbour_gap: float | None = None,
     ) -> None:
         self.max_sentences = max_sentences
         self.relative_cutoff = relative_cutoff
         self.scorer = scorer
         self.max_words = max_words
+        self.neighbour_ratio = neighbour_ratio
+        self.moment_seconds = moment_seconds
+        self.neighbour_gap = neighbour_gap
 
     def warm_up(self) -> None:
         """Nothing to load."""
@@ -72,7 +84,8 @@ class ExtractiveGenerator:
     ) -> Generation:
         chosen = choose_sentences(
             question, passages, max_sentences=self.max_sentences, relative_cutoff=self.relative_cutoff,
-            max_words=self.max_words, scorer=self.scorer,
+            max_words=self.max_words, scorer=self.scorer, neighbour_ratio=self.neighbour_ratio,
+            moment_seconds=self.moment_seconds, neighbour_gap=self.neighbour_gap,
         )  # fmt: skip
         if not chosen:
             return Generation(text="", used=[])
