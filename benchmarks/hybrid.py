@@ -656,7 +656,7 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
     from mediarag.schema import Chunk, SourceInfo, Transcript
     from mediarag.store import FaissStore
 
-    import speed as speed_bench  # benchmarks/speed.py: the same passages as its ask benchmark
+    import speed_search as speed_bench  # benchmarks/speed_search.py: the same passages as the ask benchmark
 
     xquad = Path(os.environ.get("XQUAD_DIR", "/work/shared/data/xquad"))
     corpus = speed_bench.xquad_corpus(xquad, args.unique)
