@@ -127,8 +127,11 @@ CONTEXT_WORDS = 10
 #: share of the best (relative to the worst candidate): the answer is often in the next sentence
 #: ("He is the oldest quarterback ... The past record was held by John Elway ...").
 NEIGHBOUR_RATIO = 0.3
-#: ... as long as the moment stays within this many seconds.
-MOMENT_SECONDS = 25.0
+#: ... as long as the moment stays within this many seconds. At 25 s the neighbour cost the
+#: names-and-numbers logs (entries of 9 s) 3 points of moments inside the right entry (search) and
+#: 7 (ask); at 15 s they are as without it, and spoken XQuAD keeps part of the gain (moment
+#: overlaps the answer sentence 0.799, 0.812 at 25 s, 0.793 without; results/moments-3-cap15.md).
+MOMENT_SECONDS = 15.0
 #: With ``neighbour_gap`` set (off by default, so that a moment stays inside its passage), a
 #: sentence of another retrieved passage of the same file counts as a neighbour when at most this
 #: many seconds of silence lie between the two (the sentences either side of a passage edge): on
@@ -353,13 +356,17 @@ def best_moment(
     max_words: int | None = ANSWER_WORDS,
     scorer: SentenceScorer = DEFAULT_SCORER,
     neighbour_ratio: float | None = NEIGHBOUR_RATIO,
+    moment_seconds: float = MOMENT_SECONDS,
 ) -> Moment | None:
     """The moment of one passage that best matches ``query``: its best sentence, cut to the
     words around the query's terms past ``max_words`` words (`excerpt`), with a neighbouring
-    sentence that scores close (`choose_sentences`); None for a text document."""
+    sentence that scores close, within ``moment_seconds`` (`choose_sentences`); None for a
+    text document."""
     if not has_time(hit.chunk):
         return None
-    chosen = choose_sentences(query, [hit], max_words=max_words, scorer=scorer, neighbour_ratio=neighbour_ratio)
+    chosen = choose_sentences(
+        query, [hit], max_words=max_words, scorer=scorer, neighbour_ratio=neighbour_ratio, moment_seconds=moment_seconds
+    )
     return moments_by_passage(chosen, [hit]).get(0)
 
 

@@ -194,14 +194,16 @@ def test_a_moment_takes_in_the_next_sentence_when_the_answer_is_there():
     oldest, record = hit.chunk.sentences[2], hit.chunk.sentences[3]
     assert "oldest" in oldest.text and "John L. Wade" in record.text
     assert best_moment(question, hit, neighbour_ratio=None) == Moment(start=oldest.start, end=oldest.end)
-    assert best_moment(question, hit) == Moment(start=oldest.start, end=record.end)
+    # the two sentences last 16.4 s: past the default budget (15 s), within a budget of 25
+    assert best_moment(question, hit) == Moment(start=oldest.start, end=oldest.end)
+    assert best_moment(question, hit, moment_seconds=25) == Moment(start=oldest.start, end=record.end)
     # the extractive answer quotes its sentence; its citation plays both
-    answer = Answerer(ExtractiveGenerator()).stream(question, [hit], stream=False).answer
+    answer = Answerer(ExtractiveGenerator(moment_seconds=25)).stream(question, [hit], stream=False).answer
     assert answer.text == oldest.text
     assert answer.citations[0].moment == Moment(start=oldest.start, end=record.end)
     assert answer.citations[0].link.endswith("#t=108.3,124.7")
     # a neighbour that shares nothing with the question stays out ("Peyton Manning became ...")
-    assert best_moment("Who is the oldest quarterback to play in a Super Bowl at age 39?", hit) == Moment(
+    assert best_moment("Who is the oldest quarterback to play in a Super Bowl at age 39?", hit, moment_seconds=25) == Moment(
         start=oldest.start, end=oldest.end
     )
 
@@ -225,12 +227,15 @@ def test_a_moment_may_run_into_the_next_retrieved_passage_of_the_same_file():
     # by default a moment stays inside its passage
     (choice,) = choose_sentences(question, hits)
     assert choice.passage == 0 and choice.context is None
-    (choice,) = choose_sentences(question, hits, neighbour_gap=NEIGHBOUR_GAP)
+    (choice,) = choose_sentences(question, hits, neighbour_gap=NEIGHBOUR_GAP, moment_seconds=25)
     assert choice.passage == 0 and choice.context == whole.sentences[3]
-    answer = Answerer(ExtractiveGenerator(neighbour_gap=NEIGHBOUR_GAP)).stream(question, hits, stream=False).answer
+    generator = ExtractiveGenerator(neighbour_gap=NEIGHBOUR_GAP, moment_seconds=25)
+    answer = Answerer(generator).stream(question, hits, stream=False).answer
     assert answer.citations[0].moment == Moment(start=whole.sentences[2].start, end=whole.sentences[3].end)
     assert answer.citations[0].moment.end > answer.citations[0].end  # past the cited passage
     # the same passage from another file is no neighbour
     elsewhere = second.model_copy(update={"id": "c", "source": "/media/other.ogg"})
-    (choice,) = choose_sentences(question, [hits[0], Hit(chunk=elsewhere, score=0.80)], neighbour_gap=NEIGHBOUR_GAP)
+    (choice,) = choose_sentences(
+        question, [hits[0], Hit(chunk=elsewhere, score=0.80)], neighbour_gap=NEIGHBOUR_GAP, moment_seconds=25
+    )
     assert choice.context is None
