@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -83,6 +84,23 @@ def make_generator(model: str, variant: str, threads: int, sentences: int | None
     return cls(model, context_window=4096, max_tokens=96, threads=threads, timeout=900, moment_sentences=sentences)
 
 
+_LABEL = re.compile(r"\s*\[\d+\]")
+
+
+def score_without_labels(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """F1 and 'gold in answer' of each answer with its citation labels taken out (``[1]`` is
+    markup pointing at a citation, not a word of the answer; SQuAD scoring would count it as
+    one), added to the rows; their means and intervals."""
+    for r in rows:
+        text = _LABEL.sub(" ", r["answer"])
+        r["f1_text"] = moments.f1(text, r["gold"])
+        r["contains_text"] = bool(moments.contains(text, r["gold"]))
+    return {
+        "f1_text": moments.interval([r["f1_text"] for r in rows]),
+        "contains_text": moments.interval([float(r["contains_text"]) for r in rows]),
+    }
+
+
 def ttft_rows(generator: Any, sample: Sequence[Any], n: int = 8) -> list[dict[str, Any]]:
     rows = []
     for q in [q for q in sample if q.hits][:n]:
@@ -109,14 +127,19 @@ def report(data: dict[str, Any]) -> str:
         f"sentences per passage shown. Load average at the start {data['load_start']:.2f}, at the end "
         f"{data['load_end']:.2f}. Intervals: 95 % bootstrap over questions.",
         "",
-        "| model, prompt | F1 | F1 model | gold in answer | refused, gold shown | refused, gold not shown | fallback | words | groundedness | TTFT median (p90) s, in the run | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "F1: SQuAD token F1 of the final answer (after the degenerate-reply fallback) with its citation "
+        "labels taken out; 'F1 with labels': the same with `[1]` counted as a word (as benchmarks/moments.py "
+        "scores); 'F1 model': the model's own reply, labels counted. Refusals: where the gold answer is in the "
+        "text the model was shown, and where it is not.",
+        "",
+        "| model, prompt | F1 | F1 with labels | F1 model | gold in answer | refused, gold shown | refused, gold not shown | fallback | words | groundedness | TTFT median (p90) s, in the run | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, run in data["runs"].items():
         s = run["summary"]
         ttft = f"{s['ttft_median']:.2f} ({s['ttft_p90']:.2f})" if "ttft_median" in s else "-"
         lines.append(
-            f"| {name} | {fmt(s['f1'])} | {s['f1_raw']['mean']:.3f} | {fmt(s['contains'])} | "
+            f"| {name} | {fmt(s['f1_text'])} | {fmt(s['f1'])} | {s['f1_raw']['mean']:.3f} | {fmt(s['contains_text'])} | "
             f"{fmt(s['refused_when_shown'], 2)} of {s['refused_when_shown']['n']} | "
             f"{fmt(s['refused_when_not_shown'], 2)} of {s['refused_when_not_shown']['n']} | "
             f"{s['fallback']['mean']:.2f} | {s['words']['mean']:.1f} | {s['groundedness']['mean']:.2f} | {ttft} | "
@@ -145,7 +168,7 @@ def report(data: dict[str, Any]) -> str:
         lines += [f"### {name}", "", "| question | gold | answer | F1 |", "|---|---|---|---|"]
         for r in run["rows"]:
             cell = lambda s: str(s).replace("|", "/").replace("\n", " ")[:120]  # noqa: E731
-            lines.append(f"| {cell(r['question'])} | {cell(r['gold'][0])} | {cell(r['answer'])} | {r['f1']:.2f} |")
+            lines.append(f"| {cell(r['question'])} | {cell(r['gold'][0])} | {cell(r['answer'])} | {r['f1_text']:.2f} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -163,7 +186,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ttft", action="store_true", help="also time the first token alone")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--name", default="llm-answers")
+    parser.add_argument("--report", type=Path, default=None, help="only write the report of this JSON again")
     args = parser.parse_args(argv)
+    if args.report is not None:
+        data = json.loads(args.report.read_text(encoding="utf-8"))
+        for run in data["runs"].values():
+            run["summary"] |= score_without_labels(run["rows"])
+        args.report.with_suffix(".md").write_text(report(data), encoding="utf-8")
+        print(report(data).split("## Answers")[0])
+        return 0
     for v in args.variants.split(","):
         if v not in VARIANTS:
             parser.error(f"unknown variant {v!r}: use {', '.join(VARIANTS)}")
@@ -187,13 +218,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             generator.warm_up()
             before = os.getloadavg()[0]
             rows = moments.llm_rows(qa, generator, sample, f"{model} {variant}")
-            run: dict[str, Any] = {"summary": moments.summarize_llm(rows), "rows": rows}
+            run: dict[str, Any] = {"summary": moments.summarize_llm(rows) | score_without_labels(rows), "rows": rows}
             if args.ttft:
                 run["ttft"] = ttft_rows(generator, sample)
             run["load_average"] = [before, os.getloadavg()[0]]
             data["runs"][f"{model} {variant}"] = run
             s = run["summary"]
-            moments.log(f"{model} {variant}: F1 {moments.fmt(s['f1'])}, refused when shown {s['refused_when_shown']['mean']:.2f}")
+            moments.log(f"{model} {variant}: F1 {moments.fmt(s['f1_text'])}, refused when shown {s['refused_when_shown']['mean']:.2f}")
             del generator
     data["load_end"] = os.getloadavg()[0]
     args.out.mkdir(parents=True, exist_ok=True)
