@@ -18,7 +18,8 @@ streamed piece). What this script adds:
   ``previous`` is the prompt of the release before it (instruction and reminder only, no worked
   example), kept here to compare with.
 - ``--ttft``: after the answers, time to first token alone (each answer stopped at its first
-  piece) on the first 8 answered questions, the model warm.
+  piece) on the first 8 questions with passages, by a freshly loaded model that has read the
+  instruction and the worked example (`warm_up`) and nothing of these questions.
 
 Writes ``<out>/<name>.md`` and ``.json``.
 """
@@ -136,6 +137,8 @@ def report(data: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, run in data["runs"].items():
+        if "summary" not in run:
+            continue
         s = run["summary"]
         ttft = f"{s['ttft_median']:.2f} ({s['ttft_p90']:.2f})" if "ttft_median" in s else "-"
         lines.append(
@@ -165,11 +168,40 @@ def report(data: dict[str, Any]) -> str:
             )
     lines += ["", "## Answers", ""]
     for name, run in data["runs"].items():
+        if "rows" not in run:
+            continue
         lines += [f"### {name}", "", "| question | gold | answer | F1 |", "|---|---|---|---|"]
         for r in run["rows"]:
             cell = lambda s: str(s).replace("|", "/").replace("\n", " ")[:120]  # noqa: E731
             lines.append(f"| {cell(r['question'])} | {cell(r['gold'][0])} | {cell(r['answer'])} | {r['f1_text']:.2f} |")
         lines.append("")
+    return "\n".join(lines)
+
+
+def pooled(paths: Sequence[Path]) -> str:
+    """A table of F1 and refusals over the questions of several runs together (each run name's
+    rows from every file that has it; a question answered twice counts once)."""
+    runs: dict[str, dict[str, dict[str, Any]]] = {}
+    for path in paths:
+        for name, run in json.loads(path.read_text(encoding="utf-8"))["runs"].items():
+            for r in run.get("rows", []):
+                runs.setdefault(name, {})[r["id"]] = r
+    fmt, interval = moments.fmt, moments.interval
+    lines = [
+        f"Pooled over {', '.join(p.name for p in paths)}:",
+        "",
+        "| model, prompt | questions | F1 | gold in answer | refused, gold shown | fallback |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, by_id in runs.items():
+        rows = list(by_id.values())
+        score_without_labels(rows)
+        shown = [float(r["refused"]) for r in rows if r["gold_shown"]]
+        lines.append(
+            f"| {name} | {len(rows)} | {fmt(interval([r['f1_text'] for r in rows]))} | "
+            f"{fmt(interval([float(r['contains_text']) for r in rows]))} | {fmt(interval(shown), 2)} of {len(shown)} | "
+            f"{sum(bool(r['fallback']) for r in rows) / len(rows):.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -184,14 +216,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sentences", type=int, default=3, help="best sentences shown per passage")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ttft", action="store_true", help="also time the first token alone")
+    parser.add_argument("--ttft-only", action="store_true", help="only time the first token (no answers)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--name", default="llm-answers")
     parser.add_argument("--report", type=Path, default=None, help="only write the report of this JSON again")
+    parser.add_argument("--pool", type=Path, nargs="+", default=None, help="pool the answers of these JSONs, run by run")
     args = parser.parse_args(argv)
+    if args.pool:
+        print(pooled(args.pool))
+        return 0
     if args.report is not None:
         data = json.loads(args.report.read_text(encoding="utf-8"))
         for run in data["runs"].values():
-            run["summary"] |= score_without_labels(run["rows"])
+            if "rows" in run:
+                run["summary"] |= score_without_labels(run["rows"])
         args.report.with_suffix(".md").write_text(report(data), encoding="utf-8")
         print(report(data).split("## Answers")[0])
         return 0
@@ -217,9 +255,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             generator = make_generator(model, variant, args.threads, args.sentences)
             generator.warm_up()
             before = os.getloadavg()[0]
+            if args.ttft_only:
+                data["runs"][f"{model} {variant}"] = {"ttft": ttft_rows(generator, sample), "load_average": [before, os.getloadavg()[0]]}
+                continue
             rows = moments.llm_rows(qa, generator, sample, f"{model} {variant}")
             run: dict[str, Any] = {"summary": moments.summarize_llm(rows) | score_without_labels(rows), "rows": rows}
-            if args.ttft:
+            if args.ttft:  # a fresh model: nothing of these questions' prompts kept from the answers
+                del generator
+                generator = make_generator(model, variant, args.threads, args.sentences)
+                generator.warm_up()
                 run["ttft"] = ttft_rows(generator, sample)
             run["load_average"] = [before, os.getloadavg()[0]]
             data["runs"][f"{model} {variant}"] = run
