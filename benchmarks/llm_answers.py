@@ -27,6 +27,7 @@ Writes ``<out>/<name>.md`` and ``.json``.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import re
@@ -246,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sample = [q for q in sample if (q.article in moments.TUNE_ARTICLES) == tune]
     sample = sample[: args.limit]
     data: dict[str, Any] = {
-        "command": " ".join(["python", *sys.argv]), "date": moments._dt.datetime.now(moments._dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["python", *sys.argv]), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "questions": len(questions), "sample": len(sample), "step": step, "offset": args.offset, "split": args.split,
         "threads": args.threads, "sentences": args.sentences, "load_start": load_start, "runs": {},
     }  # fmt: skip

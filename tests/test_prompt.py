@@ -61,7 +61,7 @@ def test_history_comes_before_the_question_without_old_labels():
 
 def test_the_worked_example_comes_after_the_instruction_and_before_the_conversation():
     history = [Message(role="user", content="Who spoke?"), Message(role="assistant", content="Ana [1].")]
-    messages = build_messages("And when?", PASSAGES[:1], history)
+    messages = build_messages("And when?", PASSAGES[:1], history, examples=EXAMPLE_MESSAGES)
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
     assert messages[1:3] == list(EXAMPLE_MESSAGES)
     # the example shows the answer's shape: a short phrase in the passage's words, then its label
@@ -69,10 +69,12 @@ def test_the_worked_example_comes_after_the_instruction_and_before_the_conversat
     assert example_answer.endswith("[1]") and example_answer.removesuffix(" [1]") in example_passages
     assert messages[3]["content"] == "Who spoke?" and messages[4]["content"] == "Ana."
     # the instruction and the example are the same for every question (read once by llama.cpp)
-    other = build_messages("Something else entirely?", PASSAGES[1:])
+    other = build_messages("Something else entirely?", PASSAGES[1:], examples=EXAMPLE_MESSAGES)
     assert other[:3] == messages[:3]
     # and within a budget they always stay, before any passage or earlier turn
-    fitted = fit_prompt("And when?", PASSAGES[:1], history, context_window=100_000, max_tokens=50)
+    fitted = fit_prompt(
+        "And when?", PASSAGES[:1], history, context_window=100_000, max_tokens=50, examples=EXAMPLE_MESSAGES
+    )
     assert fitted.messages == messages
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import GeneratorError, MissingDependencyError, ModelError
 from .chat import ChatGenerator
-from .prompt import ChatMessage, build_messages
+from .prompt import EXAMPLE_MESSAGES, ChatMessage, build_messages
 
 if TYPE_CHECKING:
     from .config import GenerationConfig
@@ -61,6 +61,10 @@ class LlamaCppGenerator(ChatGenerator):
             moment_sentences).
     """
 
+    #: The worked example goes with every prompt: it makes the small local models answer with
+    #: a short phrase and its label (benchmarks/results/moments-llm-3.md), and it is read once.
+    examples = EXAMPLE_MESSAGES
+
     def __init__(
         self,
         model: str = DEFAULT_LOCAL_MODEL,
@@ -106,7 +110,7 @@ class LlamaCppGenerator(ChatGenerator):
         self._load()
         if not self._primed:
             self._primed = True
-            self.chat(build_messages("?", []), max_tokens=1, stop=(), timeout=self.timeout)
+            self.chat(build_messages("?", [], examples=self.examples), max_tokens=1, stop=(), timeout=self.timeout)
 
     def _load(self) -> None:
         if self._llm is not None:

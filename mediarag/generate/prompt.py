@@ -146,7 +146,9 @@ def user_message(question: str, rendered_passages: Sequence[str]) -> str:
 #: instruction and the real question: small models copy the shape of an answer they were shown
 #: (a short phrase in the passage's words, then its label) far better than one they were told.
 #: It is the same for every question, so a model that reuses what it read before (llama.cpp)
-#: reads it once. Its passages are made up and name no real file.
+#: reads it once. Its passages are made up and name no real file. The local and the
+#: OpenAI-compatible generators send it (`ChatGenerator.examples`); the SageMaker one, whose
+#: Falcon endpoint was not measured with it, does not.
 EXAMPLE_MESSAGES: tuple[ChatMessage, ...] = (
     {
         "role": "user",
@@ -181,7 +183,7 @@ def build_messages(
     history: Sequence[Message] = (),
     *,
     system: str = SYSTEM_PROMPT,
-    examples: Sequence[ChatMessage] = EXAMPLE_MESSAGES,
+    examples: Sequence[ChatMessage] = (),
 ) -> list[ChatMessage]:
     """The chat messages for a grounded answer, without any token budget: the instruction, the
     worked ``examples``, the conversation so far, then the passages and the question."""
@@ -215,7 +217,7 @@ def fit_prompt(
     max_tokens: int,
     count: TokenCounter = approx_tokens,
     system: str = SYSTEM_PROMPT,
-    examples: Sequence[ChatMessage] = EXAMPLE_MESSAGES,
+    examples: Sequence[ChatMessage] = (),
 ) -> Prompt:
     """Messages that fit ``context_window`` tokens with ``max_tokens`` left for the answer.
 
