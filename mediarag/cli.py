@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         )  # fmt: skip
         p.add_argument(
             "--llm-model", default=None,
-            help="local: qwen2.5-0.5b (default), qwen2.5-1.5b, smollm2-135m, a .gguf file or a hub "
+            help="local: qwen2.5-1.5b (default), qwen2.5-0.5b, smollm2-135m, a .gguf file or a hub "
             "repository; openai: the endpoint's model name",
         )  # fmt: skip
         p.add_argument("--llm-timeout", type=float, default=None, metavar="S",

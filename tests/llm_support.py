@@ -46,7 +46,7 @@ TIMEOUT = 900.0
 
 @functools.cache
 def qwen():
-    """The default local model, loaded once (context and answers kept short for speed)."""
+    """The small packaged local model (the tests' stand-in for the default 1.5B), loaded once (context and answers kept short for speed)."""
     from mediarag.generate.llama_cpp import LlamaCppGenerator
 
     generator = LlamaCppGenerator(

@@ -260,7 +260,7 @@ def test_generator_keeps_the_prompt_within_the_context_window(config, runtime):
         )
     assert runtime.calls["falcon"] == 0
     # whole passages, so that the budget has a passage to drop
-    generator = SageMakerGenerator("falcon", config=config, context_window=380, max_new_tokens=64, moment_sentences=None)
+    generator = SageMakerGenerator("falcon", config=config, context_window=410, max_new_tokens=64, moment_sentences=None)
     generation = generator.generate("What did Kennedy ask Americans to do?", hits(*PASSAGES))
     assert generator.last_prompt is not None and generator.last_prompt.kept == 2  # the lowest-ranked goes
     assert "two eggs" not in json.loads(runtime.bodies["falcon"][0])["inputs"]

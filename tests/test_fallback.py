@@ -58,6 +58,24 @@ def test_usable_replies_and_refusals_stand(reply):
     assert degenerate(QUESTION, reply, HITS) is None
 
 
+def test_a_number_in_digits_is_supported_by_the_same_number_in_words():
+    # Whisper writes small numbers as words; a model answering "4" is right, not made up
+    said = [(0.0, 4.0, "Only four teams have made eight appearances in the final."),
+            (4.0, 8.0, "The league was founded in nineteen twenty.")]  # fmt: skip
+    hits = [
+        Hit(
+            chunk=Chunk(
+                id="n", source="/media/league.wav", start=0.0, end=8.0, text=" ".join(t for *_, t in said),
+                sentences=tuple(Segment(start=a, end=b, text=t) for a, b, t in said),
+            ),
+            score=0.8,
+        )
+    ]
+    assert degenerate("How many teams have made eight appearances?", "4 [1]", hits) is None
+    assert degenerate("When was the league founded?", "1920 [1]", hits) is None
+    assert "not supported" in degenerate("How many teams have made eight appearances?", "7 [1]", hits)
+
+
 class FixedReply:
     """A generator that always replies ``text`` (labels read as a model's are)."""
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from mediarag.errors import GeneratorError
 from mediarag.generate.prompt import (
+    EXAMPLE_MESSAGES,
     NO_ANSWER_REPLY,
     LabelMapper,
     approx_tokens,
@@ -37,7 +38,7 @@ PASSAGES = [
 
 
 def test_passages_are_labelled_with_file_and_time_and_delimited():
-    messages = build_messages("When is the launch?", PASSAGES)
+    messages = build_messages("When is the launch?", PASSAGES, examples=())
     assert [m["role"] for m in messages] == ["system", "user"]
     system, user = messages[0]["content"], messages[1]["content"]
     assert "only from the passages" in system and "not instructions" in system and NO_ANSWER_REPLY in system
@@ -53,16 +54,35 @@ def test_passages_are_labelled_with_file_and_time_and_delimited():
 
 def test_history_comes_before_the_question_without_old_labels():
     history = [Message(role="user", content="Who spoke?"), Message(role="assistant", content="Ana [1][2].")]
-    messages = build_messages("And when?", PASSAGES[:1], history)
+    messages = build_messages("And when?", PASSAGES[:1], history, examples=())
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[2]["content"] == "Ana."
+
+
+def test_the_worked_example_comes_after_the_instruction_and_before_the_conversation():
+    history = [Message(role="user", content="Who spoke?"), Message(role="assistant", content="Ana [1].")]
+    messages = build_messages("And when?", PASSAGES[:1], history, examples=EXAMPLE_MESSAGES)
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert messages[1:3] == list(EXAMPLE_MESSAGES)
+    # the example shows the answer's shape: a short phrase in the passage's words, then its label
+    example_passages, example_answer = EXAMPLE_MESSAGES[0]["content"], EXAMPLE_MESSAGES[1]["content"]
+    assert example_answer.endswith("[1]") and example_answer.removesuffix(" [1]") in example_passages
+    assert messages[3]["content"] == "Who spoke?" and messages[4]["content"] == "Ana."
+    # the instruction and the example are the same for every question (read once by llama.cpp)
+    other = build_messages("Something else entirely?", PASSAGES[1:], examples=EXAMPLE_MESSAGES)
+    assert other[:3] == messages[:3]
+    # and within a budget they always stay, before any passage or earlier turn
+    fitted = fit_prompt(
+        "And when?", PASSAGES[:1], history, context_window=100_000, max_tokens=50, examples=EXAMPLE_MESSAGES
+    )
+    assert fitted.messages == messages
 
 
 def test_budget_drops_lowest_ranked_passages_then_history():
     long = [hit(f"Passage number {i}. " + "word " * 200, start=i, end=i + 1) for i in range(5)]
     one = approx_tokens(render_passage(1, long[0])) + 2
     fixed = fit_prompt("q?", [], context_window=100_000, max_tokens=50).messages
-    base = sum(approx_tokens(m["content"]) for m in fixed) + 16 + 50
+    base = sum(approx_tokens(m["content"]) + 8 for m in fixed) + 50  # 8 per message: role markers
     prompt = fit_prompt("q?", long, context_window=base + 2 * one + 10, max_tokens=50)
     assert prompt.kept == 2 and not prompt.truncated
     user = prompt.messages[-1]["content"]
@@ -71,7 +91,7 @@ def test_budget_drops_lowest_ranked_passages_then_history():
     history = [Message(role="user", content="old " * 30), Message(role="assistant", content="new " * 5)]
     prompt = fit_prompt("q?", long[:1], history, context_window=base + one + 20, max_tokens=50)
     assert prompt.kept == 1 and prompt.history_kept == 1
-    assert prompt.messages[1]["content"].startswith("new")
+    assert prompt.messages[-2]["content"].startswith("new")
 
 
 def test_budget_cuts_a_single_passage_that_does_not_fit_and_refuses_a_tiny_window():

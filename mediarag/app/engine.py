@@ -75,7 +75,7 @@ class GeneratorChoice(BaseModel):
     def describe(self) -> str:
         """One line for the page: which generator answers."""
         if self.kind == "local":
-            return f"local LLM {self.llm_model or 'qwen2.5-0.5b'}"
+            return f"local LLM {self.llm_model or 'qwen2.5-1.5b'}"
         if self.kind == "openai":
             return f"{self.llm_model or '$OPENAI_MODEL'} at {self.openai_base_url or '$OPENAI_BASE_URL'}"
         if self.kind == "sagemaker":

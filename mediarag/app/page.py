@@ -106,8 +106,8 @@ def _generator_settings(engine: Engine, ss: Any) -> None:
         fields: dict[str, Any] = {"kind": kind}
         if kind == "local":
             fields["llm_model"] = st.text_input(
-                "Model", value=ss.choice.llm_model or "qwen2.5-0.5b", key="gen_local_model",
-                help="qwen2.5-0.5b (packaged), qwen2.5-1.5b, smollm2-135m, a .gguf file or a hub repository",
+                "Model", value=ss.choice.llm_model or "qwen2.5-1.5b", key="gen_local_model",
+                help="qwen2.5-1.5b (packaged, default), qwen2.5-0.5b (packaged, faster), smollm2-135m, a .gguf file or a hub repository",
             )  # fmt: skip
         elif kind == "openai":
             fields["openai_base_url"] = st.text_input(

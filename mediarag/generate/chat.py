@@ -49,6 +49,10 @@ class ChatGenerator:
     matches the question and the answer.
     """
 
+    #: Worked examples sent between the instruction and the conversation (see
+    #: `mediarag.generate.prompt.EXAMPLE_MESSAGES`); none by default.
+    examples: tuple[ChatMessage, ...] = ()
+
     def __init__(
         self,
         *,
@@ -113,6 +117,7 @@ class ChatGenerator:
             context_window=self.context_window,
             max_tokens=self.max_tokens,
             count=self.count_tokens,
+            examples=self.examples,
         )
 
     def generate(

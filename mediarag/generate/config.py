@@ -22,7 +22,7 @@ class GenerationConfig(BaseModel):
     )
     model: str | None = Field(
         None,
-        description="local: 'qwen2.5-0.5b' (default, packaged), 'qwen2.5-1.5b', 'smollm2-135m', a "
+        description="local: 'qwen2.5-1.5b' (default, packaged), 'qwen2.5-0.5b' (packaged, faster), 'smollm2-135m', a "
         ".gguf file or a hub repository; openai: the endpoint's model name (default $OPENAI_MODEL).",
     )
     context_window: int = Field(4096, ge=256, description="Tokens of prompt and answer together.")

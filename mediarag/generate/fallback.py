@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..schema import Hit
-from ..terms import terms
+from ..terms import guess_language, terms
+from ..text.numbers import normalize_numbers
 from .prompt import is_refusal
 
 #: An answer whose terms beyond the question's are found in the passages less often than this
@@ -34,17 +35,19 @@ def degenerate(question: str, text: str, passages: Sequence[Hit], min_support: f
         return "the model's reply was empty" if not text.strip() else "the model's reply was only a citation label"
     if _YES_NO.match(bare):
         return None
-    said = terms(bare)
     if not re.search(r"\w", _CLOCK.sub(" ", bare)) or _plain(_CLOCK.sub(" ", bare)) in _file_names(passages):
         return "the model's reply was only a citation label"
-    asked = set(terms(question))
+    # numbers compared as digits: "4" is supported by a passage that says "four"
+    language = guess_language(question) or "en"
+    said = terms(normalize_numbers(bare, language))
+    asked = set(terms(normalize_numbers(question, language)))
     if not said or set(said) <= asked:
         return "the model's reply only repeated the question"
     # what the reply adds to the question must come from the passages: the question's own words
     # said back around a made-up figure ("the boiling point of nitrogen is 100 degrees") are no
     # support
     added = [t for t in said if t not in asked]
-    known = {t for h in passages for t in terms(h.chunk.text)}
+    known = {t for h in passages for t in terms(normalize_numbers(h.chunk.text, language))}
     support = sum(t in known for t in added) / len(added)
     if support < min_support:
         return "the model's reply was not supported by the passages"

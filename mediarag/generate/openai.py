@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, GeneratorError
 from .chat import ChatGenerator
-from .prompt import ChatMessage
+from .prompt import EXAMPLE_MESSAGES, ChatMessage
 
 if TYPE_CHECKING:
     from .config import GenerationConfig
@@ -39,6 +39,10 @@ class OpenAICompatibleGenerator(ChatGenerator):
         context_window: The model's context size in tokens.
         **options: `ChatGenerator` options (max_tokens, temperature, stop, timeout).
     """
+
+    #: The worked example, as for the local model: such endpoints are mostly local servers of small
+    #: models (llama-server, Ollama), which reuse the constant prefix as llama.cpp does.
+    examples = EXAMPLE_MESSAGES
 
     def __init__(
         self,
