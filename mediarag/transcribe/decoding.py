@@ -1,4 +1,4 @@
-"""Batched greedy decoding of Whisper windows on the model's device, without ``generate``.
+"""Batched decoding of Whisper windows on the model's device (greedy or beam search), without ``generate``.
 
 `BatchDecoder` runs the decoder of a loaded transformers Whisper model step by step over a
 batch of windows, with Whisper's timestamp rules applied to the whole batch at once on the
@@ -16,8 +16,8 @@ beam bookkeeping; benchmarks/results/scale.md). Finished windows are dropped fro
 it runs. The same forward pass, teacher-forced, gives the alignment heads' cross-attention for
 word times (`cross_attention`).
 
-Greedy decoding is what makes a GPU fast here; beam search (``beam_size > 1``) stays with
-``generate`` (`mediarag.transcribe.batched.WindowDecoder`).
+`BatchDecoder.decode` searches greedily, `BatchDecoder.beam_search` with beams as openai/whisper
+does; `mediarag.transcribe.batched.WindowDecoder` picks one by its ``beam_size``.
 """
 
 from __future__ import annotations
