@@ -4,6 +4,7 @@ shared batches, and every thread gets its own windows' segments back, in order."
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -134,6 +135,17 @@ def test_each_thread_finishes_its_own_windows() -> None:
     assert finished_by == {"a0": "a", "a1": "a", "b0": "b", "b1": "b"}  # ...each finished its own
 
 
+def test_a_lone_sender_never_lingers() -> None:
+    """With one thread handing windows over (``senders`` 1, the default), no other file's
+    windows can come: a batch short of full is decoded at once, not after ``linger``."""
+    recorder = Recorder()
+    recorder.all_queued = threading.Barrier(1)
+    batcher = WindowBatcher(recorder, batch_size=4, linger=30.0)
+    started = time.monotonic()
+    assert [s[0].text for s in batcher.decode(["a0", "a1"], "en", "transcribe")] == ["a0", "a1"]
+    assert time.monotonic() - started < 10.0
+
+
 def test_batch_size_and_linger_are_checked() -> None:
     with pytest.raises(ValueError, match="batch_size"):
         WindowBatcher(Recorder(), batch_size=0)
@@ -147,6 +159,7 @@ def test_the_model_holder_lingers_for_a_full_batch() -> None:
     recorder = Recorder()
     recorder.all_queued = threading.Barrier(1)  # hold nothing
     batcher = WindowBatcher(recorder, batch_size=4, linger=5.0)
+    batcher.senders = 2
     results: dict[str, list[str]] = {}
 
     def work(name: str) -> None:

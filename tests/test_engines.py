@@ -67,6 +67,7 @@ def test_files_transcribed_together_share_batches_and_index_what_one_at_a_time_d
     assert sorted(i.source for i in many.ingested) == sorted(i.source for i in one.ingested)
     assert tr.batcher.windows - windows == windows  # the same windows...
     assert tr.batcher.batches - batches <= batches  # ...in as many batches or fewer
+    assert tr.batcher.senders == 1  # the engine told the batcher of its 3 threads only while it ran
     a, b = FaissStore(tmp_path / "one"), FaissStore(tmp_path / "many")
     for source in a.sources():
         assert [c.text for c in a.chunks(source)] == [c.text for c in b.chunks(source)]

@@ -111,6 +111,9 @@ class PipelinedEngine:
         times = self.times = StageTimes()
         transcriber = getattr(pipeline.stage("transcribe"), "transcriber", None) if "transcribe" in names else None
         prepare = getattr(transcriber, "prepare", None)
+        share = getattr(transcriber, "share", None)  # its windows are batched across the model threads
+        if share is not None:
+            share(self.model_threads)
         stop = threading.Event()
         finished: queue.Queue[_Work | object] = queue.Queue()
         handed: queue.Queue[_Work | object] = queue.Queue(maxsize=2)
@@ -231,6 +234,8 @@ class PipelinedEngine:
             pool.shutdown(wait=True, cancel_futures=True)
             if processes is not None:
                 processes.close()
+            if share is not None:
+                share(1)
             times.wall = time.perf_counter() - start
 
 

@@ -53,7 +53,7 @@ class WindowBatcher:
             (`mediarag.transcribe.batched.WindowDecoder.finish`); by default the results are
             lists of segments, joined.
         linger: seconds the thread that holds the model waits for a full batch (0: it
-            decodes what is queued at once).
+            decodes what is queued at once), when `senders` is more than one.
     """
 
     def __init__(
@@ -71,6 +71,10 @@ class WindowBatcher:
         self.batch_size = batch_size
         self.finish: Callable[[list[Any]], list[Segment]] = finish if finish is not None else _joined
         self.linger = linger
+        #: Threads that hand windows to this batcher at the same time (set by whoever runs them,
+        #: `mediarag.engines.PipelinedEngine`): with one, no other file's windows can come, and
+        #: nothing is waited for.
+        self.senders = 1
         self._queue: deque[_Entry] = deque()
         self._queue_lock = threading.Lock()
         self._queued = threading.Condition(self._queue_lock)
@@ -107,7 +111,7 @@ class WindowBatcher:
         return [self.finish(f.result()) for f in futures]
 
     def _run_one_batch(self) -> None:
-        if self.linger > 0:
+        if self.linger > 0 and self.senders > 1:
             with self._queued:
                 self._queued.wait_for(lambda: len(self._queue) >= self.batch_size, timeout=self.linger)
         batch = self._take()

@@ -68,9 +68,9 @@ class TransformersTranscriber:
     text is English and the languages reported are still the spoken one.
 
     ``windows="vad"`` transcribes the way `mediarag.transcribe.batched` describes instead:
-    ``batch_size`` windows (default 8 on a CPU, 32 on a GPU; the thread holding the model waits
-    up to ``batch_linger`` seconds for a full batch: default 1.5 on a GPU, 0 on a CPU) decoded
-    with ``beam_size`` beams,
+    ``batch_size`` windows (default 8 on a CPU, 32 on a GPU; when several threads transcribe at
+    once (`share`), the thread holding the model waits up to ``batch_linger`` seconds for a full
+    batch: default 1.5 on a GPU, 0 on a CPU) decoded with ``beam_size`` beams,
     words timed (``word_timestamps``), the language detected per window, SDPA attention, by
     mediarag's own batched search on the device (`mediarag.transcribe.decoding`); the chunk and
     stride settings and ``generate_kwargs`` are not used. `prepare` runs its VAD ahead of
@@ -123,6 +123,7 @@ class TransformersTranscriber:
         self.beam_size = int(beam_size)
         self.word_timestamps = word_timestamps
         self.batch_linger = batch_linger
+        self._senders = 1
         self._regions = RegionCache()
         self._decoder: WindowDecoder | None = None
         self._batcher: WindowBatcher | None = None
@@ -207,6 +208,7 @@ class TransformersTranscriber:
                 finish=self._decoder.finish,
                 linger=self.linger_for(model),
             )
+            self._batcher.senders = self._senders
 
     @property
     def vad_batch_size(self) -> int:
@@ -218,6 +220,14 @@ class TransformersTranscriber:
         if self.batch_size is not None:
             return self.batch_size
         return VAD_BATCH_GPU if model.device.type == "cuda" else VAD_BATCH_CPU
+
+    def share(self, threads: int) -> None:
+        """Say how many threads transcribe with this transcriber at the same time
+        (`mediarag.engines.PipelinedEngine` does): with more than one, the thread holding the
+        model waits up to ``batch_linger`` for the others' windows to fill a batch."""
+        self._senders = max(1, int(threads))
+        if self._batcher is not None:
+            self._batcher.senders = self._senders
 
     def linger_for(self, model: Any) -> float:
         """Seconds the thread holding the model waits for a full batch (``windows="vad"``)."""
