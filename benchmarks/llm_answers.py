@@ -33,7 +33,6 @@ import os
 import re
 import statistics
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -103,19 +102,9 @@ def score_without_labels(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def ttft_rows(generator: Any, sample: Sequence[Any], n: int = 8) -> list[dict[str, Any]]:
-    rows = []
-    for q in [q for q in sample if q.hits][:n]:
-        evaluated = generator.tokens_evaluated
-        load = os.getloadavg()[0]
-        t0, c0 = time.perf_counter(), time.process_time()
-        stream = generator.stream(q.text, q.hits)
-        next(iter(stream), None)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        stream.close()
-        rows.append({"id": q.id, "ttft": wall, "ttft_cpu": cpu, "read": generator.tokens_evaluated - evaluated - 1, "load": load})
-        moments.log(f"ttft {q.id[:8]} {wall:5.2f}s wall {cpu:5.2f}s cpu, {rows[-1]['read']} tokens read, load {load:.1f}")
-    return rows
+def ttft_rows(generator: Any, sample: Sequence[Any], label: str, n: int = 8) -> list[dict[str, Any]]:
+    """`moments.ttft_rows` over the first ``n`` questions of ``sample`` with retrieved passages."""
+    return moments.ttft_rows(generator, [q for q in sample if q.hits][:n], label)
 
 
 def report(data: dict[str, Any]) -> str:
@@ -257,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             generator.warm_up()
             before = os.getloadavg()[0]
             if args.ttft_only:
-                data["runs"][f"{model} {variant}"] = {"ttft": ttft_rows(generator, sample), "load_average": [before, os.getloadavg()[0]]}
+                data["runs"][f"{model} {variant}"] = {"ttft": ttft_rows(generator, sample, f"{model} {variant}"), "load_average": [before, os.getloadavg()[0]]}
                 continue
             rows = moments.llm_rows(qa, generator, sample, f"{model} {variant}")
             run: dict[str, Any] = {"summary": moments.summarize_llm(rows) | score_without_labels(rows), "rows": rows}
@@ -265,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 del generator
                 generator = make_generator(model, variant, args.threads, args.sentences)
                 generator.warm_up()
-                run["ttft"] = ttft_rows(generator, sample)
+                run["ttft"] = ttft_rows(generator, sample, f"{model} {variant}")
             run["load_average"] = [before, os.getloadavg()[0]]
             data["runs"][f"{model} {variant}"] = run
             s = run["summary"]

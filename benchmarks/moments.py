@@ -632,6 +632,23 @@ def llm_section(qa: Any, questions: Sequence[Question], args: argparse.Namespace
     return out
 
 
+def ttft_rows(generator: Any, sample: Sequence[Question], label: str) -> list[dict[str, Any]]:
+    """Time to first token of ``generator`` (warm) on each question of ``sample``: each answer
+    stopped at its first piece; wall and CPU seconds, prompt tokens read, the load average."""
+    rows = []
+    for q in sample:
+        evaluated = generator.tokens_evaluated
+        load = os.getloadavg()[0]
+        t0, c0 = time.perf_counter(), time.process_time()
+        stream = generator.stream(q.text, q.hits)
+        next(iter(stream), None)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        stream.close()
+        rows.append({"id": q.id, "ttft": wall, "ttft_cpu": cpu, "read": generator.tokens_evaluated - evaluated - 1, "load": load})
+        log(f"ttft {label} {q.id[:8]} {wall:5.2f}s wall {cpu:5.2f}s cpu, {rows[-1]['read']} tokens read, load {load:.1f}")
+    return rows
+
+
 def ttft_section(qa: Any, questions: Sequence[Question], args: argparse.Namespace) -> dict[str, Any]:
     """Time to first token only (each answer stopped at its first piece): the prompts of the
     first ``--ttft-questions`` of the LLM sample, each model warm, with and without reuse of the
@@ -643,17 +660,7 @@ def ttft_section(qa: Any, questions: Sequence[Question], args: argparse.Namespac
         for variant in ("default", "no-reuse"):
             generator = make_llm(model, args.threads, LLM_VARIANTS[variant])
             generator.warm_up()
-            rows = []
-            for q in sample:
-                evaluated = generator.tokens_evaluated
-                load = os.getloadavg()[0]
-                t0, c0 = time.perf_counter(), time.process_time()
-                stream = generator.stream(q.text, q.hits)
-                next(iter(stream), None)
-                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-                stream.close()
-                rows.append({"id": q.id, "ttft": wall, "ttft_cpu": cpu, "read": generator.tokens_evaluated - evaluated - 1, "load": load})
-                log(f"ttft {model} {variant} {q.id[:8]} {wall:5.2f}s wall {cpu:5.2f}s cpu, {rows[-1]['read']} tokens read, load {load:.1f}")
+            rows = ttft_rows(generator, sample, f"{model} {variant}")
             out["runs"][f"{model} {variant}"] = {
                 "ttft": interval([r["ttft"] for r in rows]), "ttft_median": statistics.median(r["ttft"] for r in rows),
                 "ttft_max": max(r["ttft"] for r in rows), "read_median": statistics.median(r["read"] for r in rows),
