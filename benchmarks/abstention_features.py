@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -112,12 +113,38 @@ def main(argv: list[str] | None = None) -> int:
     cross = np.array([[float("->" in name)] for name in setup])
     runs["+ cross-language (oracle)"] = np.hstack([base, cross])
     runs["+ cross-language (oracle), its products with the product's features, all six"] = np.hstack([base, cross, cross * base, extra])
-    cell = lambda v: f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]"  # noqa: E731
+    lines = pooled_table(
+        "# Extra evidence for \"I don't know\" (spoken XQuAD, five set-ups pooled)",
+        f"`python benchmarks/abstention_features.py` over `{args.asked.name}`", runs, y, art, setup,
+    )
+    lines += ["", "Separate models (each fit, thresholded and evaluated on its own set-ups only):", "",
+              "| set-ups, features | held-out (12-23): kept, tune threshold | refused, tune threshold | refused at 90 % kept on 12-23 | all, leave one article out: refused at 90 % kept |",
+              "|---|---|---|---|---|"]  # fmt: skip
+    for group, m in (("monolingual (en, es, de)", cross[:, 0] == 0), ("cross-language (en->es, en->de)", cross[:, 0] == 1)):
+        for label, x in (("product features", base), ("+ all six", np.hstack([base, extra]))):
+            r = evaluate(x[m], y[m], art[m], setup[m])
+            lines.append(f"| {group}, {label} | {_cell(r['held_kept'])} | {_cell(r['held_refused'])} | {_cell(r['held_refused_at_90'])} | {_cell(r['all_refused'])} |")
+            print(lines[-1], flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "abstention_features.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return 0
+
+
+def _cell(v: Any) -> str:
+    return f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]"
+
+
+def pooled_table(
+    title: str, command: str, runs: dict[str, np.ndarray], y: np.ndarray, art: np.ndarray, setup: np.ndarray
+) -> list[str]:
+    """A report's lines: ``title``, what ``command`` read, and a row per feature set of ``runs``
+    (`evaluate` on the pooled set-ups: held-out with the tune threshold, at 90 % kept, leave one
+    article out, and each set-up at its own 90 %), each row also printed as it comes."""
     names = list(dict.fromkeys(setup))
     lines = [
-        "# Extra evidence for \"I don't know\" (spoken XQuAD, five set-ups pooled)",
+        title,
         "",
-        f"`python benchmarks/abstention_features.py` over `{args.asked.name}` (benchmarks/hybrid.py's rankings): "
+        f"{command} (benchmarks/hybrid.py's rankings): "
         f"{int(y.sum())} answerable and {int((1 - y).sum())} unanswerable questions. Target: >= 0.70 refused at "
         ">= 0.90 kept. 95 % bootstrap intervals.",
         "",
@@ -127,20 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for label, x in runs.items():
         r = evaluate(x, y, art, setup)
-        lines.append(f"| {label} | {cell(r['held_kept'])} | {cell(r['held_refused'])} | {cell(r['held_refused_at_90'])} | "
-                     f"{cell(r['all_refused'])} | " + " | ".join(f"{r['own_threshold'][n]:.3f}" for n in names) + " |")  # fmt: skip
+        lines.append(f"| {label} | {_cell(r['held_kept'])} | {_cell(r['held_refused'])} | {_cell(r['held_refused_at_90'])} | "
+                     f"{_cell(r['all_refused'])} | " + " | ".join(f"{r['own_threshold'][n]:.3f}" for n in names) + " |")  # fmt: skip
         print(lines[-1], flush=True)
-    lines += ["", "Separate models (each fit, thresholded and evaluated on its own set-ups only):", "",
-              "| set-ups, features | held-out (12-23): kept, tune threshold | refused, tune threshold | refused at 90 % kept on 12-23 | all, leave one article out: refused at 90 % kept |",
-              "|---|---|---|---|---|"]  # fmt: skip
-    for group, m in (("monolingual (en, es, de)", cross[:, 0] == 0), ("cross-language (en->es, en->de)", cross[:, 0] == 1)):
-        for label, x in (("product features", base), ("+ all six", np.hstack([base, extra]))):
-            r = evaluate(x[m], y[m], art[m], setup[m])
-            lines.append(f"| {group}, {label} | {cell(r['held_kept'])} | {cell(r['held_refused'])} | {cell(r['held_refused_at_90'])} | {cell(r['all_refused'])} |")
-            print(lines[-1], flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "abstention_features.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return 0
+    return lines
 
 
 if __name__ == "__main__":

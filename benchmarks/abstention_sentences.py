@@ -131,24 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     runs["+ the four file figures"] = np.hstack([base, files])
     runs["+ squares of the first four"] = np.hstack([base, base[:, :4] ** 2])
     runs["+ squares of the first four, top passage's best sentence"] = np.hstack([base, base[:, :4] ** 2, sent[:, [2]]])
-    cell = lambda v: f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]"  # noqa: E731
-    names = list(dict.fromkeys(setup))
-    lines = [
+    lines = AF.pooled_table(
         "# Sentence-level and file-level evidence for \"I don't know\" (spoken XQuAD, five set-ups pooled)",
-        "",
-        f"`python benchmarks/abstention_sentences.py` over `{args.asked.name}` (benchmarks/hybrid.py's rankings): "
-        f"{int(y.sum())} answerable and {int((1 - y).sum())} unanswerable questions. Target: >= 0.70 refused at "
-        ">= 0.90 kept. 95 % bootstrap intervals.",
-        "",
-        "| features | held-out (12-23): kept, tune threshold | refused, tune threshold | refused at 90 % kept on 12-23 "
-        "| all, leave one article out: refused at 90 % kept | " + " | ".join(f"{n}: refused at its own 90 %" for n in names) + " |",
-        "|---|---|---|---|---|" + "---|" * len(names),
-    ]
-    for label, x in runs.items():
-        r = AF.evaluate(x, y, art, setup)
-        lines.append(f"| {label} | {cell(r['held_kept'])} | {cell(r['held_refused'])} | {cell(r['held_refused_at_90'])} | "
-                     f"{cell(r['all_refused'])} | " + " | ".join(f"{r['own_threshold'][n]:.3f}" for n in names) + " |")  # fmt: skip
-        print(lines[-1], flush=True)
+        f"`python benchmarks/abstention_sentences.py` over `{args.asked.name}`", runs, y, art, setup,
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "abstention_sentences.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
