@@ -22,15 +22,20 @@ LINES = [
     (6.3, 10.2, "In case of fire, leave the building by the nearest exit."),
     (10.5, 14.0, "The fire assembly point is the car park behind the main building."),
 ]
-HITS = [
-    Hit(
+
+
+def passage_of(lines: list[tuple[float, float, str]], id: str, source: str) -> Hit:
+    """A retrieved passage made of ``lines`` (start, end, sentence)."""
+    return Hit(
         chunk=Chunk(
-            id="b", source="/media/briefing.wav", start=0.0, end=14.0, text=" ".join(t for *_, t in LINES),
-            sentences=tuple(Segment(start=a, end=b, text=t) for a, b, t in LINES),
+            id=id, source=source, start=lines[0][0], end=lines[-1][1], text=" ".join(t for *_, t in lines),
+            sentences=tuple(Segment(start=a, end=b, text=t) for a, b, t in lines),
         ),
         score=0.8,
     )
-]
+
+
+HITS = [passage_of(LINES, "b", "/media/briefing.wav")]
 
 
 @pytest.mark.parametrize(
@@ -62,15 +67,7 @@ def test_a_number_in_digits_is_supported_by_the_same_number_in_words():
     # Whisper writes small numbers as words; a model answering "4" is right, not made up
     said = [(0.0, 4.0, "Only four teams have made eight appearances in the final."),
             (4.0, 8.0, "The league was founded in nineteen twenty.")]  # fmt: skip
-    hits = [
-        Hit(
-            chunk=Chunk(
-                id="n", source="/media/league.wav", start=0.0, end=8.0, text=" ".join(t for *_, t in said),
-                sentences=tuple(Segment(start=a, end=b, text=t) for a, b, t in said),
-            ),
-            score=0.8,
-        )
-    ]
+    hits = [passage_of(said, "n", "/media/league.wav")]
     assert degenerate("How many teams have made eight appearances?", "4 [1]", hits) is None
     assert degenerate("When was the league founded?", "1920 [1]", hits) is None
     assert "not supported" in degenerate("How many teams have made eight appearances?", "7 [1]", hits)
