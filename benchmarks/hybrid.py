@@ -39,9 +39,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MEDIARAG_PROGRESS", "0")
 
 import argparse  # noqa: E402
+import atexit  # noqa: E402
 import gzip  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
+import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -401,6 +403,7 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
     questions = [q for q in corpus.questions if q.article < args.articles]
     embedder = CachedEmbedder(make_embedder(Settings().embedding), CACHE / "embeddings-e5.npz")
     tmp = Path(tempfile.mkdtemp(prefix="hybrid-bench-"))
+    atexit.register(shutil.rmtree, tmp, True)  # the indexes are scratch
     indexes = {}
     for lang in LANGUAGES:
         log(f"index {lang}: passages, embeddings, commit")
@@ -674,6 +677,7 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
         copy += 1
     matrix = np.vstack(vecs)
     tmp = Path(tempfile.mkdtemp(prefix="hybrid-speed-"))
+    atexit.register(shutil.rmtree, tmp, True)  # the indexes are scratch
     store = FaissStore(tmp / "idx", embedder_name=embedder.name)
     by_source: dict[str, list[int]] = {}
     for i, r in enumerate(rows):

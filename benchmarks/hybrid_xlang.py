@@ -35,7 +35,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MEDIARAG_PROGRESS", "0")
 
 import argparse  # noqa: E402
+import atexit  # noqa: E402
 import json  # noqa: E402
+import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -240,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     questions = [q for q in corpus.questions if q.article < args.articles]
     embedder = hb.CachedEmbedder(make_embedder(Settings().embedding), hb.CACHE / "embeddings-e5.npz")
     tmp = Path(tempfile.mkdtemp(prefix="hybrid-xlang-"))
+    atexit.register(shutil.rmtree, tmp, True)  # the indexes are scratch
     indexes = {lang: hb.build_index(corpus, lang, args.articles, embedder, tmp) for lang in hb.LANGUAGES}
     fuzzies = (0.6, 0.7, 0.8, 1.01)
     ranked: dict[str, list[Ranked]] = {}

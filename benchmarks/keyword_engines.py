@@ -27,7 +27,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MEDIARAG_PROGRESS", "0")
 
 import argparse  # noqa: E402
+import atexit  # noqa: E402
 import json  # noqa: E402
+import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -126,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     questions = [q for q in corpus.questions if q.article < args.articles]
     embedder = hybrid.CachedEmbedder(make_embedder(Settings().embedding), hybrid.CACHE / "embeddings-e5.npz")
     tmp = Path(tempfile.mkdtemp(prefix="engines-"))
+    atexit.register(shutil.rmtree, tmp, True)  # the indexes are scratch
     out: dict[str, Any] = {"setups": {}, "speed": {}}
     engines: dict[str, dict[str, Any]] = {}
     for lang in hybrid.LANGUAGES:
