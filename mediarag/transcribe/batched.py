@@ -57,7 +57,7 @@ TIME_PRECISION = 0.02
 #: windows of a 20-minute file) ran past the decoder's last position.
 MAX_NEW_TOKENS = 224
 #: A window is decoded again from its last timestamp at most this many times (see
-#: `WindowDecoder.decode_batch`), when at least `MIN_REST_SECONDS` of it are left.
+#: `WindowDecoder.decode`), when at least `MIN_REST_SECONDS` of it are left.
 MAX_SEEKS = 3
 MIN_REST_SECONDS = 0.5
 #: Tokens per second of speech the decoding is given room for (dense speech needs about 8).
@@ -170,26 +170,6 @@ class WindowDecoder:
         "seek", as openai/whisper and transformers' ``generate`` do), at most `MAX_SEEKS`
         times: the model often closes a window early when its last sentence runs close to the
         end."""
-        passes, rests = self._decode_once(windows, list(languages), task)
-        return [
-            (found, (rest, found.language) if rest is not None else None) for found, rest in zip(passes, rests)
-        ]
-
-    def finish(self, passes: Sequence[DecodedPass]) -> list[Segment]:
-        """A window's segments from its decodings, in order (CPU work that needs no model)."""
-        started = time.perf_counter()
-        segments: list[Segment] = []
-        for one in passes:
-            timed = self._pieces(one.pieces, one.times, one.window, one.language)
-            segments += timed_segments(timed, start=one.window.start, stop=one.stop, language=one.language)
-        self.times["words"] += time.perf_counter() - started
-        return segments
-
-    def _decode_once(
-        self, windows: Sequence[Window], languages: list[str | None], task: Task
-    ) -> tuple[list[DecodedPass], list[Window | None]]:
-        """One pass over ``windows``: each window's pass (in its language of ``languages``, or
-        the one detected where None), and what is left to decode of each (see `decode`)."""
         import torch
 
         model = self.model
@@ -226,11 +206,23 @@ class WindowDecoder:
                 else [None] * len(windows)
             )
             clock.lap("align")
-        passes = [
-            DecodedPass(window, pieces, language, rest.start if rest is not None else window.end, starts)
+        return [
+            (
+                DecodedPass(window, pieces, language, rest.start if rest is not None else window.end, starts),
+                (rest, language) if rest is not None else None,
+            )
             for window, pieces, language, rest, starts in zip(windows, parsed, spoken, rests, times)
         ]
-        return passes, rests
+
+    def finish(self, passes: Sequence[DecodedPass]) -> list[Segment]:
+        """A window's segments from its decodings, in order (CPU work that needs no model)."""
+        started = time.perf_counter()
+        segments: list[Segment] = []
+        for one in passes:
+            timed = self._pieces(one.pieces, one.times, one.window, one.language)
+            segments += timed_segments(timed, start=one.window.start, stop=one.stop, language=one.language)
+        self.times["words"] += time.perf_counter() - started
+        return segments
 
     def _rest(self, tokens: list[int], window: Window) -> Window | None:
         """What is left of ``window`` after decoding that ended on two timestamps at least
