@@ -15,13 +15,12 @@ from pathlib import Path
 from ..schema import Hit
 from ..terms import guess_language, terms
 from ..text.numbers import normalize_numbers
-from .prompt import is_refusal
+from .prompt import is_refusal, strip_labels
 
 #: An answer whose terms beyond the question's are found in the passages less often than this
 #: is "not supported by the passages".
 MIN_SUPPORT = 0.5
 
-_LABELS = re.compile(r"\[\s*(?:passage\s*)?\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\]", re.IGNORECASE)
 _CLOCK = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?(?:\s*-\s*\d{1,2}:\d{2}(?::\d{2})?)?")
 _YES_NO = re.compile(r"^\W*(?:yes|no|ja|nein|sí|si|oui|non)\b", re.IGNORECASE)
 
@@ -30,7 +29,7 @@ def degenerate(question: str, text: str, passages: Sequence[Hit], min_support: f
     """Why a model's answer to ``question`` over ``passages`` is unusable, or None if it is usable."""
     if is_refusal(text):
         return None
-    bare = _LABELS.sub(" ", text).strip()
+    bare = strip_labels(text).strip()
     if not re.search(r"\w", bare):
         return "the model's reply was empty" if not text.strip() else "the model's reply was only a citation label"
     if _YES_NO.match(bare):

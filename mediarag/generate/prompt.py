@@ -339,6 +339,11 @@ class LabelMapper:
         return spacing + "".join(f"[{n}]" for n in dict.fromkeys(labels))  # `tidy` trims spaces
 
 
+def strip_labels(text: str) -> str:
+    """``text`` without its ``[n]`` citation labels (each replaced by a space)."""
+    return _LABEL.sub(" ", text)
+
+
 def _space_before(text: str, index: int) -> int:
     while index > 0 and text[index - 1] in " \t":
         index -= 1
