@@ -168,6 +168,29 @@ def shipped_path(path: Path) -> Path:
     return SHIPPED_TRANSCRIPTS / (path.name + ".gz")
 
 
+#: How far (seconds) a shipped transcript's audio may be from a built file's length and still be
+#: its transcript (`shipped_for`).
+SHIPPED_DURATION_TOLERANCE = 0.5
+
+
+def shipped_for(file: Any, task: str, code: dict[str, str]) -> Path | None:
+    """The cache path of the shipped transcript of the same corpus file, task and code, whose
+    audio has the file's length; None when none is shipped.
+
+    The build is byte-identical on one machine, but libopus's float code differs by CPU (the
+    packets of an Intel Xeon with AVX-512 and of an AMD EPYC differ), so on another machine the
+    audio hash misses. The text, voice and length are the same, so that transcript is the one."""
+    name = f"{file.language}/{Path(file.path).name}"
+    suffix = transcript_cache_path("0" * 16, task, code).name.split("-", 1)[1] + ".gz"
+    for shipped in sorted(SHIPPED_TRANSCRIPTS.glob(f"*-{suffix}")):
+        with gzip.open(shipped, "rt", encoding="utf-8") as handle:
+            data = json.load(handle)
+        duration = float(data["transcript"].get("duration") or 0.0)
+        if data.get("file") == name and abs(duration - file.duration) <= SHIPPED_DURATION_TOLERANCE:
+            return TRANSCRIPTS / shipped.name[: -len(".gz")]
+    return None
+
+
 def is_cached(path: Path) -> bool:
     return path.is_file() or shipped_path(path).is_file()
 
@@ -244,6 +267,8 @@ class Transcripts:
         for job in jobs:
             job.sha = self.hashes[str(job.file.path)]
             job.path = transcript_cache_path(self.audio_hashes[str(job.file.path)], job.task, self.version)
+            if not is_cached(job.path):
+                job.path = shipped_for(job.file, job.task, self.version) or job.path
         todo = [j for j in jobs if not is_cached(j.path)]
         if self.shard:
             index, count = self.shard
