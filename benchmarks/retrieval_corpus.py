@@ -177,9 +177,11 @@ def shipped_for(file: Any, task: str, code: dict[str, str]) -> Path | None:
     """The cache path of the shipped transcript of the same corpus file, task and code, whose
     audio has the file's length; None when none is shipped.
 
-    The build is byte-identical on one machine, but libopus's float code differs by CPU (the
-    packets of an Intel Xeon with AVX-512 and of an AMD EPYC differ), so on another machine the
-    audio hash misses. The text, voice and length are the same, so that transcript is the one."""
+    The build is byte-identical on one machine, but not across machines: on an Intel Xeon with
+    AVX-512 none of the 72 shipped transcripts (made from an AMD EPYC's build) matched by audio
+    hash, with the same espeak-ng, PyAV and numpy (the Opus encoder's float code paths depend on
+    the CPU, the likely cause). The text, voice and length are the same, so the shipped
+    transcript of that file is used."""
     name = f"{file.language}/{Path(file.path).name}"
     suffix = transcript_cache_path("0" * 16, task, code).name.split("-", 1)[1] + ".gz"
     for shipped in sorted(SHIPPED_TRANSCRIPTS.glob(f"*-{suffix}")):
