@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -182,15 +183,31 @@ def shipped_for(file: Any, task: str, code: dict[str, str]) -> Path | None:
     hash, with the same espeak-ng, PyAV and numpy (the Opus encoder's float code paths depend on
     the CPU, the likely cause). The text, voice and length are the same, so the shipped
     transcript of that file is used."""
-    name = f"{file.language}/{Path(file.path).name}"
     suffix = transcript_cache_path("0" * 16, task, code).name.split("-", 1)[1] + ".gz"
+    found = _shipped_by_file(suffix).get(f"{file.language}/{Path(file.path).name}")
+    if found is None or abs(found[1] - file.duration) > SHIPPED_DURATION_TOLERANCE:
+        return None
+    return found[0]
+
+
+@lru_cache(maxsize=None)
+def _shipped_by_file(suffix: str) -> dict[str, tuple[Path, float]]:
+    """The shipped transcripts whose names end in ``suffix``, read once: by corpus file name,
+    their cache path and their audio's length."""
+    out = {}
     for shipped in sorted(SHIPPED_TRANSCRIPTS.glob(f"*-{suffix}")):
         with gzip.open(shipped, "rt", encoding="utf-8") as handle:
             data = json.load(handle)
         duration = float(data["transcript"].get("duration") or 0.0)
-        if data.get("file") == name and abs(duration - file.duration) <= SHIPPED_DURATION_TOLERANCE:
-            return TRANSCRIPTS / shipped.name[: -len(".gz")]
-    return None
+        out[data.get("file")] = (TRANSCRIPTS / shipped.name[: -len(".gz")], duration)
+    return out
+
+
+def cache_path_for(file: Any, audio_sha: str, task: str, code: dict[str, str]) -> Path:
+    """Where ``file``'s transcript is cached: by its audio (`audio_sha256`), else the shipped
+    transcript of the same file and length (`shipped_for`), else the audio's path to fill."""
+    path = transcript_cache_path(audio_sha, task, code)
+    return path if is_cached(path) else shipped_for(file, task, code) or path
 
 
 def is_cached(path: Path) -> bool:
@@ -268,9 +285,7 @@ class Transcripts:
             self.audio_hashes = {str(f.path): audio_sha256(f.path) for f in files}
         for job in jobs:
             job.sha = self.hashes[str(job.file.path)]
-            job.path = transcript_cache_path(self.audio_hashes[str(job.file.path)], job.task, self.version)
-            if not is_cached(job.path):
-                job.path = shipped_for(job.file, job.task, self.version) or job.path
+            job.path = cache_path_for(job.file, self.audio_hashes[str(job.file.path)], job.task, self.version)
         todo = [j for j in jobs if not is_cached(j.path)]
         if self.shard:
             index, count = self.shard

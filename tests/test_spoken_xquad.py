@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-
 import importlib.util
 import json
 import shutil
@@ -205,10 +204,9 @@ def test_built_files_match_the_shipped_transcripts(built):
     root, corpus = built
     version = retrieval_corpus.transcriber_version()
     for f in corpus.files:
-        path = retrieval_corpus.transcript_cache_path(retrieval_corpus.audio_sha256(f.path), "transcribe", version)
         # by the audio; where another CPU's Opus encoder made other packets, by file and length
-        path = path if retrieval_corpus.is_cached(path) else retrieval_corpus.shipped_for(f, "transcribe", version)
-        assert path is not None and retrieval_corpus.shipped_path(path).is_file(), f.path
+        path = retrieval_corpus.cache_path_for(f, retrieval_corpus.audio_sha256(f.path), "transcribe", version)
+        assert retrieval_corpus.shipped_path(path).is_file(), f.path
     # a file of another length is not given another's transcript
     longer = dataclasses.replace(corpus.files[0], duration=corpus.files[0].duration + 1.0)
     assert retrieval_corpus.shipped_for(longer, "transcribe", version) is None
