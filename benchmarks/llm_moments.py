@@ -5,9 +5,9 @@
 
 The replies are those the packaged models gave in benchmarks/llm_answers.py's runs (default:
 ``results/moments-llm-3/{tune,held-out,held-out-2}.json``, the prompt of the ``library``
-variant). Each is replayed by `Recorded`, a chat generator whose "model" returns that reply,
-through `Answerer` and `ChatGenerator` as `MediaQA.ask` runs them, over the same index and
-retrieved passages as benchmarks/moments.py. So what is measured is the library's handling of a
+variant). Each is replayed by `mediarag.testing.ScriptedChat`, a chat generator whose "model"
+returns that reply, through `Answerer` and `ChatGenerator` as `MediaQA.ask` runs them, over the
+same index and retrieved passages as benchmarks/moments.py. So what is measured is the library's handling of a
 given reply: which passage the answer cites and which moment of it; the model itself is not
 run (its wording is what it wrote then).
 
@@ -41,26 +41,10 @@ sys.path.insert(0, str(HERE.parent))
 
 import moments  # noqa: E402
 
-from mediarag.generate.chat import ChatGenerator  # noqa: E402
+from mediarag.testing import ScriptedChat  # noqa: E402
 
 RUNS = [HERE / "results" / "moments-llm-3" / f"{name}.json" for name in ("tune", "held-out", "held-out-2")]
 VARIANT = "library"
-
-
-class Recorded(ChatGenerator):
-    """A chat generator whose model replies what a recorded run's model replied to the question."""
-
-    def __init__(self, replies: dict[str, str]) -> None:
-        super().__init__(context_window=4096, max_tokens=96)
-        self.replies = replies
-        self.question = ""
-
-    def shown(self, question: str, passages: Sequence[Any]) -> Any:
-        self.question = question
-        return super().shown(question, passages)
-
-    def chat_stream(self, messages: Any, *, max_tokens: int, stop: Sequence[str], timeout: float) -> Iterator[str]:
-        yield self.replies[self.question]
 
 
 def recorded_rows(paths: Sequence[Path]) -> dict[str, list[dict[str, Any]]]:
@@ -83,7 +67,7 @@ def replay(model_rows: list[dict[str, Any]], questions: dict[str, Any]) -> list[
         q = questions[r["id"]]
         if not q.hits:
             continue
-        generator = Recorded({q.text: r["raw"]})
+        generator = ScriptedChat(r["raw"], context_window=4096, max_tokens=96)
         answer = Answerer(generator).stream(q.text, q.hits, stream=False).answer
         c = answer.citations[0] if answer.citations else None
         m = c.moment if c is not None else None

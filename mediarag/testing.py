@@ -7,8 +7,9 @@ loading Whisper or an embedding model (as httpx ships a ``MockTransport``)::
     qa = MediaQA("idx", transcriber=ScriptedTranscriber({"talk.wav": [(0.0, 2.0, "Hello there.")]}),
                  embedder=HashingEmbedder())
 
-Everything else (decoding the real file, sentences, passages, the index, answers) is the real
-thing. They are deterministic and need no download.
+`ScriptedChat` stands in for a chat model: the generator's own prompt, label mapping, citations
+and fallback run on the reply it is given. Everything else (decoding the real file, sentences,
+passages, the index, answers) is the real thing. They are deterministic and need no download.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .generate.chat import ChatGenerator
 from .media import Audio
 from .schema import Segment, Task, Transcript, Word
 from .transcribe.base import ProgressCallback
@@ -116,3 +118,15 @@ class HashingEmbedder:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         out[:, 0] += (norms[:, 0] == 0)  # an empty text still gets a unit vector
         return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+class ScriptedChat(ChatGenerator):
+    """A chat generator whose model always replies ``reply`` (as one piece when streamed); all
+    else is `ChatGenerator`'s (prompt, ``[n]`` labels, citations and their moments)."""
+
+    def __init__(self, reply: str, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self.reply = reply
+
+    def chat_stream(self, messages: object, *, max_tokens: int, stop: Sequence[str], timeout: float):  # type: ignore[no-untyped-def]
+        yield self.reply

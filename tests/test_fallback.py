@@ -12,10 +12,10 @@ import pytest
 
 from mediarag.generate.answer import Answerer
 from mediarag.generate.base import AnswerStream, Generation
-from mediarag.generate.chat import ChatGenerator
 from mediarag.generate.fallback import degenerate
 from mediarag.generate.prompt import read_answer
 from mediarag.schema import Chunk, Hit, Segment
+from mediarag.testing import ScriptedChat
 
 QUESTION = "Where is the fire assembly point?"
 LINES = [
@@ -119,18 +119,6 @@ def test_generation_moments_default_to_empty():
     assert Generation(text="x").moments == {}
 
 
-class ModelReply(ChatGenerator):
-    """A chat model that always replies ``text``: the generator's own prompt, label mapping and
-    citation path run on it (the model's words are what a small model was seen to write)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-    def chat_stream(self, messages, *, max_tokens, stop, timeout):
-        yield self.text
-
-
 # the question's words are in the first passage, the answer in the second
 SAFETY = [
     passage_of([(0.0, 3.1, "Welcome to the safety briefing for new staff."),
@@ -143,7 +131,7 @@ SAFETY = [
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_single_label_is_moved_to_the_passage_that_says_the_answer(stream):
-    generator = ModelReply("The car park behind the main building [1].")
+    generator = ScriptedChat("The car park behind the main building [1].")
     assert [f.index for f in generator.shown(QUESTION, SAFETY)] == [0, 1]  # so [1] is the safety briefing
     reply = Answerer(generator).stream(QUESTION, SAFETY, stream=stream)
     list(reply)
@@ -153,13 +141,13 @@ def test_a_single_label_is_moved_to_the_passage_that_says_the_answer(stream):
 
 
 def test_a_label_on_the_passage_that_says_the_answer_stays():
-    generator = ModelReply("The car park behind the main building [2].")
+    generator = ScriptedChat("The car park behind the main building [2].")
     answer = Answerer(generator).stream(QUESTION, SAFETY, stream=False).answer
     assert [c.source for c in answer.citations] == ["/media/campus.wav"]
 
 
 def test_several_labels_stay_as_the_model_wrote_them():
     reply = "The safety team chose it [1]: everyone meets in the car park [2]."
-    answer = Answerer(ModelReply(reply)).stream(QUESTION, SAFETY, stream=False).answer
+    answer = Answerer(ScriptedChat(reply)).stream(QUESTION, SAFETY, stream=False).answer
     assert [c.source for c in answer.citations] == ["/media/safety.wav", "/media/campus.wav"]
     assert [c.moment.start for c in answer.citations] == [6.3, 10.5]
